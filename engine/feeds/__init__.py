@@ -1,0 +1,1 @@
+"""Market data sources: the embedded simulated market, Binance through ccxt, replay files."""

@@ -1,0 +1,53 @@
+"""What the engine needs from the store: its state at start, and a durable order-intent log.
+
+The engine never imports `storage`; the CLI hands it an object with this shape.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from engine.events import OrderUpdate
+
+
+@dataclass(frozen=True)
+class RestoredPosition:
+    symbol: str
+    quantity: Decimal  # signed; equals the signed sum of the mode's committed fills
+    entry_price: Decimal
+
+
+@dataclass(frozen=True)
+class RestoredState:
+    """One mode's committed state, as the store holds it."""
+
+    mode: str
+    positions: dict[str, RestoredPosition] = field(default_factory=dict)
+    realized: Decimal = Decimal(0)
+    fees: Decimal = Decimal(0)
+    funding: Decimal = Decimal(0)
+    trade_count: int = 0
+    peak_equity: Decimal | None = None
+    day_open_equity: Decimal | None = None
+    equity_tail: list[tuple[datetime, Decimal]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RestoredControls:
+    """Operator state that outlives a restart (also kept in the TOML state file)."""
+
+    mode: str | None = None
+    paused: frozenset[str] = frozenset()
+    halted: bool = False
+    halt_reason: str = ""
+
+
+class StateStore(Protocol):
+    async def load_state(self, mode: str) -> RestoredState | None: ...
+
+    async def load_controls(self) -> RestoredControls | None: ...
+
+    def record_order_intent(self, update: OrderUpdate) -> None:
+        """Durably note an order intent before it is sent (synchronous, local, fast)."""

@@ -1,0 +1,31 @@
+"""What the engine needs from an execution venue."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol
+
+from engine.model import Instrument, Mode, OrderRequest, OrderResult, VenuePosition
+
+
+class VenueError(Exception):
+    """An execution problem worth telling the operator about (names the symbol)."""
+
+
+class Venue(Protocol):
+    mode: Mode
+
+    async def prepare(self, instruments: dict[str, Instrument], leverage: int, margin_mode: str) -> None:
+        """Set leverage and margin mode per symbol (no-op on paper)."""
+
+    async def submit(self, order: OrderRequest) -> OrderResult:
+        """Send a market order and return its fills as the venue reports them."""
+
+    async def cancel_all(self, symbol: str | None = None) -> None: ...
+
+    async def positions(self) -> dict[str, VenuePosition]:
+        """Open positions as the venue sees them (for reconciliation)."""
+
+    async def balance(self) -> Decimal:
+        """Wallet balance in USDT."""
+
+    async def close(self) -> None: ...

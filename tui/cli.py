@@ -1,0 +1,213 @@
+"""The `trifactor` command: the desk by default, plus headless runs, status, config and db tools.
+
+Every failure a user can cause ends in one clear sentence on stderr and a non-zero exit;
+unexpected errors go to the log file with their traceback, and the screen gets its path.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from engine import config as config_mod
+from engine import paths
+from engine.secrets import SecretError, Secrets
+
+log = logging.getLogger("trifactor")
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one sentence."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="trifactor",
+        description="Terminal trading desk for Binance USDⓈ-M perpetuals. With no command: the desk, "
+                    "in paper mode on the embedded simulated market.",
+    )
+    sub = p.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", help="run the engine, with the desk or --headless")
+    run.add_argument("--headless", action="store_true", help="no desk: print a line per bar to stdout")
+    run.add_argument("--bars", type=int, metavar="N", help="stop after N new bars")
+    _engine_options(run)
+
+    status = sub.add_parser("status", help="positions, equity, last trades, paused symbols, from the store")
+    status.add_argument("--db", metavar="URL", help="sqlite:///path or mysql://user@host:port/db")
+    status.add_argument("--config", metavar="PATH", help="config file (default: XDG config dir)")
+
+    cfg = sub.add_parser("config", help="write or check a config file")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
+    init = cfg_sub.add_parser("init", help="write a commented sample config")
+    init.add_argument("path", nargs="?", help=f"where (default {paths.default_config_path()})")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    check = cfg_sub.add_parser("check", help="validate a config file")
+    check.add_argument("path")
+
+    db = sub.add_parser("db", help="database schema tools")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    for name, text in (("upgrade", "apply pending schema migrations"), ("check", "report the schema version")):
+        one = db_sub.add_parser(name, help=text)
+        one.add_argument("--db", metavar="URL", help="sqlite:///path or mysql://user@host:port/db")
+        one.add_argument("--config", metavar="PATH", help="config file (default: XDG config dir)")
+    return p
+
+
+def _engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="PATH", help="config file (default: XDG config dir, if present)")
+    p.add_argument("--mode", choices=config_mod.MODES, help="trading mode at start")
+    p.add_argument("--market", choices=config_mod.MARKETS, help="market data source")
+    p.add_argument("--speed", type=float, metavar="BARS_PER_S", help="simulated bars per second")
+    p.add_argument("--seed", type=int, help="seed of the simulated market")
+    p.add_argument("--db", metavar="URL", help="store: sqlite:///path or mysql://user@host:port/db")
+
+
+def _load_config(args: argparse.Namespace) -> config_mod.Config:
+    overrides: dict = {}
+    if getattr(args, "mode", None):
+        overrides["trading_mode"] = args.mode
+    if getattr(args, "market", None):
+        overrides["market"] = args.market
+    if getattr(args, "speed", None) is not None:
+        overrides.setdefault("sim", {})["speed"] = args.speed
+    if getattr(args, "seed", None) is not None:
+        overrides.setdefault("sim", {})["seed"] = args.seed
+    if getattr(args, "db", None):
+        overrides.setdefault("storage", {})["url"] = args.db
+    path = getattr(args, "config", None)
+    if path is None and paths.default_config_path().exists():
+        path = paths.default_config_path()
+    return config_mod.load(path, overrides)
+
+
+def _secrets(cfg: config_mod.Config) -> Secrets:
+    f = cfg.exchange.secrets_file
+    return Secrets.load(Path(f).expanduser() if f else None)
+
+
+def _db_url(cfg: config_mod.Config) -> str:
+    return cfg.storage.url or paths.default_db_url()
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    if args.config_command == "init":
+        target = Path(args.path).expanduser() if args.path else paths.default_config_path()
+        if target.exists() and not args.force:
+            raise UserError(f"{target} already exists; use --force to overwrite it")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(config_mod.sample_yaml(), encoding="utf-8")
+        print(f"wrote {target}")
+        return 0
+    cfg = config_mod.load(args.path)
+    print(f"{args.path}: ok — mode {cfg.trading_mode}, market {cfg.market}, {len(cfg.symbols())} symbols")
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    import storage
+
+    cfg = _load_config(args)
+    url, secrets = _db_url(cfg), _secrets(cfg)
+    if args.db_command == "upgrade":
+        print(storage.db_upgrade(url, secrets))
+        return 0
+    code, text = storage.db_check(url, secrets)
+    print(text)
+    return code
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import storage
+
+    cfg = _load_config(args)
+    print(storage.status_report(_db_url(cfg), _secrets(cfg)))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from engine.logsetup import setup_logging
+
+    cfg = _load_config(args)
+    secrets = _secrets(cfg)
+    setup_logging(cfg.log_level, secrets)
+    if args.bars is not None and args.bars < 1:
+        raise UserError("--bars must be at least 1")
+    if args.headless:
+        return asyncio.run(_run_headless(cfg, secrets, args.bars))
+    return _run_desk(cfg, secrets, args.bars)
+
+
+async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int:
+    from engine.events import EventBus
+    from engine.headless import run_headless
+    from engine.statefile import StateFile
+    from engine.wiring import build_engine
+
+    import storage
+
+    bus = EventBus()
+    store = storage.open_store(_db_url(cfg), cfg.storage, secrets)
+    await store.start()
+    try:
+        store.attach(bus)
+        engine = build_engine(cfg, secrets, bus, store=store, state_file=StateFile(paths.default_state_file()))
+        return await run_headless(engine, max_bars=bars)
+    finally:
+        await store.close()
+
+
+def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int:
+    import storage
+    from engine.events import EventBus
+    from engine.statefile import StateFile
+    from engine.wiring import build_engine
+    from tui.app import DeskApp
+
+    bus = EventBus()
+    state_file = StateFile(paths.default_state_file())
+    # The store binds to the desk's event loop, so the desk starts it (and carries on without it).
+    store = storage.open_store(_db_url(cfg), cfg.storage, secrets)
+    engine = build_engine(cfg, secrets, bus, store=store, state_file=state_file)
+    app = DeskApp(engine, cfg, state_file, store=store, max_bars=bars)
+    app.run()
+    return app.return_code or 0
+
+
+COMMANDS = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "db": cmd_db}
+
+
+def _known_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [UserError, config_mod.ConfigError, SecretError]
+    for module, name in (("storage", "StoreError"), ("engine.feeds.base", "FeedError"),
+                         ("engine.venues.base", "VenueError")):
+        try:
+            errors.append(getattr(__import__(module, fromlist=[name]), name))
+        except (ImportError, AttributeError):
+            pass
+    return tuple(errors)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        args = _parser().parse_args(["run", *(argv or [])])
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except _known_errors() as e:
+        print(f"trifactor: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception:
+        log.exception("unexpected error")
+        print(f"trifactor: unexpected error; details are in {paths.log_file()}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
