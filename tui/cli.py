@@ -130,13 +130,13 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from engine.logsetup import setup_logging
-
     cfg = _load_config(args)
     secrets = _secrets(cfg)
-    setup_logging(cfg.log_level, secrets)
     if args.bars is not None and args.bars < 1:
         raise UserError("--bars must be at least 1")
+    from engine.logsetup import setup_logging
+
+    setup_logging(cfg.log_level, secrets)
     if args.headless:
         return asyncio.run(_run_headless(cfg, secrets, args.bars))
     return _run_desk(cfg, secrets, args.bars)
@@ -203,10 +203,26 @@ def main(argv: list[str] | None = None) -> int:
     except _known_errors() as e:
         print(f"trifactor: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except Exception:
-        log.exception("unexpected error")
-        print(f"trifactor: unexpected error; details are in {paths.log_file()}", file=sys.stderr)
+    except Exception as e:
+        _record_unexpected(e)
+        print(f"trifactor: unexpected error ({type(e).__name__}); details are in {paths.log_file()}",
+              file=sys.stderr)
         return 1
+
+
+def _record_unexpected(error: Exception) -> None:
+    """Put the traceback in the log file even when logging was never set up."""
+    import traceback
+
+    if logging.getLogger().handlers:
+        log.error("unexpected error", exc_info=error)
+        return
+    try:
+        paths.log_file().parent.mkdir(parents=True, exist_ok=True)
+        with paths.log_file().open("a", encoding="utf-8") as fh:
+            fh.write("".join(traceback.format_exception(error)))
+    except OSError:
+        pass
 
 
 if __name__ == "__main__":

@@ -1,0 +1,43 @@
+"""The `trifactor` command's own paths: config tools and clear errors without tracebacks."""
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def trifactor(*args, env_home: Path) -> subprocess.CompletedProcess:
+    env = {"HOME": str(env_home), "PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(env_home / "cfg"),
+           "XDG_DATA_HOME": str(env_home / "data"), "XDG_STATE_HOME": str(env_home / "state")}
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_config_init_then_check(tmp_path):
+    target = tmp_path / "c.yaml"
+    out = trifactor("config", "init", str(target), env_home=tmp_path)
+    assert out.returncode == 0 and target.exists()
+    again = trifactor("config", "init", str(target), env_home=tmp_path)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    ok = trifactor("config", "check", str(target), env_home=tmp_path)
+    assert ok.returncode == 0 and "ok" in ok.stdout
+
+
+def test_config_init_default_location_follows_xdg(tmp_path):
+    out = trifactor("config", "init", env_home=tmp_path)
+    assert out.returncode == 0
+    assert (tmp_path / "cfg" / "trifactor" / "config.yaml").exists()
+
+
+def test_bad_config_is_one_clear_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("leverage: 500\n")
+    out = trifactor("config", "check", str(bad), env_home=tmp_path)
+    assert out.returncode == 2
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip() == f"trifactor: error: {bad}: `leverage`: 500 is above the maximum 125"
+
+
+def test_bad_option_value_is_rejected_clearly(tmp_path):
+    out = trifactor("run", "--headless", "--speed", "-3", env_home=tmp_path)
+    assert out.returncode == 2 and "sim.speed" in out.stderr and "Traceback" not in out.stderr
