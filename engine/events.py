@@ -221,7 +221,7 @@ class Subscription:
         if key is not None and key in self._keyed:
             self._keyed[key] = event  # keeps its place in the queue, carries the newest value
         else:
-            if len(self._order) >= self.maxsize:
+            if len(self._order) >= self.maxsize and self._keyed:  # nothing to drop otherwise
                 self._drop_oldest_keyed()
             if key is not None:
                 self._keyed[key] = event

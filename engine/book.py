@@ -1,0 +1,55 @@
+"""Everything the engine keeps per trading mode: the portfolio, the venue, the breakers and
+the recent history the desk shows. Switching modes swaps books; it never touches positions.
+"""
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+from decimal import Decimal
+
+from engine.events import EquityUpdate, FillEvent, PositionUpdate
+from engine.model import Mode
+from engine.portfolio import Portfolio
+from engine.risk import Breakers
+from engine.venues.base import Venue
+
+FILLS_KEPT = 50
+EQUITY_POINTS_KEPT = 2_000
+
+
+class ModeBook:
+    def __init__(self, mode: Mode, venue: Venue, portfolio: Portfolio, breakers: Breakers, leverage: int) -> None:
+        self.mode = mode
+        self.venue = venue
+        self.portfolio = portfolio
+        self.breakers = breakers
+        self.leverage = leverage
+        self.fills: deque[FillEvent] = deque(maxlen=FILLS_KEPT)
+        self.equity_history: deque[tuple[datetime, Decimal]] = deque(maxlen=EQUITY_POINTS_KEPT)
+        self.positions: dict[str, PositionUpdate] = {}  # open positions as last published
+        self.last_equity: EquityUpdate | None = None
+
+    def position_update(self, symbol: str, ts: datetime) -> PositionUpdate:
+        pos = self.portfolio.positions.get(symbol)
+        if pos is None or not pos.quantity:
+            update = PositionUpdate(self.mode, symbol, Decimal(0), Decimal(0), pos.mark if pos else Decimal(0),
+                                    Decimal(0), self.leverage, ts)
+            self.positions.pop(symbol, None)
+        else:
+            update = PositionUpdate(self.mode, symbol, pos.quantity, pos.entry_price, pos.mark, pos.unrealized,
+                                    self.leverage, ts)
+            self.positions[symbol] = update
+        return update
+
+    def equity_update(self, ts: datetime) -> EquityUpdate:
+        p = self.portfolio
+        unrealized = p.unrealized
+        equity = p.equity_with(unrealized)
+        update = EquityUpdate(self.mode, ts, equity, p.capital, p.realized, unrealized, p.fees, p.funding,
+                              self.breakers.peak if self.breakers.peak is not None else equity,
+                              self.breakers.drawdown(equity), p.trade_count)
+        self.last_equity = update
+        if self.equity_history and self.equity_history[-1][0] == ts:
+            self.equity_history.pop()  # a command changed the book within the same minute
+        self.equity_history.append((ts, equity))
+        return update

@@ -1,0 +1,143 @@
+"""ccxt clients for Binance USDⓈ-M: URLs, options, the error table and raw stream taps.
+
+One factory so the feed and the venue talk to Binance the same way. `exchange.base_url`
+points every REST and websocket URL elsewhere (a proxy, a mirror, the tests' fake).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Protocol
+from urllib.parse import urlsplit
+
+import ccxt
+import ccxt.pro
+
+from engine.config import Config, ConfigError
+from engine.exchange_budget import WeightBudget
+from engine.secrets import Secret
+
+log = logging.getLogger("trifactor.exchange")
+
+
+class StreamTap(Protocol):
+    """Receives the raw stream events ccxt would otherwise reduce (ccxt's OHLCV drops `x` and `V`)."""
+
+    def on_kline(self, event: dict) -> None: ...
+
+    def on_mark_price(self, event: dict) -> None: ...
+
+    def on_agg_trade(self, event: dict) -> None: ...
+
+
+class BinanceClient(ccxt.pro.binanceusdm):
+    """ccxt's USDⓈ-M client with raw stream taps and the Retry-After of rate-limit answers."""
+
+    tap: StreamTap | None = None
+
+    def handle_ohlcv(self, client: Any, message: dict) -> None:
+        if self.tap is not None and message.get("e") == "kline":
+            _guarded(self.tap.on_kline, message)
+        _guarded(super().handle_ohlcv, client, message)
+
+    def handle_mark_prices(self, client: Any, message: Any) -> None:
+        if self.tap is not None:
+            for event in message if isinstance(message, list) else [message]:
+                _guarded(self.tap.on_mark_price, event)
+        _guarded(super().handle_mark_prices, client, message)
+
+    def handle_trade(self, client: Any, message: dict) -> None:
+        if self.tap is not None and message.get("e") == "aggTrade":
+            _guarded(self.tap.on_agg_trade, message)
+        _guarded(super().handle_trade, client, message)
+
+    def calculate_rate_limiter_cost(self, api, method, path, params, config={}):
+        if path == "order" and method == "POST" and api and api[0] == "fapiPrivate":
+            # New futures orders weigh nothing against Binance's per-IP weight (they count against the
+            # account's order limits, paced by the venue); ccxt's weight 4 would queue a flatten
+            # behind other requests for up to a minute.
+            return 0
+        return super().calculate_rate_limiter_cost(api, method, path, params, config)
+
+    def handle_errors(self, code, reason, url, method, headers, body, response, request_headers, request_body):
+        try:
+            return super().handle_errors(code, reason, url, method, headers, body, response,
+                                         request_headers, request_body)
+        except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as e:
+            # Binance says how long to stay away; the retry loop honours it.
+            e.retry_after = _retry_after(headers)
+            raise
+
+
+def _guarded(handler: Callable, *args: Any) -> None:
+    # An exception escaping a stream handler ends that connection's receive loop inside ccxt and
+    # the stream goes silent: one malformed event must not cost every later one.
+    try:
+        handler(*args)
+    except Exception as e:  # noqa: BLE001 - ccxt raises anything on unexpected shapes
+        log.warning("ignored a stream event that could not be parsed (%s)", type(e).__name__)
+
+
+def _retry_after(headers: dict | None) -> float | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == "retry-after":
+            try:
+                return max(0.0, float(value))
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def rewrite_urls(urls: Any, base_url: str) -> Any:
+    """Every https/wss URL under `urls` with its scheme and host replaced by `base_url`'s.
+
+    The base's path is kept as a prefix; websocket URLs get ws/wss to match http/https.
+    """
+    base = urlsplit(base_url.rstrip("/"))
+    if base.scheme not in ("http", "https") or not base.netloc:
+        raise ConfigError(f"`exchange.base_url` must look like https://host[:port][/path], got {base_url!r}")
+    ws_scheme = "wss" if base.scheme == "https" else "ws"
+
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: rewrite(v) for k, v in value.items()}
+        if isinstance(value, str) and "://" in value:
+            parts = urlsplit(value)
+            scheme = ws_scheme if parts.scheme in ("ws", "wss") else base.scheme
+            query = f"?{parts.query}" if parts.query else ""
+            return f"{scheme}://{base.netloc}{base.path}{parts.path}{query}"
+        return value
+
+    return rewrite(urls)
+
+
+def create_client(config: Config, *, keys: tuple[Secret, Secret] | None = None, demo: bool = False,
+                  client_class: Callable[..., BinanceClient] = BinanceClient) -> BinanceClient:
+    """A ready-to-use client; `demo` selects Binance's futures demo trading (the testnet)."""
+    settings: dict[str, Any] = {
+        "enableRateLimit": True,
+        "timeout": config.exchange.timeout_ms,
+        "options": {
+            "fetchCurrencies": False,  # would call the spot wallet API; markets come from fapi exchangeInfo only
+            "defaultType": "swap",
+            "warnOnFetchOpenOrdersWithoutSymbol": False,
+        },
+    }
+    if keys is not None:
+        settings["apiKey"] = keys[0].reveal()
+        settings["secret"] = keys[1].reveal()
+    client = client_class(settings)
+    # Binance meters weight per rolling minute, so a burst (flatten everything) fits at once where
+    # ccxt's default leaky bucket would space orders 200 ms apart. ccxt's costs are Binance weights
+    # at half Binance's 2400 a minute: the feed and the venue each get half.
+    client.throttler = WeightBudget(per_window=60_000 / client.rateLimit)
+    if demo:
+        client.enable_demo_trading(True)
+    if config.exchange.base_url:
+        for section in ("api", "test", "demo", "apiBackupDemoTrading"):
+            if section in client.urls:
+                client.urls[section] = rewrite_urls(client.urls[section], config.exchange.base_url)
+        # ccxt chooses the futures error table by Binance's host names; merge it so codes such as
+        # -2019 and -4164 keep their meaning behind another host.
+        for kind in ("exact", "broad"):
+            client.exceptions[kind] = {**client.exceptions.get(kind, {}), **client.exceptions["linear"].get(kind, {})}
+    return client

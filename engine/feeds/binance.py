@@ -1,0 +1,333 @@
+"""Binance USDⓈ-M market data: REST warm-up and backfill, websocket bars, funding and flow.
+
+Warm-up and backfill read the raw klines endpoint, because only the raw rows carry the
+taker-buy volume. Live bars come from the kline stream (closed ones only), funding from the
+mark-price stream, and with `flow.source: aggtrades` taker buys are summed from aggregated
+trades. ccxt keeps the websockets connected; a tap on its client sees every raw event.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator, Awaitable, Callable
+
+import ccxt
+
+from engine.config import Config
+from engine.exchange import BinanceClient, create_client
+from engine.exchange_errors import RetryPolicy, describe, with_retries
+from engine.feeds.base import FeedError
+from engine.feeds.binance_bars import MINUTE_MS, BarSequencer, TakerFlow, bar_from_event, bar_from_row, funding_for
+from engine.feeds.binance_universe import resolve_universe
+from engine.model import Bar, Instrument
+from engine.secrets import Secrets
+
+log = logging.getLogger("trifactor.feed.binance")
+KLINES_PER_REQUEST = 1500
+FUNDING_PERIOD_MS = 8 * 3_600_000
+
+
+@dataclass(frozen=True)
+class StreamTiming:
+    group_wait_s: float = 2.0  # how long a minute waits for every symbol's bar before it is released
+    stale_after_s: float = 150.0  # no closed bar for this long: status `stale`, bars fetched over REST
+    rewatch_pause_s: float = 1.0  # bars arrive through the tap; re-arming ccxt's watch is only a health check
+    reconnect_base_s: float = 1.0
+    reconnect_max_s: float = 30.0
+
+
+def _to_bars(symbol: str, rows: list[list], funding: list[float]) -> list[Bar]:
+    try:
+        return [bar_from_row(symbol, r, f) for r, f in zip(rows, funding)]
+    except (TypeError, ValueError):
+        raise FeedError(f"{symbol}: Binance sent klines with non-numeric fields") from None
+
+
+class BinanceFeed:
+    name = "binance"
+
+    def __init__(self, config: Config, secrets: Secrets | None = None, *, timing: StreamTiming = StreamTiming(),
+                 retry: RetryPolicy = RetryPolicy()) -> None:
+        # Market data is public: `secrets` is accepted so every feed is built the same way, never sent.
+        self.config = config
+        self.timing = timing
+        self.retry = retry
+        self.instruments: dict[str, Instrument] = {}
+        self.last_error = ""
+        self._status = "stopped"
+        self._client: BinanceClient | None = None
+        self._unified: dict[str, str] = {}
+        self._funding: dict[str, float] = {}
+        self._mark: dict[str, float] = {}
+        self._last_price: dict[str, float] = {}
+        self.flow = TakerFlow() if config.flow.source == "aggtrades" else None
+        self._closed_bars: asyncio.Queue[Bar] = asyncio.Queue()
+        self._sequencer: BarSequencer | None = None
+        self._watchers: list[asyncio.Task] = []
+        self._last_bar_at = time.monotonic()
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @property
+    def dropped_bars(self) -> int:
+        return self._sequencer.dropped if self._sequencer else 0
+
+    def last_price(self, symbol: str) -> float | None:
+        return self._last_price.get(symbol, self._mark.get(symbol))
+
+    def funding_rate(self, symbol: str) -> float:
+        return self._funding.get(symbol, 0.0)
+
+    # REST -----------------------------------------------------------------------------------
+    async def _rest(self, symbol: str, what: str, call: Callable[[], Awaitable]) -> object:
+        def note(exc: BaseException, wait: float) -> None:
+            log.warning("%s: %s: %s; retrying in %.1f s", symbol, what, describe(exc), wait)
+        try:
+            return await with_retries(call, self.retry, on_retry=note)
+        except ccxt.BaseError as e:
+            raise FeedError(f"{symbol}: {what} failed: {describe(e)}") from None
+
+    def _server_ms(self) -> int:
+        offset = self._client.options.get("timeDifference", 0) if self._client else 0
+        return int(time.time() * 1000) - int(offset or 0)
+
+    async def start(self) -> dict[str, Instrument]:
+        self._status = "connecting"
+        self._client = create_client(self.config)
+        self._client.tap = self
+        client = self._client
+        await self._rest("Binance", "loading markets", client.load_markets)
+        await self._rest("Binance", "reading the server time", client.load_time_difference)
+        infos = {m["id"]: m["info"] for m in client.markets.values() if m.get("linear")}
+        self.instruments = resolve_universe(self.config, infos)
+        self._unified = {m["id"]: m["symbol"] for m in client.markets.values() if m["id"] in self.instruments}
+        self._sequencer = BarSequencer(list(self.instruments), self.timing.group_wait_s)
+        try:
+            premium = await self._rest("Binance", "reading mark prices", client.fapiPublicGetPremiumIndex)
+        except FeedError as e:
+            log.warning("%s (funding starts from the warm-up history)", e)
+            premium = []
+        for row in premium if isinstance(premium, list) else []:
+            try:
+                if row.get("symbol") in self.instruments:
+                    self._funding[row["symbol"]] = float(row["lastFundingRate"])
+                    self._mark[row["symbol"]] = float(row["markPrice"])
+            except (AttributeError, KeyError, TypeError, ValueError):
+                log.warning("ignored a malformed premium index row")
+        return self.instruments
+
+    def _require(self, symbol: str) -> BinanceClient:
+        if self._client is None:
+            raise FeedError(f"{symbol}: the Binance feed is not started")
+        if symbol not in self.instruments:
+            raise FeedError(f"{symbol}: not in the trading universe")
+        return self._client
+
+    async def _klines(self, symbol: str, **window: int) -> list[list]:
+        client = self._require(symbol)
+        params = {"symbol": symbol, "interval": "1m", **window}
+        rows = await self._rest(symbol, "fetching klines", lambda: client.fapiPublicGetKlines(params))
+        if not isinstance(rows, list) or any(not isinstance(r, list) or len(r) < 10 for r in rows):
+            raise FeedError(f"{symbol}: Binance answered with something other than klines")
+        return rows
+
+    async def warmup(self, symbol: str, bars: int) -> list[Bar]:
+        """The last `bars` closed bars, fetched newest page first, 1500 a request."""
+        if bars <= 0:
+            return []
+        last_closed = self._server_ms() // MINUTE_MS * MINUTE_MS - MINUTE_MS
+        rows: list[list] = []
+        end = last_closed
+        while len(rows) < bars:
+            want = min(KLINES_PER_REQUEST, bars - len(rows))
+            page = [r for r in await self._klines(symbol, endTime=end, limit=want) if int(r[0]) <= end]
+            rows = page + rows
+            if len(page) < want:
+                break  # the listing is younger than the warm-up
+            end = int(page[0][0]) - MINUTE_MS
+        if not rows:
+            raise FeedError(f"{symbol}: Binance returned no kline history")
+        opens = [int(r[0]) for r in rows]
+        history = await self._funding_history(symbol, opens[0], opens[-1])
+        out = _to_bars(symbol, rows, funding_for(opens, history))
+        self._sequencer.last[symbol] = opens[-1]
+        self._last_price.setdefault(symbol, out[-1].close)
+        if symbol not in self._funding:
+            self._funding[symbol] = out[-1].funding_rate
+        return out
+
+    async def _funding_history(self, symbol: str, first_ms: int, last_ms: int) -> list[tuple[int, float]]:
+        client = self._require(symbol)
+        start = first_ms - FUNDING_PERIOD_MS  # the settlement in force when the first bar opened
+        rows: list[dict] = []
+        while start <= last_ms:
+            params = {"symbol": symbol, "startTime": start, "endTime": last_ms, "limit": 1000}
+            page = await self._rest(symbol, "fetching funding history", lambda: client.fapiPublicGetFundingRate(params))
+            rows += page
+            if len(page) < 1000:
+                break
+            start = int(page[-1]["fundingTime"]) + 1
+        try:
+            return [(int(r["fundingTime"]), float(r["fundingRate"])) for r in rows]
+        except (KeyError, TypeError, ValueError):
+            raise FeedError(f"{symbol}: Binance sent a malformed funding history") from None
+
+    async def _backfill(self, symbol: str, first_ms: int, last_ms: int) -> int:
+        """Bars opening in [first_ms, last_ms] fetched over REST and queued; how many.
+
+        Callers ask only for minutes known to be closed (before a closed bar, or by the clock).
+        """
+        added = 0
+        start = first_ms
+        while start <= last_ms:
+            page = await self._klines(symbol, startTime=start, endTime=last_ms, limit=KLINES_PER_REQUEST)
+            for bar in _to_bars(symbol, page, [self.funding_rate(symbol)] * len(page)):
+                if self._sequencer.add(bar, time.monotonic()):
+                    added += 1
+            if len(page) < KLINES_PER_REQUEST:
+                break
+            start = int(page[-1][0]) + MINUTE_MS
+        return added
+
+    # websocket taps (called by ccxt for every raw event) --------------------------------------
+    def on_kline(self, event: dict) -> None:
+        kline = event.get("k") or {}
+        symbol = kline.get("s")
+        if symbol not in self.instruments:
+            return
+        try:
+            self._last_price[symbol] = float(kline["c"])
+            if kline.get("x"):
+                flow = self.flow.taker_buy(symbol, int(kline["t"])) if self.flow is not None else None
+                self._closed_bars.put_nowait(bar_from_event(kline, self.funding_rate(symbol), flow))
+        except (KeyError, TypeError, ValueError):
+            log.warning("%s: ignored a malformed kline event", symbol)
+
+    def on_mark_price(self, event: dict) -> None:
+        symbol = event.get("s")
+        if symbol not in self.instruments:
+            return
+        try:
+            if event.get("r") not in (None, ""):
+                self._funding[symbol] = float(event["r"])
+            self._mark[symbol] = float(event["p"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("%s: ignored a malformed mark price event", symbol)
+
+    def on_agg_trade(self, event: dict) -> None:
+        symbol = event.get("s")
+        if symbol not in self.instruments or self.flow is None:
+            return
+        try:
+            self.flow.add(symbol, int(event["T"]), float(event["q"]), bool(event["m"]))
+            self._last_price[symbol] = float(event["p"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("%s: ignored a malformed aggregated trade event", symbol)
+
+    # streams --------------------------------------------------------------------------------
+    def _start_watchers(self) -> None:
+        if self._watchers or self._client is None:
+            return
+        client = self._client
+        self._last_bar_at = time.monotonic()
+        unified = [self._unified[s] for s in self.instruments]
+        self._watchers.append(asyncio.create_task(
+            self._keep_watching("klines", lambda: client.watch_ohlcv_for_symbols([[u, "1m"] for u in unified]))))
+        self._watchers.append(asyncio.create_task(
+            self._keep_watching("mark prices", lambda: client.watch_mark_prices(unified))))
+        if self.flow is not None:
+            self._watchers.append(asyncio.create_task(self._keep_watching(
+                "aggregated trades", lambda: client.watch_trades_for_symbols(unified, params={"name": "aggTrade"}))))
+
+    async def _keep_watching(self, what: str, watch: Callable[[], Awaitable]) -> None:
+        failures = 0
+        while True:
+            try:
+                await watch()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a watcher must outlive any single failure
+                failures += 1
+                self.last_error = f"{what} stream: {describe(e)}"
+                if what == "klines":
+                    self._status = "reconnecting"
+                wait = min(self.timing.reconnect_max_s, self.timing.reconnect_base_s * 2 ** (failures - 1))
+                log.warning("%s; reconnecting in %.1f s", self.last_error, wait)
+                await asyncio.sleep(wait)
+                continue
+            if failures:
+                log.info("%s stream reconnected", what)
+            failures = 0
+            if what == "klines" and self._status in ("connecting", "reconnecting"):
+                self._status = "live"
+            await asyncio.sleep(self.timing.rewatch_pause_s)
+
+    async def _accept(self, bar: Bar) -> None:
+        open_ms = int(bar.ts.timestamp() * 1000)
+        seq = self._sequencer
+        verdict = seq.verdict(bar.symbol, open_ms)
+        if verdict == "stale":
+            seq.dropped += 1
+            log.debug("%s: dropped duplicate or out-of-order bar %s", bar.symbol, bar.ts)
+            return
+        if verdict == "gap":
+            await self._fill_gap(bar.symbol, seq.last[bar.symbol] + MINUTE_MS, open_ms - MINUTE_MS)
+        seq.add(bar, time.monotonic())
+        self._last_bar_at = time.monotonic()
+        if self._status == "stale":
+            self._status = "live"
+
+    async def _fill_gap(self, symbol: str, first_ms: int, last_ms: int) -> None:
+        try:
+            added = await self._backfill(symbol, first_ms, last_ms)
+            log.info("%s: backfilled %d missed bars", symbol, added)
+        except FeedError as e:
+            self.last_error = str(e)
+            log.warning("%s; the gap stays", e)
+
+    async def _poll_when_stale(self) -> None:
+        """The stream went quiet: fetch whatever closed since each symbol's last bar."""
+        self._status = "stale"
+        self._last_bar_at = time.monotonic()
+        last_closed = self._server_ms() // MINUTE_MS * MINUTE_MS - MINUTE_MS
+        for symbol in self.instruments:
+            last = self._sequencer.last.get(symbol)
+            if last is not None and last < last_closed:
+                await self._fill_gap(symbol, last + MINUTE_MS, last_closed)
+
+    async def stream(self) -> AsyncIterator[list[Bar]]:
+        if self._sequencer is None:
+            raise FeedError("the Binance feed is not started")
+        self._start_watchers()
+        seq = self._sequencer
+        while True:
+            now = time.monotonic()
+            deadlines = [self._last_bar_at + self.timing.stale_after_s]
+            if seq.next_deadline() is not None:
+                deadlines.append(seq.next_deadline())
+            try:
+                bar = await asyncio.wait_for(self._closed_bars.get(), max(0.0, min(deadlines) - now))
+            except asyncio.TimeoutError:
+                bar = None
+            if bar is not None:
+                await self._accept(bar)
+                while not self._closed_bars.empty():
+                    await self._accept(self._closed_bars.get_nowait())
+            elif time.monotonic() >= self._last_bar_at + self.timing.stale_after_s:
+                await self._poll_when_stale()
+            for group in seq.release(time.monotonic()):
+                yield group
+
+    async def close(self) -> None:
+        for task in self._watchers:
+            task.cancel()
+        await asyncio.gather(*self._watchers, return_exceptions=True)
+        self._watchers.clear()
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+        self._status = "stopped"

@@ -1,0 +1,168 @@
+"""The embedded simulated market: deterministic by seed, on its own accelerated clock.
+
+Bar times run on a simulated clock: the first live bar opens at 2026-01-01 00:00 UTC plus
+(seed mod 8) hours, so different seeds meet the 8-hourly funding at different moments, and the
+warm-up history ends just before it. Each tick of the accelerated clock (`speed` bars per
+second) closes one minute for every symbol.
+
+Faults can be injected for tests and demonstrations: a gap (a symbol's bars missing), stale
+data (flat bars with no volume, feed status `stale`) and bad values (a NaN or negative price).
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import AsyncIterator
+
+from engine.config import Config
+from engine.feeds.base import FeedError
+from engine.feeds.sim_market import MinuteArrays, SimMarket
+from engine.feeds.sim_specs import spec_for
+from engine.model import Bar, Instrument
+
+EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+MINUTE = timedelta(minutes=1)
+FAULTS = ("gap", "stale", "bad")
+
+
+def first_live_bar(seed: int) -> datetime:
+    return EPOCH + timedelta(hours=seed % 8)
+
+
+@dataclass
+class _Fault:
+    kind: str
+    symbol: str
+    bars: int
+    value: float
+
+
+class SimFeed:
+    name = "sim"
+
+    def __init__(self, config: Config, *, paced: bool = True, speed: float | None = None,
+                 start: datetime | None = None) -> None:
+        """`paced=False` yields bars as fast as the consumer takes them (tests, benchmarks)."""
+        self.symbols = config.symbols()
+        self.seed = config.sim.seed
+        self.warmup_bars = config.sim.warmup_bars
+        self.speed = speed if speed is not None else config.sim.speed
+        self.paced = paced
+        self._next_ts = start or first_live_bar(self.seed)
+        self._status = "connecting"
+        self._market: SimMarket | None = None
+        self._history: list[tuple[datetime, MinuteArrays]] = []
+        self._index: dict[str, int] = {}
+        self._last: dict[str, float] = {}
+        self._faults: list[_Fault] = []
+        self._closed = asyncio.Event()
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    def now(self) -> datetime:
+        """The simulated clock: the close time of the last bar given out."""
+        return self._next_ts
+
+    async def start(self) -> dict[str, Instrument]:
+        specs = [spec_for(s) for s in self.symbols]
+        self._index = {s: i for i, s in enumerate(self.symbols)}
+        self._market = SimMarket(specs, self.seed)
+        ts = self._next_ts - self.warmup_bars * MINUTE
+        for n in range(self.warmup_bars):
+            self._history.append((ts, self._market.step()))
+            ts += MINUTE
+            if n % 200 == 199:
+                await asyncio.sleep(0)  # a long warm-up must not freeze the desk
+        if self._history:
+            last = self._history[-1][1].close.tolist()
+            self._last = dict(zip(self.symbols, last))
+        self._status = "live"
+        return {s.instrument.symbol: s.instrument for s in specs}
+
+    async def warmup(self, symbol: str, bars: int) -> list[Bar]:
+        i = self._index.get(symbol)
+        if i is None:
+            raise FeedError(f"{symbol}: not part of the simulated universe")
+        rows = self._history[-bars:] if bars > 0 else []
+        return [Bar(symbol, ts, float(a.open[i]), float(a.high[i]), float(a.low[i]), float(a.close[i]),
+                    float(a.volume[i]), float(a.taker_buy_volume[i]), float(a.funding_rate[i])) for ts, a in rows]
+
+    def release_warmup(self) -> None:
+        """Drop the pre-generated history once the engine has consumed it."""
+        self._history = []
+
+    def inject(self, kind: str, symbol: str, bars: int = 1, value: float = math.nan) -> None:
+        """Make the next `bars` bars of `symbol` faulty (kind: gap, stale or bad)."""
+        if kind not in FAULTS:
+            raise ValueError(f"unknown fault {kind!r} (known: {', '.join(FAULTS)})")
+        if symbol not in self._index:
+            raise FeedError(f"{symbol}: not part of the simulated universe")
+        self._faults.append(_Fault(kind, symbol, bars, value))
+
+    async def stream(self) -> AsyncIterator[list[Bar]]:
+        if self._market is None:
+            raise FeedError("the simulated market was not started")
+        loop = asyncio.get_running_loop()
+        interval = 1.0 / self.speed
+        deadline = loop.time()
+        while not self._closed.is_set():
+            if self.paced:
+                deadline += interval
+                delay = deadline - loop.time()
+                if delay < -interval:
+                    deadline = loop.time()  # fell behind: carry on from now rather than burst
+                await asyncio.sleep(max(delay, 0))
+            else:
+                await asyncio.sleep(0)
+            if self._closed.is_set():
+                break
+            yield self._next_minute()
+
+    def _next_minute(self) -> list[Bar]:
+        arrays = self._market.step()
+        ts = self._next_ts
+        self._next_ts = ts + MINUTE
+        cols = (arrays.open.tolist(), arrays.high.tolist(), arrays.low.tolist(), arrays.close.tolist(),
+                arrays.volume.tolist(), arrays.taker_buy_volume.tolist(), arrays.funding_rate.tolist())
+        bars = [Bar(s, ts, *values) for s, *values in zip(self.symbols, *cols)]
+        stale = False
+        if self._faults:
+            bars, stale = self._apply_faults(bars)
+        if not self._closed.is_set():
+            self._status = "stale" if stale else "live"
+        for bar in bars:
+            if bar.close > 0 and math.isfinite(bar.close):
+                self._last[bar.symbol] = bar.close
+        return bars
+
+    def _apply_faults(self, bars: list[Bar]) -> tuple[list[Bar], bool]:
+        out: list[Bar] = []
+        active = {f.symbol: f for f in self._faults}
+        stale = False
+        for bar in bars:
+            fault = active.get(bar.symbol)
+            if fault is None:
+                out.append(bar)
+                continue
+            fault.bars -= 1
+            if fault.kind == "bad":
+                out.append(Bar(bar.symbol, bar.ts, bar.open, bar.high, bar.low, fault.value, bar.volume,
+                               bar.taker_buy_volume, bar.funding_rate))
+            elif fault.kind == "stale":
+                stale = True
+                p = self._last.get(bar.symbol, bar.open)
+                out.append(Bar(bar.symbol, bar.ts, p, p, p, p, 0.0, 0.0, bar.funding_rate))
+            # a gap: nothing for this symbol this minute
+        self._faults = [f for f in self._faults if f.bars > 0]
+        return out, stale
+
+    def last_price(self, symbol: str) -> float | None:
+        return self._last.get(symbol)
+
+    async def close(self) -> None:
+        self._closed.set()
+        self._status = "stopped"

@@ -1,0 +1,104 @@
+"""Running the engine without the desk: one short line per bar (or every N bars), a final
+summary, and a clean exit on SIGINT or SIGTERM after the orders in flight are handled.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import TextIO
+
+from engine.engine import Engine
+from engine.events import CommandResult, EngineError, EquityUpdate, Event
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def bar_line(update: EquityUpdate, positions: int, halted: bool) -> str:
+    pnl = update.equity - update.capital
+    flag = "  HALTED" if halted else ""
+    return (f"{update.ts:%Y-%m-%d %H:%M}  {update.mode.value:<7} equity {update.equity:,.2f}  "
+            f"pnl {pnl:+,.2f}  positions {positions}  trades {update.trade_count}  "
+            f"drawdown {update.drawdown:.2%}{flag}")
+
+
+def summary(engine: Engine) -> str:
+    snap = engine.snapshot()
+    eq = snap.equity
+    if eq is None:
+        return f"stopped before trading started ({engine.live_bars} live bars)"
+    return (f"done: {engine.live_bars} live bars in {eq.mode.value} on {engine.market}; equity {eq.equity:,.2f} "
+            f"(capital {eq.capital:,.2f}, realized {eq.realized:+,.2f}, unrealized {eq.unrealized:+,.2f}, "
+            f"fees {eq.fees:,.2f}, funding {eq.funding:+,.2f}); {eq.trade_count} trades; "
+            f"{len(snap.positions)} open positions")
+
+
+class _Printer:
+    def __init__(self, engine: Engine, out: TextIO, every: int) -> None:
+        self.engine, self.out, self.every = engine, out, max(1, every)
+        self.bars = 0
+
+    def show(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, EquityUpdate):
+                self.bars += 1
+                if self.bars % self.every == 0:
+                    snap = self.engine.snapshot()
+                    print(bar_line(event, len(snap.positions), snap.state.halted), file=self.out)
+            elif isinstance(event, CommandResult):
+                print(f"{'ok' if event.ok else 'REFUSED'} {event.command}: {event.message}", file=self.out)
+            elif isinstance(event, EngineError):
+                print(f"! {event.message}", file=self.out)
+        self.out.flush()
+
+
+async def run_headless(engine: Engine, max_bars: int | None = None, *, out: TextIO | None = None,
+                       every: int = 1) -> int:
+    """Run until `max_bars` live bars, a signal or the end of the feed; returns the exit code."""
+    out = out or sys.stdout
+    loop = asyncio.get_running_loop()
+    subscription = engine.bus.subscribe("headless", maxsize=2_000, coalesce=True)
+    printer = _Printer(engine, out, every)
+    stopping: list[asyncio.Task] = []
+
+    def on_signal() -> None:
+        if not stopping:
+            print("stopping: finishing the orders in flight...", file=out, flush=True)
+            stopping.append(asyncio.ensure_future(engine.stop()))
+
+    for sig in STOP_SIGNALS:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal)
+
+    async def pump() -> None:
+        while True:
+            printer.show(await subscription.get_batch())
+
+    pumping = asyncio.ensure_future(pump())
+    code = 0
+    try:
+        await engine.run(max_bars)
+    except Exception as e:  # noqa: BLE001 - the operator gets a sentence, not a traceback
+        print(f"trifactor: {e}", file=sys.stderr)
+        code = 1
+    finally:
+        for sig in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
+        if stopping:
+            await stopping[0]
+        pumping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pumping
+        printer.show(subscription.drain())
+        engine.bus.unsubscribe(subscription)
+        flush = getattr(engine.store, "flush", None)
+        if flush is not None:
+            try:
+                await flush()
+            except Exception as e:  # noqa: BLE001
+                print(f"trifactor: flushing the store failed: {e}", file=sys.stderr)
+                code = code or 1
+    print(summary(engine), file=out, flush=True)
+    return code

@@ -1,0 +1,267 @@
+"""Orders on Binance USDⓈ-M (testnet = futures demo trading, or live) through ccxt.
+
+Market orders only, with our client order ids; fills and fees are what the exchange
+reports. `submit` never raises: every outcome is an OrderResult whose message names the
+symbol. The other methods raise VenueError. Safe to call concurrently (flatten sends all
+closes at once).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from decimal import Decimal
+from typing import Awaitable, Callable
+
+import ccxt
+
+from engine.config import Config
+from engine.exchange import create_client
+from engine.exchange_errors import (RetryPolicy, binance_answer, connection_failed, describe, is_rate_limited,
+                                    is_transient, with_retries)
+from engine.feeds.binance_universe import instrument_from_info
+from engine.model import Instrument, Mode, OrderRequest, OrderResult, VenuePosition
+from engine.secrets import Secrets
+from engine.venues.base import VenueError
+from engine.venues.binance_fills import fill_from_order, fill_from_trade, order_status, position_from_risk
+from engine.venues.binance_pacer import OrderPacer
+
+log = logging.getLogger("trifactor.venue.binance")
+MARGIN_TYPES = {"isolated": "ISOLATED", "cross": "CROSSED"}
+MARGIN_LOCKED = {-4047, -4048}  # margin type cannot change with open orders / an open position
+TRADE_LIST_TRIES = 3  # Binance can list an order's trades a moment after the order answer
+
+
+class BinanceCallError(VenueError):
+    """A failed request, keeping ccxt's exception so callers can tell a refusal from silence."""
+
+    def __init__(self, message: str, cause: BaseException) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+    @property
+    def never_reached(self) -> bool:
+        """Binance turned the request away, or it never left: nothing happened on the exchange."""
+        c = self.cause
+        return isinstance(c, (ccxt.ExchangeError, ccxt.InvalidNonce)) or is_rate_limited(c) or connection_failed(c)
+
+
+class BinanceVenue:
+    def __init__(self, config: Config, secrets: Secrets, mode: Mode | str, *,
+                 retry: RetryPolicy = RetryPolicy()) -> None:
+        self.mode = Mode(mode)
+        if self.mode is Mode.PAPER:
+            raise VenueError("the Binance venue trades testnet or live; paper mode uses the paper venue")
+        keys = secrets.keys_for(self.mode.value)
+        if keys is None:
+            names = "TRIFACTOR_API_KEY and TRIFACTOR_API_SECRET" if self.mode is Mode.LIVE else \
+                "TRIFACTOR_TESTNET_API_KEY and TRIFACTOR_TESTNET_API_SECRET"
+            raise VenueError(f"{self.mode.value} trading needs API keys: set {names} "
+                             f"(environment or the secrets file)")
+        self.retry = retry
+        self.client = create_client(config, keys=keys, demo=self.mode is Mode.TESTNET)
+        self._keys = keys
+        self._instruments: dict[str, Instrument] = {}  # this exchange's rules, read as needed
+        self._prepared: list[str] = []
+        self._leverage: dict[str, int] = {}
+        self._markets_lock = asyncio.Lock()
+        self._pacer = OrderPacer()
+
+    # plumbing ---------------------------------------------------------------------------------
+    def _clean(self, text: str) -> str:
+        for key in self._keys:
+            text = text.replace(key.reveal(), "****")
+        return text
+
+    async def _call(self, subject: str, what: str, call: Callable[[], Awaitable],
+                    retryable: Callable[[BaseException], bool] = is_transient) -> object:
+        """One private request: retried as allowed, the clock resynchronised once on -1021."""
+        def note(exc: BaseException, wait: float) -> None:
+            log.warning("%s: %s: %s; retrying in %.1f s", subject, what, describe(exc), wait)
+        resynced = False
+        while True:
+            try:
+                return await with_retries(call, self.retry, retryable, note)
+            except ccxt.InvalidNonce as e:
+                if resynced:
+                    raise self._error(subject, what, e) from None
+                resynced = True
+                await self._resync_clock(subject)
+            except ccxt.BaseError as e:
+                raise self._error(subject, what, e) from None
+
+    def _error(self, subject: str, what: str, exc: BaseException) -> BinanceCallError:
+        return BinanceCallError(self._clean(f"{subject}: {what} failed: {describe(exc)}"), exc)
+
+    async def _resync_clock(self, subject: str) -> None:
+        log.warning("%s: Binance rejected our timestamp; resynchronising with its clock", subject)
+        try:
+            await self.client.load_time_difference()
+        except ccxt.BaseError as e:
+            raise self._error(subject, "reading Binance's clock", e) from None
+
+    async def _ensure_markets(self) -> None:
+        async with self._markets_lock:
+            if not self.client.markets:
+                await self._call("Binance", "loading markets", self.client.load_markets)
+
+    def _unified(self, symbol: str) -> str:
+        market = next((m for m in self.client.markets_by_id.get(symbol, []) if m.get("linear")), None)
+        if market is None:
+            raise VenueError(f"{symbol}: not listed on Binance USDⓈ-M futures")
+        return market["symbol"]
+
+    def _instrument(self, symbol: str) -> Instrument:
+        if symbol not in self._instruments:
+            self._instruments[symbol] = instrument_from_info(self.client.market(self._unified(symbol))["info"])
+        return self._instruments[symbol]
+
+    # Venue ------------------------------------------------------------------------------------
+    async def prepare(self, instruments: dict[str, Instrument], leverage: int, margin_mode: str) -> None:
+        """Margin mode and leverage on every symbol; raises one VenueError listing every failure.
+
+        Order checks use this exchange's own rules, whatever market data the instruments came from.
+        """
+        await self._ensure_markets()
+        self._prepared = list(instruments)
+        margin_type = MARGIN_TYPES[margin_mode]
+        limit = asyncio.Semaphore(10)
+
+        async def one(symbol: str) -> str | None:
+            async with limit:
+                try:
+                    await self._set_margin_type(symbol, margin_type)
+                    await self._call(symbol, f"setting leverage {leverage}x", lambda: self.client.fapiPrivatePostLeverage(
+                        {"symbol": symbol, "leverage": leverage}))
+                except VenueError as e:
+                    return str(e)
+                self._leverage[symbol] = leverage
+                return None
+
+        failures = [f for f in await asyncio.gather(*(one(s) for s in instruments)) if f]
+        if failures:
+            raise VenueError("; ".join(failures))
+
+    async def _set_margin_type(self, symbol: str, margin_type: str) -> None:
+        try:
+            await self._call(symbol, f"setting margin mode {margin_type.lower()}",
+                             lambda: self.client.fapiPrivatePostMarginType({"symbol": symbol, "marginType": margin_type}))
+        except BinanceCallError as e:
+            if isinstance(e.cause, ccxt.MarginModeAlreadySet):
+                return
+            if binance_answer(e.cause)[0] in MARGIN_LOCKED:
+                # Binance keeps the margin mode of a symbol with an open position or order; trading
+                # on in the mode it has is better than refusing to start.
+                log.warning("%s: margin mode stays as it is while a position or order is open", symbol)
+                return
+            raise
+
+    async def submit(self, order: OrderRequest) -> OrderResult:
+        try:
+            return await self._submit(order)
+        except VenueError as e:
+            return OrderResult(order, "error", message=str(e))
+
+    async def _submit(self, order: OrderRequest) -> OrderResult:
+        await self._ensure_markets()
+        symbol = order.symbol
+        inst = self._instrument(symbol)
+        try:
+            quantity = self.client.amount_to_precision(self._unified(symbol), str(abs(order.quantity)))
+        except ccxt.InvalidOrder:
+            quantity = "0"
+        qty = Decimal(quantity)
+        if qty < inst.min_qty or qty <= 0:
+            return OrderResult(order, "skipped", message=f"{symbol}: quantity {abs(order.quantity)} truncates to "
+                                                         f"{qty}, below the exchange minimum {inst.min_qty}; not sent")
+        if not order.reduce_only:  # Binance exempts reduce-only orders from the minimum notional
+            price = order.mark_price if order.mark_price > 0 else await self._price(symbol)
+            if qty * price < inst.min_notional:
+                return OrderResult(order, "skipped", message=f"{symbol}: order notional {qty * price:.2f} USDT is "
+                                                             f"below the exchange minimum {inst.min_notional} USDT; "
+                                                             f"not sent")
+        params = {"symbol": symbol, "side": order.side.value, "type": "MARKET", "quantity": quantity,
+                  "newClientOrderId": order.client_order_id, "newOrderRespType": "RESULT"}
+        if order.reduce_only:
+            params["reduceOnly"] = "true"
+
+        async def place() -> dict:
+            await self._pacer.wait_turn()
+            return await self.client.fapiPrivatePostOrder(params)
+
+        try:
+            answer = await self._call(symbol, f"{order.side.value} {quantity} market order", place,
+                                      retryable=is_rate_limited)
+        except BinanceCallError as e:
+            return await self._after_failed_send(order, e)
+        return await self._result(order, answer)
+
+    async def _after_failed_send(self, order: OrderRequest, error: BinanceCallError) -> OrderResult:
+        """Refused: report it. No answer: ask Binance whether the order exists before saying so."""
+        if error.never_reached:
+            status = "rejected" if isinstance(error.cause, ccxt.ExchangeError) else "error"
+            return OrderResult(order, status, message=f"{error}; not placed")
+        try:
+            answer = await self._call(order.symbol, "looking up the order", lambda: self.client.fapiPrivateGetOrder(
+                {"symbol": order.symbol, "origClientOrderId": order.client_order_id}))
+        except BinanceCallError as lookup:
+            if isinstance(lookup.cause, ccxt.OrderNotFound):
+                return OrderResult(order, "error", message=f"{error}; Binance has no such order: not placed")
+            return OrderResult(order, "error", message=f"{error}; whether it was placed is unknown until the "
+                                                       f"next reconciliation")
+        return await self._result(order, answer)
+
+    async def _result(self, order: OrderRequest, answer: dict) -> OrderResult:
+        status = order_status(answer)
+        order_id = str(answer["orderId"])
+        if status == "rejected":
+            return OrderResult(order, "rejected", exchange_order_id=order_id,
+                               message=f"{order.symbol}: order {answer.get('status', '?')} without a fill")
+        fills = await self._fills(order, answer)
+        return OrderResult(order, status, fills=fills, exchange_order_id=order_id)
+
+    async def _fills(self, order: OrderRequest, answer: dict) -> tuple:
+        executed = Decimal(str(answer["executedQty"]))
+        trades: list = []
+        for attempt in range(TRADE_LIST_TRIES):
+            try:
+                trades = await self._call(order.symbol, "reading the order's trades", lambda: self.client.fapiPrivateGetUserTrades(
+                    {"symbol": order.symbol, "orderId": answer["orderId"]}))
+            except VenueError as e:
+                log.warning("%s", e)
+            if sum((Decimal(t["qty"]) for t in trades), Decimal(0)) >= executed:
+                break
+            await self.retry.sleep(0.05 * (attempt + 1))
+        fills = [fill_from_trade(self.mode, order, t) for t in trades]
+        missing = executed - sum((f.quantity for f in fills), Decimal(0))
+        if missing > 0:
+            log.warning("%s: %s of order %s not yet in the trade list; its fee follows at reconciliation",
+                        order.symbol, missing, answer["orderId"])
+            fills.append(fill_from_order(self.mode, order, answer, missing))
+        return tuple(fills)
+
+    async def _price(self, symbol: str) -> Decimal:
+        answer = await self._call(symbol, "reading the price", lambda: self.client.fapiPublicGetTickerPrice({"symbol": symbol}))
+        return Decimal(answer["price"])
+
+    async def cancel_all(self, symbol: str | None = None) -> None:
+        symbols = [symbol] if symbol else self._prepared
+        await asyncio.gather(*(self._call(s, "cancelling open orders", lambda s=s: self.client.fapiPrivateDeleteAllOpenOrders(
+            {"symbol": s})) for s in symbols))
+
+    async def positions(self) -> dict[str, VenuePosition]:
+        rows = await self._call("Binance", "reading positions", self.client.fapiPrivateV3GetPositionRisk)
+        out = {}
+        for row in rows:
+            if Decimal(row["positionAmt"]) != 0:
+                out[row["symbol"]] = position_from_risk(row, self._leverage.get(row["symbol"], 1))
+        return out
+
+    async def balance(self) -> Decimal:
+        rows = await self._call("Binance", "reading the balance", self.client.fapiPrivateV3GetBalance)
+        for row in rows:
+            if row.get("asset") == "USDT":
+                return Decimal(row["balance"])
+        return Decimal(0)
+
+    async def close(self) -> None:
+        await self.client.close()

@@ -1,0 +1,173 @@
+"""Engine events become rows: (kind, values) pairs that the write statements take.
+
+Values are already in their stored form (money rounded to 18 places, naive-UTC
+timestamps, finite floats or None), so a row means the same thing whichever backend or
+the journal receives it. Events the store does not keep map to no rows.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Iterable
+
+from engine.events import (CommandResult, EngineState, EquityUpdate, Event, FillEvent, FundingPayment,
+                           OrderUpdate, PositionUpdate, SignalUpdate)
+from storage.codec import EXACT, money, real, utc_naive
+from storage.migrations.v0001_initial import DETAIL_COLUMNS, FACTOR_COLUMNS
+from storage.statements import MONEY_COLUMNS, TS_COLUMNS
+
+Row = tuple[str, dict[str, Any]]
+ENGINE_STATE_ID = 1
+_EPOCH = datetime(1970, 1, 1)
+
+
+def _mode(value: Any) -> str:
+    return getattr(value, "value", value)
+
+
+def signal_rows(e: SignalUpdate) -> list[Row]:
+    c = e.components or {}
+    values: dict[str, Any] = {"timestamp": utc_naive(e.ts), "symbol": e.symbol}
+    for name in FACTOR_COLUMNS + DETAIL_COLUMNS:
+        values[name] = real(c.get(name))
+    # The update's own fields hold while the stream warms up and its mapping is empty.
+    values["final_factor"] = real(c.get("final_factor", e.final_factor))
+    values["target_factor"] = real(c.get("target_factor", e.target_factor))
+    changed = c.get("target_changed")
+    bars = c.get("bars_seen")
+    values.update(
+        target_position_usd=money(e.target_notional, "signals.target_position_usd"),
+        current_position_usd=money(e.current_notional, "signals.current_position_usd"),
+        price=real(e.price), bar_return=real(e.ret), status=e.status, progress=real(e.progress),
+        target_changed=None if changed is None else bool(changed),
+        bars_seen=None if bars is None else int(bars),
+    )
+    return [("signal", values)]
+
+
+def fill_rows(e: FillEvent) -> list[Row]:
+    f = e.fill
+    price = money(f.price, "trades.price")
+    qty = money(f.quantity, "trades.quantity")
+    return [("trade", {
+        "timestamp": utc_naive(f.ts), "symbol": f.symbol, "mode": _mode(f.mode),
+        "order_id": f.exchange_order_id, "client_order_id": f.client_order_id, "side": _mode(f.side),
+        "price": price, "quantity": qty, "quote_quantity": money(EXACT.multiply(price, qty), "trades.quote_quantity"),
+        "commission": money(f.fee, "trades.commission"), "commission_asset": f.fee_asset,
+        "realized_pnl": money(f.realized_pnl, "trades.realized_pnl"), "is_maker": bool(f.is_maker),
+        "trade_time": utc_naive(f.ts), "strategy_factor": real(f.factor), "trade_id": str(f.trade_id),
+    })]
+
+
+def position_rows(e: PositionUpdate) -> list[Row]:
+    notional = EXACT.multiply(e.quantity, e.mark_price).copy_abs()
+    margin = EXACT.divide(notional, e.leverage) if e.leverage else Decimal(0)
+    return [("position", {
+        "symbol": e.symbol, "mode": _mode(e.mode), "quantity": money(e.quantity, "positions.quantity"),
+        "entry_price": money(e.entry_price, "positions.entry_price"),
+        "mark_price": money(e.mark_price, "positions.mark_price"),
+        "unrealized_pnl": money(e.unrealized_pnl, "positions.unrealized_pnl"), "leverage": int(e.leverage),
+        "initial_margin": money(margin, "positions.initial_margin"), "last_update_ts": utc_naive(e.ts),
+    })]
+
+
+def equity_rows(e: EquityUpdate) -> list[Row]:
+    return [("equity", {
+        "timestamp": utc_naive(e.ts), "mode": _mode(e.mode),
+        "total_equity": money(e.equity, "performance.total_equity"),
+        "realized_pnl_cumulative": money(e.realized, "performance.realized_pnl_cumulative"),
+        "unrealized_pnl": money(e.unrealized, "performance.unrealized_pnl"),
+        "total_pnl_cumulative": money(EXACT.add(e.realized, e.unrealized), "performance.total_pnl_cumulative"),
+        "total_fees_cumulative": money(e.fees, "performance.total_fees_cumulative"),
+        "trade_count_cumulative": int(e.trade_count),
+        "funding_cumulative": money(e.funding, "performance.funding_cumulative"),
+        "capital": money(e.capital, "performance.capital"),
+        "peak_equity": money(e.peak, "performance.peak_equity"),
+        "drawdown": money(e.drawdown, "performance.drawdown"),
+    })]
+
+
+# How far an order has got; a later status at the same time wins over an earlier one.
+STATUS_PROGRESS = {"new": 0, "sent": 1, "partially_filled": 2}
+FINAL_PROGRESS = 3  # filled, rejected, skipped, error, canceled, expired
+
+
+def order_update_key(ts: datetime, status: str) -> int:
+    micros = (ts - _EPOCH) // timedelta(microseconds=1)
+    return micros * 10 + STATUS_PROGRESS.get(status, FINAL_PROGRESS)
+
+
+def order_rows(e: OrderUpdate) -> list[Row]:
+    ts = utc_naive(e.ts)
+    return [
+        ("order", {
+            "client_order_id": e.client_order_id, "mode": _mode(e.mode), "symbol": e.symbol,
+            "side": _mode(e.side), "quantity": money(e.quantity, "orders.quantity"),
+            "reduce_only": bool(e.reduce_only), "reason": e.reason, "status": e.status,
+            "exchange_order_id": e.exchange_order_id, "message": e.message, "created_at": ts, "updated_at": ts,
+            "update_key": order_update_key(ts, e.status),
+        }),
+        ("order_event", {
+            "client_order_id": e.client_order_id, "timestamp": ts, "status": e.status,
+            "exchange_order_id": e.exchange_order_id, "message": e.message,
+        }),
+    ]
+
+
+def funding_rows(e: FundingPayment) -> list[Row]:
+    return [("funding", {
+        "mode": _mode(e.mode), "symbol": e.symbol, "timestamp": utc_naive(e.ts),
+        "rate": money(e.rate, "funding_payments.rate"), "quantity": money(e.quantity, "funding_payments.quantity"),
+        "mark_price": money(e.mark_price, "funding_payments.mark_price"),
+        "amount": money(e.amount, "funding_payments.amount"),
+    })]
+
+
+def audit_rows(e: CommandResult) -> list[Row]:
+    return [("audit", {
+        # Each operator action is one row however often it is replayed: its id is fixed here.
+        "event_id": uuid.uuid4().hex, "timestamp": utc_naive(e.ts), "command": e.command,
+        "symbol": e.symbol, "ok": bool(e.ok), "message": e.message,
+        "details": json.dumps(dict(e.details), default=str, sort_keys=True) if e.details else None,
+    })]
+
+
+def state_rows(e: EngineState) -> list[Row]:
+    return [("state", {
+        "id": ENGINE_STATE_ID, "mode": _mode(e.mode), "market": e.market, "halted": bool(e.halted),
+        "halt_reason": e.halt_reason, "paused": json.dumps(sorted(e.paused)),
+        "breakers": json.dumps(dict(e.breakers), sort_keys=True), "mismatched": json.dumps(sorted(e.mismatched)),
+        "feed_status": e.feed_status, "updated_at": utc_naive(e.ts),
+    })]
+
+
+_CONVERTERS = {
+    SignalUpdate: signal_rows, FillEvent: fill_rows, PositionUpdate: position_rows, EquityUpdate: equity_rows,
+    OrderUpdate: order_rows, FundingPayment: funding_rows, CommandResult: audit_rows, EngineState: state_rows,
+}
+
+
+def rows_for(event: Event) -> list[Row]:
+    """The rows for one event; events the store does not keep (bars, errors, status) give none."""
+    convert = _CONVERTERS.get(type(event))
+    return convert(event) if convert else []
+
+
+def rows_for_all(events: Iterable[Event]) -> list[Row]:
+    return [row for event in events for row in rows_for(event)]
+
+
+def revive(kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A row read back from the journal (JSON) with its Decimals and timestamps restored."""
+    money_cols = MONEY_COLUMNS[kind]
+    out = dict(values)
+    for name, value in values.items():
+        if value is None:
+            continue
+        if name in money_cols:
+            out[name] = Decimal(value)
+        elif name in TS_COLUMNS:
+            out[name] = datetime.fromisoformat(value)
+    return out

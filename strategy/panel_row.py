@@ -1,0 +1,60 @@
+"""What a FactorPanel cycle returns per symbol: a lazy, read-only mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+import numpy as np
+
+from .schema import FLOAT_KEYS, STREAM_KEYS
+
+
+class PanelRow(Mapping):
+    """One symbol's result in a panel cycle: a read-only mapping with the keys
+    of a FactorStream result (``strategy.schema.STREAM_KEYS``) and equal
+    values, read lazily from the cycle's arrays (most consumers read a few keys
+    of many symbols). ``dict(row)`` makes a plain copy."""
+
+    __slots__ = ("_cycle", "_i")
+
+    def __init__(self, cycle: "CycleTable", i: int) -> None:
+        self._cycle = cycle
+        self._i = i
+
+    def __getitem__(self, key: str):
+        return self._cycle.value(key, self._i)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(STREAM_KEYS)
+
+    def __len__(self) -> int:
+        return len(STREAM_KEYS)
+
+    def __repr__(self) -> str:
+        return f"PanelRow({dict(self)!r})"
+
+
+class CycleTable:
+    """The results of one panel cycle, one row of ``table`` per float key."""
+
+    __slots__ = ("table", "stamps", "changed", "bars")
+
+    _ROW = {key: i for i, key in enumerate(FLOAT_KEYS)}
+
+    def __init__(self, table: np.ndarray, stamps: list, changed: np.ndarray, bars: np.ndarray):
+        self.table = table
+        self.stamps = stamps
+        self.changed = changed
+        self.bars = bars
+
+    def value(self, key: str, i: int):
+        row = self._ROW.get(key)
+        if row is not None:
+            return float(self.table[row, i])
+        if key == "timestamp":
+            return self.stamps[i]
+        if key == "target_changed":
+            return bool(self.changed[i])
+        if key == "bars_seen":
+            return int(self.bars[i])
+        raise KeyError(key)

@@ -1,0 +1,1 @@
+"""trifactor test suite."""

@@ -1,0 +1,142 @@
+import math
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal, localcontext
+
+from engine.engine import EngineSnapshot
+from engine.events import (BarClosed, EngineState, EquityUpdate, FillEvent, FundingPayment, OrderUpdate,
+                           PositionUpdate, SignalUpdate)
+from engine.config import from_mapping
+from engine.events import EventBus
+from engine.model import Mode
+from engine.wiring import build_engine
+from tests.engine.support import NO_SECRETS, SYMBOLS, Harness, StoreStub, make_config, signed
+
+D = Decimal
+
+
+async def test_signals_are_live_at_start_and_orders_follow_the_strategy():
+    async with Harness() as h:
+        start = h.collect()
+        signals = {e.symbol: e for e in start if isinstance(e, SignalUpdate)}
+        assert sorted(signals) == sorted(SYMBOLS)
+        assert all(s.status == "active" and s.progress == 1.0 for s in signals.values())
+        assert isinstance(start[-1], EngineState) and start[-1].mode is Mode.PAPER
+        await h.step(20)
+        orders = h.of(OrderUpdate)
+        assert orders, "the strategy traded nothing in 20 bars"
+        for o in orders:
+            assert o.mode is Mode.PAPER and o.reason == "rebalance"
+        sent = [o for o in orders if o.status == "new"]
+        done = {o.client_order_id: o.status for o in orders if o.status != "new"}
+        assert all(done[o.client_order_id] == "filled" for o in sent)
+        fills = h.of(FillEvent)
+        assert len(fills) == len(sent) and all(f.fill.factor is not None for f in fills)
+        assert len(h.of(BarClosed)) == 20 * len(SYMBOLS)
+        assert len(h.of(EquityUpdate)) == 21  # one at start, one per bar
+
+
+async def test_every_component_is_defined_at_start_with_the_default_configuration():
+    config = from_mapping({})  # the seed's windows, sim.warmup_bars 900
+    bus = EventBus()
+    engine = build_engine(config, NO_SECRETS, bus)
+    engine.feed.paced = False
+    sub = bus.subscribe("t", coalesce=False)
+    await engine.run(max_bars=1)
+    signals = [e for e in sub.drain() if isinstance(e, SignalUpdate)]
+    first = {s.symbol: s for s in signals if s.ts == signals[0].ts}
+    assert len(first) == len(SYMBOLS)
+    for s in first.values():
+        assert s.status == "active"
+        assert len(s.components) >= 13
+        assert all(math.isfinite(v) for v in s.components.values() if isinstance(v, float))
+
+
+async def test_equity_identity_holds_exactly_over_many_bars_with_funding():
+    # Start ten minutes before the 08:00 funding so two settlements fall inside the run.
+    async with Harness(start=datetime(2026, 1, 1, 7, 50, tzinfo=timezone.utc)) as h:
+        await h.step(500)
+        snap = h.engine.snapshot()
+        events = h.collect()
+    funding = [e for e in events if isinstance(e, FundingPayment)]
+    assert {e.ts for e in funding} == {datetime(2026, 1, 1, 8, tzinfo=timezone.utc),
+                                       datetime(2026, 1, 1, 16, tzinfo=timezone.utc)}
+    assert any(e.amount != 0 for e in funding)
+    for e in funding:
+        assert e.amount == -e.quantity * e.mark_price * e.rate
+    equities = [e for e in events if isinstance(e, EquityUpdate)]
+    assert len(equities) == 501
+    with localcontext() as ctx:
+        ctx.prec = 80
+        for e in equities:
+            assert e.equity == e.capital + e.realized + e.unrealized - e.fees + e.funding
+        # The same figure from the cash ledger: every fill's cash flow, fees, funding, and what is held.
+        fills = [e.fill for e in events if isinstance(e, FillEvent)]
+        cash = sum((-signed(f) * f.price - f.fee for f in fills), D(0)) + sum((e.amount for e in funding), D(0))
+        held = sum((p.quantity * p.mark_price for p in snap.positions.values()), D(0))
+        last = snap.equity
+        assert last.equity == last.capital + cash + held
+        assert last.fees == sum((f.fee for f in fills), D(0))
+        assert last.trade_count == len(fills)
+
+
+async def test_positions_and_fills_agree_with_the_published_events():
+    async with Harness() as h:
+        await h.step(60)
+        snap = h.engine.snapshot()
+        fills = [e.fill for e in h.of(FillEvent)]
+    assert isinstance(snap, EngineSnapshot)
+    net: dict[str, D] = {}
+    for f in fills:
+        net[f.symbol] = net.get(f.symbol, D(0)) + signed(f)
+    assert {s: q for s, q in net.items() if q} == {s: p.quantity for s, p in snap.positions.items()}
+    assert len(snap.fills) == min(50, len(fills))
+    assert snap.equity_history[-1] == (snap.equity.ts, snap.equity.equity)
+    for p in snap.positions.values():
+        assert isinstance(p, PositionUpdate) and p.notional == p.quantity * p.mark_price
+
+
+async def test_order_intent_is_recorded_before_the_order_leaves():
+    sent: list[str] = []
+
+    def on_intent(update):
+        assert update.status == "new" and update.client_order_id not in sent
+
+    store = StoreStub(on_intent=on_intent)
+    async with Harness(store=store) as h:
+        venue = h.venues[Mode.PAPER]
+        original = venue.submit
+
+        async def submit(order):
+            assert order.client_order_id in {u.client_order_id for u in store.intents}
+            sent.append(order.client_order_id)
+            return await original(order)
+
+        venue.submit = submit
+        await h.step(30)
+    assert sent and [u.client_order_id for u in store.intents] == sent
+
+
+async def test_a_failing_intent_log_stops_the_order():
+    def broken(update):
+        raise OSError("disk full")
+
+    async with Harness(store=StoreStub(on_intent=broken)) as h:
+        await h.step(30)
+        orders = h.of(OrderUpdate)
+    assert orders and all(o.status == "error" for o in orders if o.status != "skipped")
+    assert "disk full" in orders[0].message and not h.of(FillEvent)
+
+
+async def test_the_per_symbol_and_gross_caps_hold_on_every_bar():
+    config = make_config(max_position_risk_per_trade=0.02, max_total_risk_exposure=0.05)
+    async with Harness(config) as h:
+        await h.step(80)
+        equity = h.engine.snapshot().equity.equity
+        positions = h.engine.snapshot().positions
+        signals = h.of(SignalUpdate)
+    unit = D(5) * equity
+    slack = D("1.05")  # fills move with the price after the order
+    assert sum(abs(p.notional) for p in positions.values()) <= D("0.05") * unit * slack
+    assert all(abs(p.notional) <= D("0.02") * unit * slack for p in positions.values())
+    live = [s for s in signals if s.status == "active"]
+    assert max(abs(s.target_notional) for s in live) <= D("0.02") * unit * slack

@@ -1,0 +1,42 @@
+"""Reading what a test's store committed, straight from the database (not through the store).
+
+Each read runs in a short-lived thread: the MariaDB backend drives its own event loop,
+which cannot run inside an async test's loop.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, TypeVar
+
+from engine.config import StorageConfig
+from engine.secrets import Secrets
+from storage.url import parse_url
+from storage.backend import Backend, make_backend
+
+T = TypeVar("T")
+NO_SECRETS = Secrets.load(environ={})
+
+
+def with_backend(url: str, fn: Callable[[Backend], T]) -> T:
+    """fn(backend) on a fresh connection to `url`, in a thread of its own."""
+    def go() -> T:
+        backend = make_backend(parse_url(url), StorageConfig(), NO_SECRETS)
+        backend.open(create=False)
+        try:
+            return fn(backend)
+        finally:
+            backend.close()
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(go).result()
+
+
+def rows(url: str, sql: str, params: tuple = ()) -> list[tuple]:
+    return with_backend(url, lambda b: b.query(sql, params))
+
+
+def execute(url: str, sql: str, params: tuple = ()) -> int:
+    return with_backend(url, lambda b: b.execute(sql, params))
+
+
+def count(url: str, table: str) -> int:
+    return rows(url, f"SELECT COUNT(*) FROM {table}")[0][0]

@@ -1,0 +1,157 @@
+"""The database goes away mid-run and comes back: trading data is spooled, then replayed,
+with nothing lost and nothing doubled."""
+import asyncio
+import sqlite3
+from decimal import Decimal
+
+import pytest
+
+from engine.events import EventBus, StoreStatus
+from tests.storage import db, factories as f
+from tests.storage.conftest import Backend
+from tests.storage.mariadb import drop_database, fresh_database
+from tests.storage.proxy import TcpProxy
+from tests.storage.scenario import trading_events
+
+
+class SqliteLock:
+    """Another process holding SQLite's write lock (the store's writes time out)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = url[len("sqlite:///"):]
+        self.conn: sqlite3.Connection | None = None
+
+    async def cut(self) -> None:
+        self.conn = sqlite3.connect(self.path, isolation_level=None)
+        self.conn.execute("BEGIN EXCLUSIVE")
+
+    async def restore(self) -> None:
+        assert self.conn is not None
+        self.conn.execute("ROLLBACK")
+        self.conn.close()
+
+
+class ProxyCut:
+    """MariaDB reached through a proxy that the test stops (connections drop) and restarts."""
+
+    def __init__(self, backend) -> None:
+        server = backend.server
+        self.proxy = TcpProxy(server.host, server.port, server.unix_socket)
+        self.url = server.url(backend.database, port=self.proxy.port)
+
+    async def cut(self) -> None:
+        await self.proxy.stop()
+
+    async def restore(self) -> None:
+        await self.proxy.start()
+
+
+@pytest.fixture
+async def outage(backend):
+    if backend.name == "sqlite":
+        yield SqliteLock(backend.url)
+        return
+    cut = ProxyCut(backend)
+    await cut.proxy.start()
+    yield cut
+    await cut.proxy.stop()
+
+
+async def test_outage_loses_nothing_and_doubles_nothing(backend, outage):
+    store = backend.open(outage.url, timeout_s=0.3)
+    await store.start()
+    bus = EventBus()
+    desk = bus.subscribe("desk", coalesce=False)
+    store.attach(bus)
+    for e in trading_events(0, 40)[0]:
+        bus.publish(e)
+    await store.flush()
+    assert store.status().status == "up"
+
+    await outage.cut()
+    for e in trading_events(40, 120)[0]:
+        bus.publish(e)
+    await store.flush()
+    status = store.status()
+    assert status.status == "degraded" and status.spooled == 80 * 4, status
+    for e in trading_events(120, 150)[0]:
+        bus.publish(e)
+    await store.flush()
+    assert store.status().spooled == 110 * 4
+
+    await outage.restore()
+    await store.flush()
+    assert store.status() == StoreStatus("up")
+    events, held = trading_events(150, 150)
+    await store.close()
+
+    assert db.count(backend.url, "trades") == 150
+    assert len({r[0] for r in db.rows(backend.url, "SELECT trade_id FROM trades")}) == 150
+    assert db.count(backend.url, "signals") == 150 and db.count(backend.url, "performance") == 150
+    stored = dict(db.rows(backend.url, "SELECT symbol, quantity FROM positions"))
+    assert {s: Decimal(str(q)) for s, q in stored.items()} == held
+    statuses = [e.status for e in desk.drain() if isinstance(e, StoreStatus)]
+    assert statuses[0] == "up" and statuses[-1] == "up" and "degraded" in statuses
+    assert (backend.tmp / "journal" / "spool.jsonl").stat().st_size == 0
+
+
+async def test_the_writer_task_recovers_on_its_own(backend, outage):
+    store = backend.open(outage.url, timeout_s=0.3, retry_interval_s=0.05)
+    await store.start()
+    bus = EventBus()
+    desk = bus.subscribe("desk", coalesce=False)
+    store.attach(bus)
+    await outage.cut()
+    for e in trading_events(0, 30)[0]:
+        bus.publish(e)
+
+    async def wait_for(status: str) -> None:
+        while True:
+            await desk.get_batch()  # wakes on every event; the store status is what we wait for
+            if store.status().status == status:
+                return
+
+    await asyncio.wait_for(wait_for("degraded"), timeout=30)
+    await outage.restore()
+    await asyncio.wait_for(wait_for("up"), timeout=30)
+    await store.close()
+    assert db.count(backend.url, "trades") == 30
+
+
+@pytest.fixture
+def mariadb_backend(mariadb, tmp_path):
+    name = fresh_database(mariadb)
+    yield Backend("mysql", mariadb.url(name), tmp_path, mariadb, name)
+    drop_database(mariadb, name)
+
+
+def kill_connections(backend) -> int:
+    """KILL every connection to the test's database from a second connection."""
+    with backend.server.admin() as conn, conn.cursor() as cur:
+        cur.execute("SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()",
+                    (backend.database,))
+        ids = [r[0] for r in cur.fetchall()]
+        for i in ids:
+            cur.execute(f"KILL CONNECTION {int(i)}")
+    return len(ids)
+
+
+async def test_killed_connections_are_replaced_without_spooling(mariadb_backend):
+    backend = mariadb_backend
+    store = backend.open()
+    await store.start()
+    bus = EventBus()
+    store.attach(bus)
+    for e in trading_events(0, 20)[0]:
+        bus.publish(e)
+    await store.flush()
+    assert len(await store.last_trades(5, "paper")) == 5  # the reader has a connection too
+    assert kill_connections(backend) == 2  # "server has gone away" for the writer and the reader
+    for e in trading_events(20, 40)[0]:
+        bus.publish(e)
+    await store.flush()
+    assert store.status() == StoreStatus("up")  # reconnected and retried: nothing spooled
+    assert len(await store.last_trades(100, "paper")) == 40
+    await store.close()
+    assert db.count(backend.url, "trades") == 40

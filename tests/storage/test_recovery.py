@@ -1,0 +1,84 @@
+"""The engine's state at start, rebuilt from the committed rows."""
+from datetime import datetime, timezone
+from decimal import Decimal
+
+from engine.events import EventBus
+from engine.model import Mode, Side
+from storage import recovery
+from storage.recovery import apply_fill
+from tests.storage import db, factories as f
+
+
+def test_average_entry_through_adds_reductions_and_flips():
+    q, e = apply_fill(Decimal(0), Decimal(0), Decimal("1"), Decimal("100"))
+    q, e = apply_fill(q, e, Decimal("1"), Decimal("110"))
+    assert (q, e) == (Decimal(2), Decimal(105))
+    q, e = apply_fill(q, e, Decimal("-0.5"), Decimal("120"))  # reducing keeps the entry
+    assert (q, e) == (Decimal("1.5"), Decimal(105))
+    q, e = apply_fill(q, e, Decimal("-2"), Decimal("90"))  # flipped: the rest opened at 90
+    assert (q, e) == (Decimal("-0.5"), Decimal(90))
+    assert apply_fill(q, e, Decimal("0.5"), Decimal("80")) == (Decimal(0), Decimal(0))
+
+
+async def test_nothing_stored_means_nothing_restored(store):
+    assert await store.load_state("paper") is None
+    assert await store.load_controls() is None
+
+
+async def test_state_from_fills_funding_and_equity(store, backend):
+    bus = EventBus()
+    store.attach(bus)
+    events = [
+        f.fill(1, "BTCUSDT", Side.BUY, "0.002", "50000", fee="0.05"),
+        f.fill(2, "BTCUSDT", Side.BUY, "0.001", "53000", fee="0.03"),
+        f.fill(3, "BTCUSDT", Side.SELL, "0.001", "52000", fee="0.03", pnl="1"),
+        f.fill(4, "ETHUSDT", Side.SELL, "0.5", "3000", fee="0.75"),
+        f.fill(5, "SOLUSDT", Side.BUY, "2", "150", fee="0.15"),
+        f.fill(6, "SOLUSDT", Side.SELL, "2", "155", fee="0.155", pnl="10"),
+        f.fill(7, "BTCUSDT", Side.BUY, "1", "60000", mode=Mode.LIVE),  # another mode: not counted
+        f.funding("BTCUSDT", 480, "-0.4"), f.funding("ETHUSDT", 480, "0.15"),
+        f.position("BTCUSDT", "0.0025", 3),  # a snapshot behind the fills: the fills decide
+    ]
+    # Equity: yesterday (relative to "now" below) ended at 10005; today's points follow.
+    events += [f.equity(1, "10000", peak="10000"), f.equity(60 * 23, "10020", peak="10020"),
+               f.equity(60 * 24 - 1, "10005", peak="10020"), f.equity(60 * 25, "10010", peak="10020")]
+    for e in events:
+        bus.publish(e)
+    await store.flush()
+    now = datetime(2025, 3, 2, 12, tzinfo=timezone.utc)  # the day after T0
+    state = db.with_backend(backend.url, lambda b: recovery.load_state(b, "paper", now))
+    assert set(state.positions) == {"BTCUSDT", "ETHUSDT"}  # SOL is flat
+    btc = state.positions["BTCUSDT"]
+    assert btc.quantity == Decimal("0.002")
+    assert btc.entry_price == Decimal("51000")  # (0.002*50000 + 0.001*53000)/0.003, kept by the reduction
+    assert state.positions["ETHUSDT"].quantity == Decimal("-0.5")
+    assert state.realized == Decimal(11) and state.fees == Decimal("1.165")
+    assert state.funding == Decimal("-0.25") and state.trade_count == 6
+    assert state.peak_equity == Decimal(10020)
+    assert state.day_open_equity == Decimal(10005)
+    assert [v for _, v in state.equity_tail] == [Decimal(x) for x in ("10000", "10020", "10005", "10010")]
+    assert state.equity_tail[0][0] == f.at(1)
+    live = await store.load_state("live")
+    assert live.positions["BTCUSDT"].quantity == Decimal(1) and live.day_open_equity is None
+
+
+async def test_day_open_is_the_first_point_when_nothing_came_before(store, backend):
+    bus = EventBus()
+    store.attach(bus)
+    bus.publish(f.equity(30, "10003"))
+    bus.publish(f.equity(40, "10004"))
+    await store.flush()
+    now = datetime(2025, 3, 1, 18, tzinfo=timezone.utc)
+    state = db.with_backend(backend.url, lambda b: recovery.load_state(b, "paper", now))
+    assert state.day_open_equity == Decimal(10003)
+
+
+async def test_controls_restore_mode_pauses_and_halt(store):
+    bus = EventBus()
+    store.attach(bus)
+    bus.publish(f.engine_state(1, mode=Mode.TESTNET, halted=True, reason="max drawdown",
+                               paused=frozenset({"XRPUSDT", "ADAUSDT"})))
+    await store.flush()
+    controls = await store.load_controls()
+    assert (controls.mode, controls.halted, controls.halt_reason) == ("testnet", True, "max drawdown")
+    assert controls.paused == frozenset({"XRPUSDT", "ADAUSDT"})

@@ -1,0 +1,48 @@
+"""Signals older than the retention period are deleted; everything else stays."""
+from datetime import datetime, timedelta, timezone
+
+from engine.events import EventBus
+from storage import retention
+from storage.codec import to_utc
+from tests.storage import db, factories as f
+
+
+async def test_old_signals_go_at_start(backend):
+    store = backend.open(retention_days=0)  # keep everything while filling
+    await store.start()
+    bus = EventBus()
+    store.attach(bus)
+    for minute in range(0, 60 * 24 * 3, 60):  # three days of hourly signals, two symbols
+        bus.publish(f.signal("BTCUSDT", minute))
+        bus.publish(f.signal("ETHUSDT", minute))
+        bus.publish(f.fill(minute))
+    await store.flush()
+    await store.close()
+    assert db.count(backend.url, "signals") == 144
+
+    # Keep what is newer than T0 + 36.5 hours: half an hour away from any signal, so the
+    # few milliseconds between here and the store's own clock cannot change the outcome.
+    keep_days = (datetime.now(timezone.utc) - f.at(36.5 * 60)) / timedelta(days=1)
+    store = backend.open(retention_days=keep_days)
+    await store.start()
+    await store.close()
+    left = [r[0] for r in db.rows(backend.url, "SELECT timestamp FROM signals WHERE symbol = 'BTCUSDT'")]
+    assert len(left) == 35 and min(to_utc(t) for t in left) == f.at(37 * 60)  # hours 37..71
+    assert db.count(backend.url, "trades") == 72  # only signals have a retention period
+
+
+def test_cutoff():
+    assert retention.cutoff(0) is None
+    now = f.T0
+    assert retention.cutoff(30, now) == now - timedelta(days=30)
+
+
+def test_chunked_delete(backend):
+    from storage import db_upgrade
+    from tests.storage.db import NO_SECRETS
+    db_upgrade(backend.url, NO_SECRETS)
+    sql = "INSERT INTO signals (timestamp, symbol) VALUES (?, ?)"
+    for minute in range(25):
+        db.execute(backend.url, sql, (f.at(minute), "BTCUSDT"))
+    deleted = db.with_backend(backend.url, lambda b: retention.delete_old_signals(b, f.at(20), chunk=3))
+    assert deleted == 20 and db.count(backend.url, "signals") == 5
