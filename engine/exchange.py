@@ -19,6 +19,14 @@ from engine.secrets import Secret
 log = logging.getLogger("trifactor.exchange")
 
 
+# Requests ccxt must not hold back. New futures orders weigh nothing against Binance's per-IP
+# weight (they count against the account's order limits, paced by the venue); an order's trade
+# list is paid for by the venue itself, which would rather report a fill without its fee than
+# let a flatten wait up to a minute for budget.
+UNTHROTTLED = {("POST", "order"), ("GET", "userTrades")}
+USER_TRADES_WEIGHT = 5
+
+
 class StreamTap(Protocol):
     """Receives the raw stream events ccxt would otherwise reduce (ccxt's OHLCV drops `x` and `V`)."""
 
@@ -51,10 +59,7 @@ class BinanceClient(ccxt.pro.binanceusdm):
         _guarded(super().handle_trade, client, message)
 
     def calculate_rate_limiter_cost(self, api, method, path, params, config={}):
-        if path == "order" and method == "POST" and api and api[0] == "fapiPrivate":
-            # New futures orders weigh nothing against Binance's per-IP weight (they count against the
-            # account's order limits, paced by the venue); ccxt's weight 4 would queue a flatten
-            # behind other requests for up to a minute.
+        if api and api[0] == "fapiPrivate" and (method, path) in UNTHROTTLED:
             return 0
         return super().calculate_rate_limiter_cost(api, method, path, params, config)
 
@@ -111,8 +116,12 @@ def rewrite_urls(urls: Any, base_url: str) -> Any:
 
 
 def create_client(config: Config, *, keys: tuple[Secret, Secret] | None = None, demo: bool = False,
-                  client_class: Callable[..., BinanceClient] = BinanceClient) -> BinanceClient:
-    """A ready-to-use client; `demo` selects Binance's futures demo trading (the testnet)."""
+                  weight_per_minute: float = 1200, client_class: Callable[..., BinanceClient] = BinanceClient
+                  ) -> BinanceClient:
+    """A ready-to-use client; `demo` selects Binance's futures demo trading (the testnet).
+
+    `weight_per_minute` is this client's share of Binance's 2400 request weight a minute per IP.
+    """
     settings: dict[str, Any] = {
         "enableRateLimit": True,
         "timeout": config.exchange.timeout_ms,
@@ -127,9 +136,8 @@ def create_client(config: Config, *, keys: tuple[Secret, Secret] | None = None, 
         settings["secret"] = keys[1].reveal()
     client = client_class(settings)
     # Binance meters weight per rolling minute, so a burst (flatten everything) fits at once where
-    # ccxt's default leaky bucket would space orders 200 ms apart. ccxt's costs are Binance weights
-    # at half Binance's 2400 a minute: the feed and the venue each get half.
-    client.throttler = WeightBudget(per_window=60_000 / client.rateLimit)
+    # ccxt's default leaky bucket would space orders 200 ms apart. ccxt's costs are Binance's weights.
+    client.throttler = WeightBudget(per_window=weight_per_minute)
     if demo:
         client.enable_demo_trading(True)
     if config.exchange.base_url:

@@ -24,6 +24,16 @@ class WeightBudget:
         while self._spent and now - self._spent[0][0] >= self.window_s:
             self._total -= self._spent.popleft()[1]
 
+    def try_take(self, cost: float, keep: float = 0.0) -> bool:
+        """Spend `cost` now if it fits with `keep` to spare, without waiting; False when it does not."""
+        now = self._clock()
+        self._expire(now)
+        if self._total + cost + keep > self.per_window:
+            return False
+        self._spent.append((now, cost))
+        self._total += cost
+        return True
+
     async def __call__(self, cost: float | None = None) -> None:
         cost = 1.0 if cost is None else float(cost)
         while True:

@@ -13,20 +13,17 @@ import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Awaitable, Callable
 
-import ccxt
-
 from engine.config import Config
 from engine.exchange import BinanceClient, create_client
-from engine.exchange_errors import RetryPolicy, describe, with_retries
+from engine.exchange_errors import RetryPolicy, describe
 from engine.feeds.base import FeedError
 from engine.feeds.binance_bars import MINUTE_MS, BarSequencer, TakerFlow, bar_from_event, bar_from_row, funding_for
+from engine.feeds.binance_history import BinanceHistory
 from engine.feeds.binance_universe import resolve_universe
 from engine.model import Bar, Instrument
 from engine.secrets import Secrets
 
 log = logging.getLogger("trifactor.feed.binance")
-KLINES_PER_REQUEST = 1500
-FUNDING_PERIOD_MS = 8 * 3_600_000
 
 
 @dataclass(frozen=True)
@@ -58,6 +55,7 @@ class BinanceFeed:
         self.last_error = ""
         self._status = "stopped"
         self._client: BinanceClient | None = None
+        self._history: BinanceHistory | None = None
         self._unified: dict[str, str] = {}
         self._funding: dict[str, float] = {}
         self._mark: dict[str, float] = {}
@@ -83,31 +81,23 @@ class BinanceFeed:
         return self._funding.get(symbol, 0.0)
 
     # REST -----------------------------------------------------------------------------------
-    async def _rest(self, symbol: str, what: str, call: Callable[[], Awaitable]) -> object:
-        def note(exc: BaseException, wait: float) -> None:
-            log.warning("%s: %s: %s; retrying in %.1f s", symbol, what, describe(exc), wait)
-        try:
-            return await with_retries(call, self.retry, on_retry=note)
-        except ccxt.BaseError as e:
-            raise FeedError(f"{symbol}: {what} failed: {describe(e)}") from None
-
     def _server_ms(self) -> int:
         offset = self._client.options.get("timeDifference", 0) if self._client else 0
         return int(time.time() * 1000) - int(offset or 0)
 
     async def start(self) -> dict[str, Instrument]:
         self._status = "connecting"
-        self._client = create_client(self.config)
-        self._client.tap = self
-        client = self._client
-        await self._rest("Binance", "loading markets", client.load_markets)
-        await self._rest("Binance", "reading the server time", client.load_time_difference)
+        self._client = client = create_client(self.config)
+        client.tap = self
+        self._history = history = BinanceHistory(client, self.retry)
+        await history.call("Binance", "loading markets", client.load_markets)
+        await history.call("Binance", "reading the server time", client.load_time_difference)
         infos = {m["id"]: m["info"] for m in client.markets.values() if m.get("linear")}
         self.instruments = resolve_universe(self.config, infos)
         self._unified = {m["id"]: m["symbol"] for m in client.markets.values() if m["id"] in self.instruments}
         self._sequencer = BarSequencer(list(self.instruments), self.timing.group_wait_s)
         try:
-            premium = await self._rest("Binance", "reading mark prices", client.fapiPublicGetPremiumIndex)
+            premium = await history.call("Binance", "reading mark prices", client.fapiPublicGetPremiumIndex)
         except FeedError as e:
             log.warning("%s (funding starts from the warm-up history)", e)
             premium = []
@@ -120,78 +110,38 @@ class BinanceFeed:
                 log.warning("ignored a malformed premium index row")
         return self.instruments
 
-    def _require(self, symbol: str) -> BinanceClient:
-        if self._client is None:
+    def _require(self, symbol: str) -> BinanceHistory:
+        if self._history is None:
             raise FeedError(f"{symbol}: the Binance feed is not started")
         if symbol not in self.instruments:
             raise FeedError(f"{symbol}: not in the trading universe")
-        return self._client
-
-    async def _klines(self, symbol: str, **window: int) -> list[list]:
-        client = self._require(symbol)
-        params = {"symbol": symbol, "interval": "1m", **window}
-        rows = await self._rest(symbol, "fetching klines", lambda: client.fapiPublicGetKlines(params))
-        if not isinstance(rows, list) or any(not isinstance(r, list) or len(r) < 10 for r in rows):
-            raise FeedError(f"{symbol}: Binance answered with something other than klines")
-        return rows
+        return self._history
 
     async def warmup(self, symbol: str, bars: int) -> list[Bar]:
-        """The last `bars` closed bars, fetched newest page first, 1500 a request."""
+        """The last `bars` closed bars, with the settled funding rate in force at each."""
+        history = self._require(symbol)
         if bars <= 0:
             return []
         last_closed = self._server_ms() // MINUTE_MS * MINUTE_MS - MINUTE_MS
-        rows: list[list] = []
-        end = last_closed
-        while len(rows) < bars:
-            want = min(KLINES_PER_REQUEST, bars - len(rows))
-            page = [r for r in await self._klines(symbol, endTime=end, limit=want) if int(r[0]) <= end]
-            rows = page + rows
-            if len(page) < want:
-                break  # the listing is younger than the warm-up
-            end = int(page[0][0]) - MINUTE_MS
+        rows = await history.latest(symbol, bars, last_closed)
         if not rows:
             raise FeedError(f"{symbol}: Binance returned no kline history")
         opens = [int(r[0]) for r in rows]
-        history = await self._funding_history(symbol, opens[0], opens[-1])
-        out = _to_bars(symbol, rows, funding_for(opens, history))
+        settlements = await history.funding(symbol, opens[0], opens[-1])
+        out = _to_bars(symbol, rows, funding_for(opens, settlements))
         self._sequencer.last[symbol] = opens[-1]
         self._last_price.setdefault(symbol, out[-1].close)
-        if symbol not in self._funding:
-            self._funding[symbol] = out[-1].funding_rate
+        self._funding.setdefault(symbol, out[-1].funding_rate)
         return out
-
-    async def _funding_history(self, symbol: str, first_ms: int, last_ms: int) -> list[tuple[int, float]]:
-        client = self._require(symbol)
-        start = first_ms - FUNDING_PERIOD_MS  # the settlement in force when the first bar opened
-        rows: list[dict] = []
-        while start <= last_ms:
-            params = {"symbol": symbol, "startTime": start, "endTime": last_ms, "limit": 1000}
-            page = await self._rest(symbol, "fetching funding history", lambda: client.fapiPublicGetFundingRate(params))
-            rows += page
-            if len(page) < 1000:
-                break
-            start = int(page[-1]["fundingTime"]) + 1
-        try:
-            return [(int(r["fundingTime"]), float(r["fundingRate"])) for r in rows]
-        except (KeyError, TypeError, ValueError):
-            raise FeedError(f"{symbol}: Binance sent a malformed funding history") from None
 
     async def _backfill(self, symbol: str, first_ms: int, last_ms: int) -> int:
         """Bars opening in [first_ms, last_ms] fetched over REST and queued; how many.
 
         Callers ask only for minutes known to be closed (before a closed bar, or by the clock).
         """
-        added = 0
-        start = first_ms
-        while start <= last_ms:
-            page = await self._klines(symbol, startTime=start, endTime=last_ms, limit=KLINES_PER_REQUEST)
-            for bar in _to_bars(symbol, page, [self.funding_rate(symbol)] * len(page)):
-                if self._sequencer.add(bar, time.monotonic()):
-                    added += 1
-            if len(page) < KLINES_PER_REQUEST:
-                break
-            start = int(page[-1][0]) + MINUTE_MS
-        return added
+        rows = await self._require(symbol).between(symbol, first_ms, last_ms)
+        bars = _to_bars(symbol, rows, [self.funding_rate(symbol)] * len(rows))
+        return sum(1 for bar in bars if self._sequencer.add(bar, time.monotonic()))
 
     # websocket taps (called by ccxt for every raw event) --------------------------------------
     def on_kline(self, event: dict) -> None:
@@ -329,5 +279,5 @@ class BinanceFeed:
         self._watchers.clear()
         if self._client is not None:
             await self._client.close()
-            self._client = None
+            self._client = self._history = None
         self._status = "stopped"

@@ -15,9 +15,10 @@ from typing import Awaitable, Callable
 import ccxt
 
 from engine.config import Config
-from engine.exchange import create_client
+from engine.exchange import USER_TRADES_WEIGHT, create_client
 from engine.exchange_errors import (RetryPolicy, binance_answer, connection_failed, describe, is_rate_limited,
                                     is_transient, with_retries)
+from engine.feeds.base import FeedError
 from engine.feeds.binance_universe import instrument_from_info
 from engine.model import Instrument, Mode, OrderRequest, OrderResult, VenuePosition
 from engine.secrets import Secrets
@@ -29,6 +30,7 @@ log = logging.getLogger("trifactor.venue.binance")
 MARGIN_TYPES = {"isolated": "ISOLATED", "cross": "CROSSED"}
 MARGIN_LOCKED = {-4047, -4048}  # margin type cannot change with open orders / an open position
 TRADE_LIST_TRIES = 3  # Binance can list an order's trades a moment after the order answer
+FILLS_HEADROOM = 240  # weight a minute that trade-list reads leave for positions, balance and prices
 
 
 class BinanceCallError(VenueError):
@@ -58,7 +60,9 @@ class BinanceVenue:
             raise VenueError(f"{self.mode.value} trading needs API keys: set {names} "
                              f"(environment or the secrets file)")
         self.retry = retry
-        self.client = create_client(config, keys=keys, demo=self.mode is Mode.TESTNET)
+        # Orders matter more than market data: the venue may use all of Binance's per-IP weight,
+        # the feed half of it (Binance answers any excess with 429 and Retry-After, which is honoured).
+        self.client = create_client(config, keys=keys, demo=self.mode is Mode.TESTNET, weight_per_minute=2400)
         self._keys = keys
         self._instruments: dict[str, Instrument] = {}  # this exchange's rules, read as needed
         self._prepared: list[str] = []
@@ -72,9 +76,12 @@ class BinanceVenue:
             text = text.replace(key.reveal(), "****")
         return text
 
-    async def _call(self, subject: str, what: str, call: Callable[[], Awaitable],
+    async def _call(self, subject: str, what: str, endpoint: Callable[[dict], Awaitable], params: dict | None = None,
                     retryable: Callable[[BaseException], bool] = is_transient) -> object:
-        """One private request: retried as allowed, the clock resynchronised once on -1021."""
+        """One request: retried as allowed, the clock resynchronised once on -1021."""
+        def call() -> Awaitable:
+            return endpoint(params or {})
+
         def note(exc: BaseException, wait: float) -> None:
             log.warning("%s: %s: %s; retrying in %.1f s", subject, what, describe(exc), wait)
         resynced = False
@@ -102,7 +109,7 @@ class BinanceVenue:
     async def _ensure_markets(self) -> None:
         async with self._markets_lock:
             if not self.client.markets:
-                await self._call("Binance", "loading markets", self.client.load_markets)
+                await self._call("Binance", "loading markets", lambda _: self.client.load_markets())
 
     def _unified(self, symbol: str) -> str:
         market = next((m for m in self.client.markets_by_id.get(symbol, []) if m.get("linear")), None)
@@ -112,7 +119,10 @@ class BinanceVenue:
 
     def _instrument(self, symbol: str) -> Instrument:
         if symbol not in self._instruments:
-            self._instruments[symbol] = instrument_from_info(self.client.market(self._unified(symbol))["info"])
+            try:
+                self._instruments[symbol] = instrument_from_info(self.client.market(self._unified(symbol))["info"])
+            except FeedError as e:  # the rules are read by the feed's parser
+                raise VenueError(str(e)) from None
         return self._instruments[symbol]
 
     # Venue ------------------------------------------------------------------------------------
@@ -122,6 +132,10 @@ class BinanceVenue:
         Order checks use this exchange's own rules, whatever market data the instruments came from.
         """
         await self._ensure_markets()
+        mode = await self._call("Binance", "reading the position mode", self.client.fapiPrivateGetPositionSideDual)
+        if mode.get("dualSidePosition") in (True, "true"):
+            raise VenueError("the Binance account is in hedge mode; trifactor trades one-way positions: switch "
+                             "the futures position mode to one-way (no open positions or orders allowed then)")
         self._prepared = list(instruments)
         margin_type = MARGIN_TYPES[margin_mode]
         limit = asyncio.Semaphore(10)
@@ -130,8 +144,8 @@ class BinanceVenue:
             async with limit:
                 try:
                     await self._set_margin_type(symbol, margin_type)
-                    await self._call(symbol, f"setting leverage {leverage}x", lambda: self.client.fapiPrivatePostLeverage(
-                        {"symbol": symbol, "leverage": leverage}))
+                    await self._call(symbol, f"setting leverage {leverage}x", self.client.fapiPrivatePostLeverage,
+                                     {"symbol": symbol, "leverage": leverage})
                 except VenueError as e:
                     return str(e)
                 self._leverage[symbol] = leverage
@@ -144,7 +158,7 @@ class BinanceVenue:
     async def _set_margin_type(self, symbol: str, margin_type: str) -> None:
         try:
             await self._call(symbol, f"setting margin mode {margin_type.lower()}",
-                             lambda: self.client.fapiPrivatePostMarginType({"symbol": symbol, "marginType": margin_type}))
+                             self.client.fapiPrivatePostMarginType, {"symbol": symbol, "marginType": margin_type})
         except BinanceCallError as e:
             if isinstance(e.cause, ccxt.MarginModeAlreadySet):
                 return
@@ -184,12 +198,12 @@ class BinanceVenue:
         if order.reduce_only:
             params["reduceOnly"] = "true"
 
-        async def place() -> dict:
+        async def place(params: dict) -> dict:
             await self._pacer.wait_turn()
             return await self.client.fapiPrivatePostOrder(params)
 
         try:
-            answer = await self._call(symbol, f"{order.side.value} {quantity} market order", place,
+            answer = await self._call(symbol, f"{order.side.value} {quantity} market order", place, params,
                                       retryable=is_rate_limited)
         except BinanceCallError as e:
             return await self._after_failed_send(order, e)
@@ -201,8 +215,8 @@ class BinanceVenue:
             status = "rejected" if isinstance(error.cause, ccxt.ExchangeError) else "error"
             return OrderResult(order, status, message=f"{error}; not placed")
         try:
-            answer = await self._call(order.symbol, "looking up the order", lambda: self.client.fapiPrivateGetOrder(
-                {"symbol": order.symbol, "origClientOrderId": order.client_order_id}))
+            answer = await self._call(order.symbol, "looking up the order", self.client.fapiPrivateGetOrder,
+                                      {"symbol": order.symbol, "origClientOrderId": order.client_order_id})
         except BinanceCallError as lookup:
             if isinstance(lookup.cause, ccxt.OrderNotFound):
                 return OrderResult(order, "error", message=f"{error}; Binance has no such order: not placed")
@@ -223,9 +237,14 @@ class BinanceVenue:
         executed = Decimal(str(answer["executedQty"]))
         trades: list = []
         for attempt in range(TRADE_LIST_TRIES):
+            if not self.client.throttler.try_take(USER_TRADES_WEIGHT, keep=FILLS_HEADROOM):
+                log.warning("%s: request weight budget spent: order %s's trades are not read", order.symbol,
+                            answer["orderId"])
+                break
             try:
-                trades = await self._call(order.symbol, "reading the order's trades", lambda: self.client.fapiPrivateGetUserTrades(
-                    {"symbol": order.symbol, "orderId": answer["orderId"]}))
+                trades = await self._call(order.symbol, "reading the order's trades",
+                                          self.client.fapiPrivateGetUserTrades,
+                                          {"symbol": order.symbol, "orderId": answer["orderId"]})
             except VenueError as e:
                 log.warning("%s", e)
             if sum((Decimal(t["qty"]) for t in trades), Decimal(0)) >= executed:
@@ -234,19 +253,19 @@ class BinanceVenue:
         fills = [fill_from_trade(self.mode, order, t) for t in trades]
         missing = executed - sum((f.quantity for f in fills), Decimal(0))
         if missing > 0:
-            log.warning("%s: %s of order %s not yet in the trade list; its fee follows at reconciliation",
-                        order.symbol, missing, answer["orderId"])
+            log.warning("%s: %s of order %s is not in Binance's trade list; booked at the order's average "
+                        "price without its fee", order.symbol, missing, answer["orderId"])
             fills.append(fill_from_order(self.mode, order, answer, missing))
         return tuple(fills)
 
     async def _price(self, symbol: str) -> Decimal:
-        answer = await self._call(symbol, "reading the price", lambda: self.client.fapiPublicGetTickerPrice({"symbol": symbol}))
+        answer = await self._call(symbol, "reading the price", self.client.fapiPublicGetTickerPrice, {"symbol": symbol})
         return Decimal(answer["price"])
 
     async def cancel_all(self, symbol: str | None = None) -> None:
         symbols = [symbol] if symbol else self._prepared
-        await asyncio.gather(*(self._call(s, "cancelling open orders", lambda s=s: self.client.fapiPrivateDeleteAllOpenOrders(
-            {"symbol": s})) for s in symbols))
+        await asyncio.gather(*(self._call(s, "cancelling open orders", self.client.fapiPrivateDeleteAllOpenOrders,
+                                          {"symbol": s}) for s in symbols))
 
     async def positions(self) -> dict[str, VenuePosition]:
         rows = await self._call("Binance", "reading positions", self.client.fapiPrivateV3GetPositionRisk)

@@ -13,7 +13,7 @@ class OrderPacer:
     A burst up to the limit (flatten everything) goes out at once; only the excess waits.
     """
 
-    def __init__(self, limit: int = 280, window_s: float = 10.0, clock: Callable[[], float] = time.monotonic,
+    def __init__(self, limit: int = 300, window_s: float = 10.0, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.limit, self.window_s = limit, window_s
         self._clock, self._sleep = clock, sleep

@@ -4,6 +4,7 @@ import pytest
 
 from engine.config import ConfigError, from_mapping
 from engine.exchange import create_client, rewrite_urls
+from engine.exchange_budget import WeightBudget
 from engine.exchange_errors import RetryPolicy, describe, is_rate_limited, is_transient, with_retries
 from tests.fake_binance.helpers import RecordingSleep
 
@@ -17,8 +18,9 @@ def all_strings(value):
 
 
 def test_rewrite_replaces_scheme_and_host_everywhere_and_keeps_paths():
-    urls = {"fapiPublic": "https://fapi.binance.com/fapi/v1", "ws": {"linear": "wss://fstream.binance.com/ws",
-                                                                     "ws-api": {"spot": "wss://ws-api.binance.com:443/ws-api/v3"}}}
+    urls = {"fapiPublic": "https://fapi.binance.com/fapi/v1",
+            "ws": {"linear": "wss://fstream.binance.com/ws",
+                   "ws-api": {"spot": "wss://ws-api.binance.com:443/ws-api/v3"}}}
     out = rewrite_urls(urls, "http://127.0.0.1:8080")
     assert out == {"fapiPublic": "http://127.0.0.1:8080/fapi/v1",
                    "ws": {"linear": "ws://127.0.0.1:8080/ws", "ws-api": {"spot": "ws://127.0.0.1:8080/ws-api/v3"}}}
@@ -76,7 +78,8 @@ async def test_futures_error_codes_keep_their_meaning_behind_another_host():
     (ccxt.AuthenticationError('binanceusdm {"code":-2015,"msg":"Invalid API-key"}'), ["API key rejected", "-2015"]),
     (ccxt.InvalidOrder('binanceusdm {"code":-4164,"msg":"notional too small"}'), ["order rejected", "-4164"]),
     (ccxt.RequestTimeout("binanceusdm GET https://fapi.binance.com/fapi/v1/klines?signature=abc"), ["did not answer"]),
-    (ccxt.ExchangeNotAvailable("binanceusdm GET https://x/fapi/v1/order 503 Service Unavailable "), ["unavailable", "503"]),
+    (ccxt.ExchangeNotAvailable("binanceusdm GET https://x/fapi/v1/order 503 Service Unavailable "),
+     ["unavailable", "503"]),
 ])
 def test_describe_is_plain_and_never_shows_the_request(exc, words):
     text = describe(exc)
@@ -118,3 +121,32 @@ def test_what_counts_as_retryable():
     assert not is_rate_limited(ccxt.RequestTimeout("x"))
     assert is_transient(ccxt.ExchangeNotAvailable("x")) and is_transient(ccxt.RequestTimeout("x"))
     assert not is_transient(ccxt.InvalidNonce("x")) and not is_transient(ccxt.InsufficientFunds("x"))
+
+
+async def test_the_weight_budget_passes_a_burst_and_holds_the_excess(monkeypatch):
+    now = [0.0]
+    waits = []
+
+    async def sleep(seconds):
+        waits.append(seconds)
+        now[0] += seconds
+
+    monkeypatch.setattr("engine.exchange_budget.asyncio.sleep", sleep)
+    budget = WeightBudget(per_window=10, window_s=60.0, clock=lambda: now[0])
+    for _ in range(5):
+        await budget(2)  # a burst of five requests of weight 2 fills the minute at once
+    await budget(0)  # weightless requests (new orders) never wait
+    assert waits == []
+    now[0] = 15.0
+    await budget(1)
+    assert waits == [45.0]  # until the first request leaves the window
+
+
+async def test_clients_use_the_rolling_weight_budget():
+    client = create_client(from_mapping({}))
+    assert isinstance(client.throttler, WeightBudget) and client.throttler.per_window == 1200
+    assert not client.throttler.try_take(1, keep=1200) and client.throttler.try_take(1, keep=1199)
+    assert client.calculate_rate_limiter_cost(["fapiPrivate"], "POST", "order", {}, {"cost": 4}) == 0
+    assert client.calculate_rate_limiter_cost(["fapiPrivate"], "GET", "userTrades", {}, {"cost": 5}) == 0
+    assert client.calculate_rate_limiter_cost(["fapiPrivate"], "GET", "positionRisk", {}, {"cost": 5}) == 5
+    await client.close()

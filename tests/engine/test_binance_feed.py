@@ -11,6 +11,7 @@ from engine.feeds.binance import BinanceFeed, StreamTiming
 from engine.feeds.binance_bars import MINUTE_MS
 from tests.fake_binance import FakeBinance
 from tests.fake_binance.helpers import RecordingSleep, config_for, eventually
+from tests.fake_binance.streaming import kline_event
 
 FAST = StreamTiming(group_wait_s=0.05, stale_after_s=60.0, rewatch_pause_s=0.0, reconnect_base_s=0.01)
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
@@ -146,10 +147,7 @@ async def test_duplicate_and_out_of_order_bars_are_dropped(fake):
         assert opens(await next_group()) == [first[0][0], first[1][0]]
         await fake.push_kline("BTCUSDT", row=first[0])  # the same bar again
         older = fake.make_kline("BTCUSDT", open_ms=first[0][0] - MINUTE_MS)
-        await fake.push_kline("BTCUSDT", row=older, closed=False)  # forming updates are ignored anyway
-        await fake.hub.publish("btcusdt@kline_1m", {"e": "kline", "E": 0, "s": "BTCUSDT",
-                                                    "k": {**dict(zip("tohlcv", [older[0], *older[1:6]])), "s": "BTCUSDT",
-                                                          "T": older[6], "i": "1m", "x": True, "V": older[9]}})
+        await fake.hub.publish("btcusdt@kline_1m", kline_event("BTCUSDT", older, closed=True, event_ms=0))
         second = [await fake.push_kline(s) for s in SYMBOLS]
         group = await next_group()
         assert opens(group) == [second[0][0], second[1][0]]

@@ -58,6 +58,14 @@ async def test_prepare_sets_margin_mode_and_leverage_per_symbol(fake):
     assert len(fake.requests_to("/fapi/v1/marginType")) == 4 and len(fake.requests_to("/fapi/v1/leverage")) == 4
 
 
+async def test_prepare_refuses_a_hedge_mode_account(fake):
+    fake.account.hedge_mode = True
+    async with venue_for(fake) as venue:
+        with pytest.raises(VenueError, match="hedge mode"):
+            await venue.prepare(rules(SYMBOLS), leverage=7, margin_mode="isolated")
+    assert fake.requests_to("/fapi/v1/leverage") == []
+
+
 async def test_prepare_keeps_the_margin_mode_of_an_open_position(fake, caplog):
     fake.set_position("BTCUSDT", "0.010")  # Binance refuses margin mode changes now (-4048)
     async with venue_for(fake) as venue:
@@ -91,7 +99,8 @@ async def test_fills_and_fees_come_from_the_exchange(fake):
     trade = fake.trades[-1]
     assert fill.fee == Decimal(trade["commission"]) == Decimal("0.255")  # 0.010 x 51000 x 0.05 %
     assert fill.price == Decimal("51000.0") and fill.realized_pnl == Decimal("10.000")
-    assert (fill.trade_id, fill.exchange_order_id, fill.mode) == (str(trade["id"]), closed.exchange_order_id, Mode.TESTNET)
+    assert (fill.trade_id, fill.exchange_order_id) == (str(trade["id"]), closed.exchange_order_id)
+    assert fill.mode is Mode.TESTNET
     assert opened.filled_qty == Decimal("0.010") and fake.positions == {}
 
 
@@ -223,6 +232,18 @@ async def test_flatten_sends_every_close_at_once(fake):
             results = await flatten
         assert {r.status for r in results} == {"filled"} and many.positions == {}
         assert all(o["reduceOnly"] for o in many.orders)
+
+
+async def test_a_spent_budget_books_the_fill_without_waiting(fake, caplog):
+    async with venue_for(fake) as venue:
+        assert (await venue.submit(order("dust", qty="0.0001"))).status == "skipped"  # markets are loaded
+        while venue.client.throttler.try_take(10):  # spend the minute's weight
+            pass
+        result = await venue.submit(order("thrifty", mark="50000"))
+    (fill,) = result.fills
+    assert result.status == "filled" and fill.quantity == Decimal("0.010") and fill.price == Decimal("50000.0")
+    assert fill.fee == 0 and "trades are not read" in caplog.text
+    assert fake.requests_to("/fapi/v1/userTrades") == []
 
 
 def test_keys_and_modes_are_checked_up_front():

@@ -37,6 +37,7 @@ class Position:
 class Account:
     taker_fee: Decimal = Decimal("0.0005")
     wallet: Decimal = Decimal("10000")
+    hedge_mode: bool = False  # Binance's dual-side positions; trifactor needs one-way
     positions: dict[str, Position] = field(default_factory=dict)
     orders: list[dict] = field(default_factory=list)
     trades: list[dict] = field(default_factory=list)

@@ -50,6 +50,7 @@ class RestApi:
             web.delete("/fapi/v1/allOpenOrders", self.cancel_all),
             web.get("/fapi/v1/openOrders", self.open_orders),
             web.get("/fapi/v1/userTrades", self.user_trades),
+            web.get("/fapi/v1/positionSide/dual", self.position_mode),
         ]
         for version in ("v2", "v3"):
             out += [
@@ -131,7 +132,8 @@ class RestApi:
             first = float(day[0][1]) if day else m.price
             vol = sum(float(k[5]) for k in day)
             out.append({"symbol": m.rules.symbol, "priceChange": f"{m.price - first:.8f}",
-                        "priceChangePercent": f"{(m.price / first - 1) * 100:.3f}", "weightedAvgPrice": f"{m.price:.8f}",
+                        "priceChangePercent": f"{(m.price / first - 1) * 100:.3f}",
+                        "weightedAvgPrice": f"{m.price:.8f}",
                         "lastPrice": f"{m.price:.8f}", "lastQty": "1", "openPrice": f"{first:.8f}",
                         "highPrice": max((k[2] for k in day), default=f"{m.price:.8f}", key=float),
                         "lowPrice": min((k[3] for k in day), default=f"{m.price:.8f}", key=float),
@@ -179,6 +181,9 @@ class RestApi:
                     str(order["orderId"]) == order_id or order["clientOrderId"] == client_id):
                 return ok(order)
         raise Rejected(400, -2013, "Order does not exist.")
+
+    async def position_mode(self, request: web.Request) -> web.Response:
+        return ok({"dualSidePosition": self.fake.account.hedge_mode})
 
     async def cancel_all(self, request: web.Request) -> web.Response:
         self._symbol(request[PARAMS])

@@ -31,7 +31,7 @@ from tests.fake_binance.streaming import StreamPusher
 API_KEY = "fake-api-key-0123456789"
 API_SECRET = "fake-api-secret-9876543210"
 PRIVATE = {"leverage", "marginType", "order", "allOpenOrders", "openOrders", "userTrades", "positionRisk",
-           "balance", "account"}
+           "balance", "account", "dual"}
 # Listed but never tradable by trifactor: a quarterly contract, a USDC perpetual, a delisted one.
 OTHER_LISTINGS = (
     SymbolRules("BTCUSDT_260626", Decimal("0.1"), Decimal("0.001"), Decimal("0.001"), Decimal("5"), 66000.0,

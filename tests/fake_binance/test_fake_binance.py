@@ -50,7 +50,8 @@ async def test_klines_windows_follow_binance(fake, http):
     _, before, _ = await call(http, fake, "GET", "/fapi/v1/klines", f"symbol=BTCUSDT&interval=1m&endTime={end}&limit=3")
     assert [r[0] for r in before] == [r[0] for r in rows[98:101]]
     start = rows[10][0]
-    _, after, _ = await call(http, fake, "GET", "/fapi/v1/klines", f"symbol=BTCUSDT&interval=1m&startTime={start}&limit=2")
+    _, after, _ = await call(http, fake, "GET", "/fapi/v1/klines",
+                             f"symbol=BTCUSDT&interval=1m&startTime={start}&limit=2")
     assert [r[0] for r in after] == [rows[10][0], rows[11][0]]
     assert len(latest[0]) == 12 and float(latest[0][9]) < float(latest[0][5])  # taker buy volume present
     status, body, _ = await call(http, fake, "GET", "/fapi/v1/klines", "symbol=BTCUSDT&interval=1m&limit=1501")
@@ -58,7 +59,8 @@ async def test_klines_windows_follow_binance(fake, http):
 
 
 async def test_history_is_deterministic():
-    async with FakeBinance(["BTCUSDT"], history_bars=50, seed=3) as a, FakeBinance(["BTCUSDT"], history_bars=50, seed=3) as b:
+    async with FakeBinance(["BTCUSDT"], history_bars=50, seed=3) as a, \
+            FakeBinance(["BTCUSDT"], history_bars=50, seed=3) as b:
         assert [r[4] for r in a.market("BTCUSDT").klines] == [r[4] for r in b.market("BTCUSDT").klines]
 
 
@@ -69,14 +71,16 @@ async def test_private_endpoints_check_key_signature_and_timestamp(fake, http):
     assert (status, body["code"]) == (400, -1022)
     status, body, _ = await call(http, fake, "GET", "/fapi/v3/balance", signed({}), key="other")
     assert (status, body["code"]) == (401, -2015)
-    status, body, _ = await call(http, fake, "GET", "/fapi/v3/balance", signed({}, timestamp=int(time.time() * 1000) - 60_000))
+    stale = signed({}, timestamp=int(time.time() * 1000) - 60_000)
+    status, body, _ = await call(http, fake, "GET", "/fapi/v3/balance", stale)
     assert (status, body["code"]) == (400, -1021)
     assert [r.signed for r in fake.requests] == [True] * 4
 
 
 async def test_market_orders_keep_positions_trades_and_wallet(fake, http):
     fake.set_price("BTCUSDT", 50000)
-    body = signed({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.010", "newClientOrderId": "t-1"})
+    body = signed({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.010",
+                   "newClientOrderId": "t-1"})
     status, order, _ = await call(http, fake, "POST", "/fapi/v1/order", body=body)
     assert status == 200 and order["status"] == "FILLED" and order["clientOrderId"] == "t-1"
     assert fake.positions == {"BTCUSDT": Decimal("0.010")}
