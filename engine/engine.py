@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Callable
@@ -20,24 +20,27 @@ from engine.book import ModeBook
 from engine.commands import CommandGate
 from engine.config import Config
 from engine.events import (BarClosed, CommandResult, EngineError, EngineState, EquityUpdate, Event, EventBus,
-                           FillEvent, FundingPayment, OrderUpdate, PositionUpdate, SignalUpdate, utcnow)
+                           FillEvent, FundingPayment, PositionUpdate, SignalUpdate, utcnow)
+from engine.execution import OrderSender
 from engine.feeds.base import Feed
 from engine.ids import OrderIds
-from engine.model import Bar, Fill, Instrument, Mode, OrderRequest, OrderResult, Side
+from engine.model import Bar, Instrument, Mode, Side
 from engine.operator import OperatorCommands
 from engine.portfolio import Portfolio
 from engine.restore import apply_state, merge_controls
 from engine.risk import Breakers
 from engine.secrets import Secrets
 from engine.signals import StrategyRunner, bar_problem
-from engine.sizing import PlannedOrder, SizingLimits, plan_orders, target_notionals
+from engine.sizing import SizingLimits, plan_orders, target_notionals
 from engine.statefile import StateFile
 from engine.store import StateStore
-from engine.venues.base import Venue, VenueError
+from engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 MINUTE = timedelta(minutes=1)
+FEED_STATUS_CHECK_S = 1.0
+SIGNALS_PER_STEP = 128
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ class Engine(OperatorCommands):
         self._venue_factory = venue_factory
         self._clock = clock or utcnow
         self._gate = CommandGate()
-        self._ids = OrderIds(self._clock())
+        self._orders = OrderSender(self._publish, self._error, store, OrderIds(self._clock()), self.market_time)
         self._limits = SizingLimits.from_config(config)
         self._instruments: dict[str, Instrument] = {}
         self._runner: StrategyRunner | None = None
@@ -178,6 +181,7 @@ class Engine(OperatorCommands):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reconcile_task
             self._reconcile_task = None
+        gc.unfreeze()  # the run is over; its long-lived objects may become garbage like any other
         with contextlib.suppress(Exception):
             await self.feed.close()
         for book in self._books.values():
@@ -188,14 +192,14 @@ class Engine(OperatorCommands):
         self._publish_state()
 
     async def _start_up(self) -> None:
+        await self._continue_simulated_clock()
         self._instruments = await self.feed.start()
         self._runner = StrategyRunner(self.symbols, self.config.strategy_params())
         await self._restore_controls()
         await self._activate_start_mode()
         await self._warm_up()
         book = self._book
-        for symbol, price in self._prices.items():
-            book.portfolio.mark(symbol, price)
+        book.portfolio.mark_all(self._prices)
         ts = self.market_time()
         book.breakers.update(ts, book.portfolio.equity)
         for symbol in book.portfolio.open_positions():
@@ -206,6 +210,20 @@ class Engine(OperatorCommands):
         # the warm-up's garbage now and leave the rest out of later passes.
         gc.collect()
         gc.freeze()
+
+    async def _continue_simulated_clock(self) -> None:
+        """A restarted simulated market carries on after the last stored bar, so a new session never
+        writes over, or beside, the times an earlier session already recorded."""
+        resume_after = getattr(self.feed, "resume_after", None)
+        if resume_after is None or self.store is None:
+            return
+        try:
+            state = await self.store.load_state(Mode.PAPER.value)
+        except Exception as e:  # noqa: BLE001 - reported again, with more context, by the restore
+            log.warning("could not read the last stored bar time: %s", e)
+            return
+        if state is not None and state.equity_tail:
+            resume_after(state.equity_tail[-1][0])
 
     async def _restore_controls(self) -> None:
         stored = None
@@ -308,23 +326,21 @@ class Engine(OperatorCommands):
             for symbol, message in errors.items():
                 self._error(f"{symbol}: warm-up: {message}", symbol)
             last_results.update(results)
-            for symbol, bar in bars.items():
+            for symbol in bars:
                 if symbol in self._prices:
                     self._prev_close[symbol] = float(self._prices[symbol])
-                self._note_bar(bar)
+            if bars:
+                self._note_bars(bars)
             await asyncio.sleep(0)  # keep the desk responsive during a long warm-up
-        book = self._book
-        for symbol in self.symbols:
-            if symbol in self._prices:
-                result = last_results.get(symbol)
-                readings = (float(result["final_factor"]), float(result["target_factor"])) if result else None
-                self._publish_signal(symbol, result, readings, None, book, self.market_time())
+        self._publish_signals([s for s in self.symbols if s in self._prices], last_results, {}, self._book,
+                              self.market_time())
 
     # -- the live loop -------------------------------------------------------------
 
     async def _live_loop(self, max_bars: int | None) -> None:
         stream = self.feed.stream()
         stopping = asyncio.ensure_future(self._stop.wait())
+        watching = asyncio.ensure_future(self._watch_feed_status())
         try:
             while not self._stop.is_set():
                 following = asyncio.ensure_future(anext(stream))
@@ -348,8 +364,16 @@ class Engine(OperatorCommands):
                     break
         finally:
             stopping.cancel()
+            watching.cancel()
             with contextlib.suppress(Exception):
                 await stream.aclose()
+
+    async def _watch_feed_status(self) -> None:
+        # A feed can go stale or reconnect while no bar arrives; the operator should see it then.
+        while True:
+            await asyncio.sleep(FEED_STATUS_CHECK_S)
+            if self.feed.status != self._feed_status:
+                self._publish_state()
 
     def _usable(self, bars: dict[str, Bar] | list[Bar]) -> dict[str, Bar]:
         out: dict[str, Bar] = {}
@@ -363,10 +387,12 @@ class Engine(OperatorCommands):
             out[bar.symbol] = bar
         return out
 
-    def _note_bar(self, bar: Bar) -> None:
-        self._prices[bar.symbol] = Decimal(repr(bar.close))
-        self._funding_rates[bar.symbol] = bar.funding_rate
-        close = bar.ts + MINUTE
+    def _note_bars(self, bars: dict[str, Bar]) -> None:
+        prices, rates = self._prices, self._funding_rates
+        for symbol, bar in bars.items():
+            prices[symbol] = Decimal(repr(bar.close))
+            rates[symbol] = bar.funding_rate
+        close = max(bar.ts for bar in bars.values()) + MINUTE
         if self._market_time is None or close > self._market_time:
             self._market_time = close
 
@@ -378,27 +404,33 @@ class Engine(OperatorCommands):
             return
         book = self._book
         portfolio = book.portfolio
+        publish = self.bus.publish
         for bar in bars.values():
-            self._publish(BarClosed(bar))
-            self._note_bar(bar)
-            portfolio.mark(bar.symbol, self._prices[bar.symbol])
+            publish(BarClosed(bar))
+        self._note_bars(bars)
+        portfolio.mark_all(self._prices)
         ts = self.market_time()
         if is_funding_time(ts):
             self._settle_funding(book, ts)
-        tripped = book.breakers.update(ts, portfolio.equity)
+        equity = portfolio.equity
+        tripped = book.breakers.update(ts, equity)
         if tripped:
             await self._trip_breakers(tripped)
+            equity = portfolio.equity
 
         results, errors = self._runner.update(bars)
         for symbol, message in errors.items():
             self._error(f"{symbol}: {message}", symbol)
-        # (final factor, target factor) of each symbol with a result, read once.
-        readings = {s: (float(r["final_factor"]), float(r["target_factor"]))
-                    for s, r in results.items() if r is not None}
+        # A minute of many symbols is cut into steps, so the desk's keys and redraws (same loop)
+        # and operator commands get in between.
+        await asyncio.sleep(0)
+        if self._book is not book:
+            return  # the operator switched modes: this minute's plan is void
         ready = self._runner.ready
-        factors = {s: target for s, (_, target) in readings.items() if ready(s) and self._tradable(s)}
+        factors = {s: float(r["target_factor"]) for s, r in results.items()
+                   if r is not None and ready(s) and self._tradable(s)}
         held = sum((abs(p.notional) for s, p in portfolio.open_positions().items() if s not in factors), ZERO)
-        targets = target_notionals(factors, portfolio.equity, self._limits, held)
+        targets = target_notionals(factors, equity, self._limits, held)
         band, entries = self._limits.band_usd, not self._halted
         instruments, prices = self._instruments, self._prices
         for symbol, target in targets.items():
@@ -410,8 +442,12 @@ class Engine(OperatorCommands):
                     return  # the operator switched modes mid-minute: this minute's plan is void
             else:
                 self._skipping.pop(symbol, None)
-        for symbol in bars:
-            self._publish_signal(symbol, results.get(symbol), readings.get(symbol), targets.get(symbol), book, ts)
+        symbols = list(bars)
+        for start in range(0, len(symbols), SIGNALS_PER_STEP):
+            self._publish_signals(symbols[start:start + SIGNALS_PER_STEP], results, targets, book, ts)
+            await asyncio.sleep(0)
+        if self._book is not book:
+            return
         for symbol in portfolio.open_positions():
             self._publish(book.position_update(symbol, ts))
         self._publish(book.equity_update(ts))
@@ -419,30 +455,39 @@ class Engine(OperatorCommands):
     def _tradable(self, symbol: str) -> bool:
         return symbol not in self._paused and symbol not in self._mismatched
 
-    def _status(self, symbol: str, result) -> str:
-        if symbol in self._mismatched:
-            return "mismatch"
-        if symbol in self._paused:
-            return "paused"
-        if result is None or not self._runner.ready(symbol):
-            return "warming"
-        return "halted" if self._halted else "active"
+    def _publish_signals(self, symbols, results: dict, targets: dict[str, Decimal], book: ModeBook,
+                         ts: datetime) -> None:
+        """One SignalUpdate per symbol: the strategy's mapping, its status and the notional wanted and held.
 
-    def _publish_signal(self, symbol: str, result, readings: tuple[float, float] | None, target: Decimal | None,
-                        book: ModeBook, ts: datetime) -> None:
-        price = self._prices[symbol]
-        close = float(price)
-        prev = self._prev_close.get(symbol)
-        self._prev_close[symbol] = close
-        current = book.portfolio.quantity(symbol) * price
-        final, target_factor = readings or (0.0, 0.0)
-        update = SignalUpdate(
-            symbol=symbol, ts=ts, price=close, ret=(close / prev - 1.0) if prev else 0.0,
-            status=self._status(symbol, result), progress=self._runner.progress(symbol),
-            components=result if result is not None else {}, final_factor=final, target_factor=target_factor,
-            target_notional=target if target is not None else current, current_notional=current)
-        self._signals[symbol] = update
-        self._publish(update)
+        It runs for every symbol every minute, hence the local names.
+        """
+        paused, mismatched, halted = self._paused, self._mismatched, self._halted
+        ready, progress = self._runner.ready, self._runner.progress
+        prices, prev_closes, signals = self._prices, self._prev_close, self._signals
+        quantity, publish = book.portfolio.quantity, self.bus.publish
+        for symbol in symbols:
+            result = results.get(symbol)
+            price = prices[symbol]
+            close = float(price)
+            prev = prev_closes.get(symbol)
+            prev_closes[symbol] = close
+            current = quantity(symbol) * price
+            if symbol in mismatched:
+                status = "mismatch"
+            elif symbol in paused:
+                status = "paused"
+            elif result is None or not ready(symbol):
+                status = "warming"
+            else:
+                status = "halted" if halted else "active"
+            if result is None:
+                result, final, target_factor = {}, 0.0, 0.0
+            else:
+                final, target_factor = float(result["final_factor"]), float(result["target_factor"])
+            update = SignalUpdate(symbol, ts, close, close / prev - 1.0 if prev else 0.0, status, progress(symbol),
+                                  result, final, target_factor, targets.get(symbol, current), current)
+            signals[symbol] = update
+            publish(update)
 
     def _settle_funding(self, book: ModeBook, ts: datetime) -> None:
         for symbol, pos in book.portfolio.open_positions().items():
@@ -466,59 +511,14 @@ class Engine(OperatorCommands):
                 plan = plan_orders(inst, book.portfolio.quantity(symbol), price, target, band,
                                    entries_allowed=not self._halted)
                 if plan.skipped and self._skipping.get(symbol) is not plan.skipped_side:
-                    self._report_skip(book, symbol, plan, price)  # once, not every minute it persists
+                    self._skipping[symbol] = plan.skipped_side  # reported once, not every minute it lasts
+                    self._orders.report_skip(book, symbol, plan)
                 if not plan.orders:
                     return
                 self._skipping.pop(symbol, None)
-                await self._execute(book, symbol, plan.orders[0], "rebalance", factor)
-                if len(plan.orders) == 1:
-                    return
-
-    def _report_skip(self, book: ModeBook, symbol: str, plan, price: Decimal) -> None:
-        self._skipping[symbol] = plan.skipped_side
-        ts = self.market_time()
-        self._publish(OrderUpdate(book.mode, self._ids.next(book.mode.value), symbol, plan.skipped_side.value,
-                                  plan.skipped_quantity, "skipped", False, "rebalance", ts, message=plan.skipped))
-
-    async def _execute(self, book: ModeBook, symbol: str, planned: PlannedOrder, reason: str,
-                       factor: float | None = None) -> OrderResult:
-        """Record the intent, send one order, book its fills and publish every step."""
-        mode = book.mode
-        price = self._prices.get(symbol, ZERO)
-        request = OrderRequest(self._ids.next(mode.value), symbol, planned.side, planned.quantity,
-                               planned.reduce_only, reason, mark_price=price)
-        new = OrderUpdate(mode, request.client_order_id, symbol, planned.side.value, planned.quantity, "new",
-                          planned.reduce_only, reason, self.market_time())
-        if self.store is not None:
-            try:
-                self.store.record_order_intent(new)
-            except Exception as e:  # noqa: BLE001 - no durable intent, no order
-                message = f"{symbol}: order not sent, its intent could not be recorded: {e}"
-                self._publish(replace(new, status="error", message=message))
-                self._error(message, symbol)
-                return OrderResult(request, "error", message=message)
-        self._publish(new)
-        try:
-            result = await book.venue.submit(request)
-        except VenueError as e:
-            result = OrderResult(request, "error", message=str(e))
-        except Exception as e:  # noqa: BLE001 - a venue bug must not kill the loop
-            log.exception("order submission failed")
-            result = OrderResult(request, "error", message=f"{symbol}: {type(e).__name__}: {e}")
-        for fill in result.fills:
-            self._book_fill(book, fill, factor)
-        self._publish(replace(new, status=result.status, exchange_order_id=result.exchange_order_id,
-                              message=result.message, ts=self.market_time()))
-        if result.status in ("rejected", "error"):
-            self._error(result.message or f"{symbol}: order {result.status}", symbol)
-        return result
-
-    def _book_fill(self, book: ModeBook, fill: Fill, factor: float | None) -> None:
-        realized = book.portfolio.apply_fill(fill)
-        event = FillEvent(replace(fill, realized_pnl=realized, factor=factor))
-        book.fills.append(event)
-        self._publish(event)
-        self._publish(book.position_update(fill.symbol, self.market_time()))
-
-    def _close_order(self, quantity: Decimal) -> PlannedOrder:
-        return PlannedOrder(Side.SELL if quantity > 0 else Side.BUY, abs(quantity), True)
+                await self._orders.send(book, symbol, plan.orders[0], "rebalance", price, factor)
+            # A paper fill never waits: without this, a minute of many orders would hold the event
+            # loop (and any key press) until its last order.
+            await asyncio.sleep(0)
+            if len(plan.orders) == 1:
+                return

@@ -17,6 +17,7 @@ from engine.config import MODES
 from engine.events import CommandResult
 from engine.model import Mode
 from engine.reconcile import mismatches, outside_universe
+from engine.sizing import close_order
 
 if TYPE_CHECKING:
     from engine.book import ModeBook
@@ -87,9 +88,9 @@ class OperatorCommands:
             return refused
         async with self._gate.command():
             ok, message, details = await self._flatten(self._book, {symbol})
-        note = "" if symbol in self._paused or self._halted else f" (the strategy may trade {symbol} again: pause it " \
-                                                                  f"to keep it flat)"
-        return self._answer("flatten", ok, message + note, symbol, details)
+        if symbol not in self._paused and not self._halted:
+            message += f" (the strategy may trade {symbol} again: pause it to keep it flat)"
+        return self._answer("flatten", ok, message, symbol, details)
 
     async def _flatten(self: Engine, book: ModeBook, symbols: set[str] | None) -> tuple[bool, str, dict]:
         """Close positions at once with reduce-only orders, then re-query the venue until flat."""
@@ -103,8 +104,9 @@ class OperatorCommands:
         confirmed = False
         for _ in range(FLATTEN_ROUNDS):
             if to_close:
-                results = await asyncio.gather(*(self._execute(book, s, self._close_order(q), "flatten")
-                                                 for s, q in to_close.items()), return_exceptions=True)
+                results = await asyncio.gather(
+                    *(self._orders.send(book, s, close_order(q), "flatten", self._prices.get(s, Decimal(0)))
+                      for s, q in to_close.items()), return_exceptions=True)
                 for symbol, result in zip(to_close, results):
                     details[symbol] = _describe_close(result)
             try:
@@ -131,7 +133,7 @@ class OperatorCommands:
 
     def _settle_flat_book(self: Engine, book: ModeBook, wanted, venue_open: dict[str, Decimal]) -> None:
         # After an explicit flatten the venue's answer is the truth: a symbol it reports flat is
-        # flat in our book too.
+        # flat in our book too, and no longer a mismatch.
         ts = self.market_time()
         for symbol, pos in list(book.portfolio.open_positions().items()):
             if wanted(symbol) and symbol not in venue_open:
@@ -139,6 +141,10 @@ class OperatorCommands:
                             f"booked as flat", symbol)
                 book.portfolio.adopt(symbol, Decimal(0), Decimal(0))
                 self._publish(book.position_update(symbol, ts))
+        settled = {s for s in self._mismatched if wanted(s) and s not in venue_open}
+        if settled:
+            self._mismatched -= settled
+            self._publish_state()
 
     async def _trip_breakers(self: Engine, reasons: list[str]) -> None:
         async with self._gate.command():
@@ -261,8 +267,7 @@ class OperatorCommands:
             self._publish_state()
             book = self._book
             ts = self.market_time()
-            for symbol, price in self._prices.items():
-                book.portfolio.mark(symbol, price)
+            book.portfolio.mark_all(self._prices)
             for symbol in book.portfolio.open_positions():
                 self._publish(book.position_update(symbol, ts))
             self._publish(book.equity_update(ts))

@@ -12,7 +12,7 @@ holds to the last digit, and so does
 from __future__ import annotations
 
 import decimal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from engine.model import Fill, Mode
@@ -31,12 +31,14 @@ class Position:
     quantity: Decimal = ZERO  # signed: + long, - short
     cost: Decimal = ZERO  # signed cost of the open quantity
     mark: Decimal = ZERO
+    _entry: Decimal | None = field(default=None, repr=False)  # cost / quantity, until either changes
 
     @property
     def entry_price(self) -> Decimal:
-        if not self.quantity:
-            return ZERO
-        return _CTX.divide(self.cost, self.quantity).quantize(Decimal("1e-12"), context=_CTX)
+        if self._entry is None:
+            self._entry = (_CTX.divide(self.cost, self.quantity).quantize(Decimal("1e-12"), context=_CTX)
+                           if self.quantity else ZERO)
+        return self._entry
 
     @property
     def unrealized(self) -> Decimal:
@@ -88,10 +90,11 @@ class Portfolio:
 
     # -- changing ----------------------------------------------------------------
 
-    def mark(self, symbol: str, price: Decimal) -> None:
-        pos = self.positions.get(symbol)
-        if pos is not None:
-            pos.mark = price
+    def mark_all(self, prices: dict[str, Decimal]) -> None:
+        for symbol, pos in self.positions.items():
+            price = prices.get(symbol)
+            if price is not None:
+                pos.mark = price
 
     def apply_fill(self, fill: Fill) -> Decimal:
         """Book one fill; returns the PnL it realized (before fees)."""
@@ -116,6 +119,7 @@ class Portfolio:
             pos.cost = c.add(pos.cost, c.multiply(opening, fill.price))
             pos.quantity = c.add(pos.quantity, opening)
         pos.mark = fill.price
+        pos._entry = None
         self.realized = c.add(self.realized, realized)
         self.fees = c.add(self.fees, fill.fee)
         self.trade_count += 1
@@ -133,4 +137,5 @@ class Portfolio:
         pos = self.positions.setdefault(symbol, Position(symbol))
         pos.quantity = quantity
         pos.cost = _CTX.multiply(quantity, entry_price)
+        pos._entry = None
         pos.mark = mark if mark is not None else (pos.mark or entry_price)

@@ -99,8 +99,9 @@ class Plan:
 NO_TRADE = Plan()
 
 
-def _close(qty: Decimal) -> PlannedOrder:
-    return PlannedOrder(Side.SELL if qty > 0 else Side.BUY, abs(qty), True)
+def close_order(quantity: Decimal) -> PlannedOrder:
+    """The reduce-only order that flattens a signed position."""
+    return PlannedOrder(Side.SELL if quantity > 0 else Side.BUY, abs(quantity), True)
 
 
 def _opening(inst: Instrument, qty: Decimal, price: Decimal) -> tuple[PlannedOrder | None, str]:
@@ -121,13 +122,13 @@ def plan_orders(inst: Instrument, position_qty: Decimal, price: Decimal, target_
     if price <= 0:
         return NO_TRADE
     if target_notional == 0 and position_qty:
-        return Plan((_close(position_qty),))
+        return Plan((close_order(position_qty),))
     if not entries_allowed:
         # Only shrink: a target beyond the position, or on the other side, means flat or hold.
         if not position_qty:
             return NO_TRADE
         if (target_notional > 0) != (position_qty > 0):
-            return Plan((_close(position_qty),))
+            return Plan((close_order(position_qty),))
         if abs(target_notional) >= abs(position_qty * price):
             return NO_TRADE
     delta = target_notional - position_qty * price
@@ -137,7 +138,7 @@ def plan_orders(inst: Instrument, position_qty: Decimal, price: Decimal, target_
     if position_qty and (change > 0) != (position_qty > 0):
         if abs(change) >= abs(position_qty):
             # Flat first (reduce-only), then open what is left on the other side.
-            close = _close(position_qty)
+            close = close_order(position_qty)
             rest = position_qty + change
             if inst.round_qty(rest) == 0:
                 return Plan((close,))

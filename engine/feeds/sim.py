@@ -67,6 +67,13 @@ class SimFeed:
         """The simulated clock: the close time of the last bar given out."""
         return self._next_ts
 
+    def resume_after(self, ts: datetime) -> None:
+        """Start the live bars after `ts` (whole hours later, so funding keeps its phase)."""
+        if self._market is not None:
+            raise FeedError("the simulated market already started; it cannot move its clock")
+        while self._next_ts <= ts:
+            self._next_ts += timedelta(hours=8)
+
     async def start(self) -> dict[str, Instrument]:
         specs = [spec_for(s) for s in self.symbols]
         self._index = {s: i for i, s in enumerate(self.symbols)}

@@ -237,4 +237,6 @@ async def test_an_order_below_min_notional_is_reported_and_never_sent():
         await h.step_until(lambda: bool(h.of(OrderUpdate, status="skipped")))
         skipped = h.of(OrderUpdate, status="skipped")[0]
         assert skipped.symbol == "BTCUSDT" and "minimum notional" in skipped.message
+        await h.step(20)
+        assert len(h.of(OrderUpdate, status="skipped")) < 10  # reported when it starts, not every minute
         assert not h.of(OrderUpdate, status="new") and not h.of(FillEvent)

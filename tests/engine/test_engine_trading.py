@@ -1,5 +1,5 @@
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal, localcontext
 
 from engine.engine import EngineSnapshot
@@ -140,3 +140,16 @@ async def test_the_per_symbol_and_gross_caps_hold_on_every_bar():
     assert all(abs(p.notional) <= D("0.02") * unit * slack for p in positions.values())
     live = [s for s in signals if s.status == "active"]
     assert max(abs(s.target_notional) for s in live) <= D("0.02") * unit * slack
+
+
+async def test_stale_data_and_gaps_are_survived_and_the_feed_state_is_published():
+    async with Harness() as h:
+        h.feed.inject("stale", "BTCUSDT", bars=2)
+        h.feed.inject("gap", "ETHUSDT", bars=2)
+        await h.step(5)
+        statuses = [e.feed_status for e in h.of(EngineState)]
+        assert "stale" in statuses and statuses[-1] == "live"
+        eth = [s for s in h.of(SignalUpdate, symbol="ETHUSDT")]
+        btc = [s for s in h.of(SignalUpdate, symbol="BTCUSDT")]
+        assert len(btc) == 6 and len(eth) == 4  # start + 5 bars; ETH missed two minutes
+        assert h.engine.started

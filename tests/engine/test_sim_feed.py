@@ -128,3 +128,28 @@ async def test_close_ends_the_stream():
         got.append(bars)
         await feed.close()
     assert len(got) == 1 and feed.status == "stopped"
+
+
+async def test_a_restarted_market_continues_after_the_last_stored_bar():
+    from engine.engine import Engine
+    from engine.events import BarClosed, EventBus
+    from engine.secrets import Secrets
+    from engine.store import RestoredState
+    from engine.venues.paper import PaperVenue
+    from tests.engine.support import StoreStub
+
+    config = make_config(universe={"symbol_list": ["BTCUSDT"]}, sim={"seed": 42, "warmup_bars": 50})
+    last_stored = first_live_bar(42) + timedelta(days=3, minutes=17)
+    store = StoreStub(state={"paper": RestoredState(mode="paper", equity_tail=[(last_stored, Decimal(10000))])})
+    feed = SimFeed(config, paced=False)
+    bus = EventBus()
+    sub = bus.subscribe("test", coalesce=False)
+    engine = Engine(config, feed=feed, venue_factory=lambda mode: PaperVenue(config.paper, feed.last_price,
+                                                                             clock=lambda: engine.market_time()),
+                    bus=bus, secrets=Secrets.load(environ={}), store=store)
+    await engine.run(max_bars=2)
+    bar_times = [e.bar.ts for e in sub.drain() if isinstance(e, BarClosed)]
+    assert bar_times and min(bar_times) > last_stored
+    assert (min(bar_times) - first_live_bar(42)) % timedelta(hours=8) == timedelta(0)
+    with pytest.raises(FeedError, match="already started"):
+        feed.resume_after(last_stored)
