@@ -43,23 +43,24 @@ class Backend(Protocol):
     def layout(self) -> Layout: ...
 
 
-def group_rows(rows: list[Row]) -> dict[str, list[dict]]:
-    """Rows of the same kind together, each kind in stream order.
+def group_rows(rows: list[Row], batch_size: int) -> list[tuple[str, list[dict]]]:
+    """Rows of the same kind together, each kind in stream order, in chunks of `batch_size`.
 
     Every statement is idempotent and the "newest wins" ones are guarded by their
-    timestamps, so one executemany per kind inside the batch's transaction commits the
+    timestamps, so one batched insert per chunk inside the batch's transaction commits the
     same state as writing row by row in stream order.
     """
     groups: dict[str, list[dict]] = {}
     for kind, values in rows:
         groups.setdefault(kind, []).append(values)
-    return groups
+    return [(kind, values[i:i + batch_size]) for kind, values in groups.items()
+            for i in range(0, len(values), batch_size)]
 
 
 def make_backend(url: StoreUrl, config: StorageConfig, secrets: Secrets, *, read_only: bool = False,
                  timeout_s: float = 5.0) -> Backend:
     if url.dialect == "sqlite":
         from storage.sqlite_backend import SqliteBackend
-        return SqliteBackend(url, read_only=read_only, timeout_s=timeout_s)
+        return SqliteBackend(url, read_only=read_only, timeout_s=timeout_s, batch_size=config.batch_size)
     from storage.mysql_backend import MysqlBackend
     return MysqlBackend(url, config, secrets, timeout_s=timeout_s)

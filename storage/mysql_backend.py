@@ -8,7 +8,6 @@ connection costs nothing; if the retry fails too the caller gets Unavailable.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime, timezone
@@ -22,63 +21,15 @@ from engine.secrets import Secrets
 from storage.backend import Layout, group_rows
 from storage.codec import utc_naive
 from storage.errors import StoreError, Unavailable
-from storage.rows import Row
+from storage.mysql_errors import broken_connection, error_code, is_transient, reason
 from storage.mysql_literals import insert_statements
+from storage.rows import Row
 from storage.url import StoreUrl
 
-# Server and client error codes that mean "the database cannot serve us right now".
-_TRANSIENT_CODES = {
-    1040,  # too many connections
-    1044, 1045,  # access denied (a rotated password): keep the rows, tell the operator
-    1053,  # server shutdown in progress
-    1205, 1213,  # lock wait timeout, deadlock
-    1927,  # connection killed
-    2002, 2003, 2005, 2006, 2013, 2014, 2055,  # cannot connect, gone away, lost, out of sync
-}
-_BROKEN_CONNECTION_CODES = {2006, 2013, 2014, 2055, 1927}
 
-
-def _code(error: BaseException) -> int | None:
-    args = getattr(error, "args", ())
-    return args[0] if args and isinstance(args[0], int) else None
-
-
-def is_transient(error: BaseException) -> bool:
-    if isinstance(error, (OSError, pymysql.err.InterfaceError)):  # includes timeouts and resets
-        return True
-    return isinstance(error, pymysql.err.OperationalError) and _code(error) in _TRANSIENT_CODES
-
-
-def _broken_connection(error: BaseException) -> bool:
-    return isinstance(error, (ConnectionError, pymysql.err.InterfaceError)) or _code(error) in _BROKEN_CONNECTION_CODES
-
-
-def reason(error: BaseException, url: StoreUrl) -> str:
-    """What went wrong, in words an operator can act on (never the password)."""
-    code = _code(error)
-    cause = error.__cause__
-    if isinstance(cause, socket.gaierror):
-        return f"unknown host {url.host!r}"
-    if code == 1045:
-        return f"access denied for user {url.user!r} (check the password in TRIFACTOR_DB_PASSWORD)"
-    if code == 1044:
-        return f"user {url.user!r} has no access to database {url.database!r}"
-    if code == 1049:
-        return f"database {url.database!r} does not exist and user {url.user!r} may not create it"
-    if isinstance(cause, ssl.SSLError) or isinstance(error, ssl.SSLError):
-        return f"TLS failed ({cause or error})"
-    if code in (2002, 2003):
-        why = f" ({cause.strerror or cause})" if isinstance(cause, OSError) else ""
-        return f"the server does not answer{why}"
-    if isinstance(error, TimeoutError):
-        return "no answer within the timeout"
-    if code in _BROKEN_CONNECTION_CODES or isinstance(error, (ConnectionError, pymysql.err.InterfaceError)):
-        return "the connection was lost"
-    return str(error.args[1] if len(error.args) > 1 else error)
-
-
-def _params(params: tuple) -> tuple:
-    return tuple(utc_naive(p) if isinstance(p, datetime) else p for p in params)
+def _params(params: tuple) -> tuple | None:
+    # None, not (), when there are none: pymysql applies %-formatting whenever args are given.
+    return tuple(utc_naive(p) if isinstance(p, datetime) else p for p in params) or None
 
 
 class MysqlBackend:
@@ -87,6 +38,7 @@ class MysqlBackend:
     def __init__(self, url: StoreUrl, config: StorageConfig, secrets: Secrets, *, timeout_s: float = 5.0) -> None:
         self.url = url
         self.timeout_s = timeout_s
+        self.batch_size = config.batch_size
         self._tls = config.mysql_tls
         self._ca_file = config.mysql_ca_file
         self._password = url.password or secrets.db_password.reveal()
@@ -109,8 +61,11 @@ class MysqlBackend:
         if with_db:
             args["db"] = self.url.database
         if self._tls:
-            context = ssl.create_default_context(cafile=self._ca_file)
-            args["ssl"] = context
+            try:
+                args["ssl"] = ssl.create_default_context(cafile=self._ca_file)
+            except (OSError, ssl.SSLError) as e:
+                raise StoreError(f"cannot connect to {self.url}: the CA file {self._ca_file} "
+                                 f"(storage.mysql_ca_file) cannot be used: {e}") from None
         return args
 
     def open(self, create: bool) -> None:
@@ -147,7 +102,7 @@ class MysqlBackend:
         try:
             conn = await aiomysql.connect(**self._connect_args(with_db=False))
         except pymysql.err.OperationalError as e:
-            if _code(e) in (1044, 1045):
+            if error_code(e) in (1044, 1045):
                 return  # may not connect without a database; the database may still exist
             raise
         try:
@@ -157,7 +112,7 @@ class MysqlBackend:
                 if not await cur.fetchone():
                     await cur.execute(f"CREATE DATABASE IF NOT EXISTS `{self.url.database}` CHARACTER SET utf8mb4")
         except pymysql.err.OperationalError as e:
-            if _code(e) not in (1044, 1227):  # not allowed to create: use it if it exists
+            if error_code(e) not in (1044, 1227):  # not allowed to create: use it if it exists
                 raise
         finally:
             conn.close()
@@ -194,7 +149,7 @@ class MysqlBackend:
             try:
                 return self._run(asyncio.wait_for(make_coro(), self.timeout_s))
             except Exception as e:
-                if attempt == 1 and _broken_connection(e) and self._held is None:
+                if attempt == 1 and broken_connection(e) and self._held is None:
                     continue
                 raise
 
@@ -229,7 +184,8 @@ class MysqlBackend:
             raise
 
     def write(self, rows: list[Row]) -> None:
-        statements = [sql for kind, values in group_rows(rows).items() for sql in insert_statements(kind, values)]
+        statements = [sql for kind, values in group_rows(rows, self.batch_size)
+                      for sql in insert_statements(kind, values)]
 
         async def go() -> None:
             async with self._connection() as conn:

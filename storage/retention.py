@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from storage.backend import Backend
+from storage.codec import to_utc
 
 CHUNK = 5000
 
@@ -14,6 +15,14 @@ def cutoff(days: float, now: datetime | None = None) -> datetime | None:
     if days <= 0:
         return None
     return (now or datetime.now(timezone.utc)) - timedelta(days=days)
+
+
+def newest_signal_time(backend: Backend) -> datetime | None:
+    """The market time of the newest signal. Retention counts back from it rather than from the
+    wall clock, so a simulated or replayed market on its own clock keeps its recent history."""
+    rows = backend.query("SELECT MAX(timestamp) FROM signals")
+    value = rows[0][0] if rows else None
+    return to_utc(value) if value is not None else None
 
 
 def delete_old_signals(backend: Backend, before: datetime, chunk: int = CHUNK) -> int:

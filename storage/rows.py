@@ -10,7 +10,7 @@ import json
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 from engine.events import (CommandResult, EngineState, EquityUpdate, Event, FillEvent, FundingPayment,
                            OrderUpdate, PositionUpdate, SignalUpdate)
@@ -153,10 +153,6 @@ def rows_for(event: Event) -> list[Row]:
     """The rows for one event; events the store does not keep (bars, errors, status) give none."""
     convert = _CONVERTERS.get(type(event))
     return convert(event) if convert else []
-
-
-def rows_for_all(events: Iterable[Event]) -> list[Row]:
-    return [row for event in events for row in rows_for(event)]
 
 
 def revive(kind: str, values: dict[str, Any]) -> dict[str, Any]:

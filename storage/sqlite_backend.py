@@ -64,8 +64,10 @@ _WRITERS = {kind: (spec.sqlite_sql(), _row_encoder(kind)) for kind, spec in SPEC
 class SqliteBackend:
     dialect = "sqlite"
 
-    def __init__(self, url: StoreUrl, *, read_only: bool = False, timeout_s: float = 5.0) -> None:
+    def __init__(self, url: StoreUrl, *, read_only: bool = False, timeout_s: float = 5.0,
+                 batch_size: int = 500) -> None:
         self.url = url
+        self.batch_size = batch_size
         self.read_only = read_only
         self.timeout_s = timeout_s
         self._conn: sqlite3.Connection | None = None
@@ -126,7 +128,7 @@ class SqliteBackend:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for kind, values in group_rows(rows).items():
+                for kind, values in group_rows(rows, self.batch_size):
                     sql, encode = _WRITERS[kind]
                     conn.executemany(sql, map(encode, values))
                 conn.execute("COMMIT")

@@ -3,8 +3,12 @@ state at start, and the reads the desk needs.
 
 All database work happens in two threads the store owns (one writes, one reads), each
 with its own connection; the engine's loop only hands over event lists and never waits
-on the database. Order intents are journaled (fsync) before `record_order_intent`
-returns, so an order never leaves without a durable trace.
+on the database. An order intent is in the intents journal, on disk, before
+`record_order_intent` returns, so a real order never leaves without a durable trace.
+
+Lifecycle: `open_store(...)`, `await start()` (migrations, replay of anything journaled),
+`attach(bus)` (the writer task runs from then on), `await flush()` when everything so far
+must be durable, `await close()` at the end.
 """
 from __future__ import annotations
 
@@ -77,7 +81,6 @@ class Store:
         self._started = False
         self._closed = False
         self._running = False
-        self._run_done: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
 
     # -- running in the store's threads ------------------------------------------------------
@@ -148,7 +151,6 @@ class Store:
         if self._running:
             raise StoreError(f"the store {self.url} already has a writer running")
         self._running = True
-        self._run_done = asyncio.Event()
         waiter: asyncio.Future | None = None
         try:
             while not self._closed:
@@ -168,7 +170,6 @@ class Store:
             if waiter is not None and not waiter.done():
                 waiter.cancel()
             self._running = False
-            self._run_done.set()
 
     async def flush(self) -> None:
         """Make everything published so far durable (in the database, or spooled while it is down)."""
@@ -192,8 +193,6 @@ class Store:
             self._bus.unsubscribe(self._sub)
         if self._task is not None:
             await self._task
-        elif self._running and self._run_done is not None:
-            await self._run_done.wait()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._write_thread, self._close_writer)
         await loop.run_in_executor(self._read_thread, self._read_backend.close)
@@ -238,11 +237,12 @@ class Store:
 
     def _retain(self) -> None:
         self._next_retention = time.monotonic() + RETENTION_EVERY_S
-        before = retention.cutoff(self.config.signals_retention_days)
-        if before is None:
+        if self.config.signals_retention_days <= 0:
             return
         try:
-            deleted = retention.delete_old_signals(self._write_backend, before)
+            newest = retention.newest_signal_time(self._write_backend)
+            before = retention.cutoff(self.config.signals_retention_days, newest)
+            deleted = retention.delete_old_signals(self._write_backend, before) if newest else 0
         except Exception as e:  # retried at the next interval
             log.warning("store: signal retention skipped: %s", e)
             return

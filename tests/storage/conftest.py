@@ -1,33 +1,14 @@
 """Fixtures: every store test runs against SQLite and the real MariaDB."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import AsyncIterator, Iterator
 
 import pytest
 
-from engine.config import StorageConfig
-from storage import Store, open_store
-from tests.storage.db import NO_SECRETS
+from storage import Store
+from tests.storage.backends import Backend
 from tests.storage.mariadb import Server, drop_database, find_server, fresh_database, require_server
-
-
-@dataclass
-class Backend:
-    """One backend under test: its URL and, for MariaDB, the server and database name."""
-
-    name: str
-    url: str
-    tmp: Path
-    server: Server | None = None
-    database: str = ""
-
-    def open(self, url: str | None = None, *, journal: str = "journal", retention_days: float = 0.0,
-             timeout_s: float = 2.0, retry_interval_s: float = 0.05) -> Store:
-        config = StorageConfig(signals_retention_days=retention_days)
-        return open_store(url or self.url, config, NO_SECRETS, journal_dir=self.tmp / journal,
-                          timeout_s=timeout_s, retry_interval_s=retry_interval_s)
+from tests.storage.outages import end_outage, outage_for
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +42,13 @@ async def store(backend) -> AsyncIterator[Store]:
         yield s
     finally:
         await s.close()
+
+
+@pytest.fixture
+async def outage(backend):
+    """A way to cut `backend` off and bring it back (the store must use `outage.url`)."""
+    cut = await outage_for(backend)
+    try:
+        yield cut
+    finally:
+        await end_outage(cut)

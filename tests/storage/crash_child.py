@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from engine.events import EventBus
-from tests.storage.conftest import Backend
+from tests.storage.backends import Backend
 from tests.storage.scenario import trading_events
 
 BURST = 5

@@ -6,12 +6,10 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
 
 from storage.codec import to_decimal
 from tests.storage import db
 from tests.storage.scenario import trading_events
-from tests.storage.test_outage import ProxyCut, SqliteLock
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,15 +75,10 @@ async def test_kill_while_writing(backend):
     await check_consistent(backend, last)
 
 
-async def test_kill_while_spooling(backend):
-    cut = SqliteLock(backend.url) if backend.name == "sqlite" else ProxyCut(backend)
-    if backend.name == "mysql":
-        await cut.proxy.start()
-    last = await run_and_kill(getattr(cut, "url", backend.url), backend.tmp / "journal", cut=cut)
+async def test_kill_while_spooling(backend, outage):
+    last = await run_and_kill(outage.url, backend.tmp / "journal", cut=outage)
     spool = backend.tmp / "journal" / "spool.jsonl"
     assert spool.stat().st_size > 0  # the outage's trades exist only in the spool now
-    await cut.restore()
+    await outage.restore()
     await check_consistent(backend, last)
     assert spool.stat().st_size == 0
-    if backend.name == "mysql":
-        await cut.proxy.stop()

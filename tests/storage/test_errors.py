@@ -1,11 +1,13 @@
 """Connection problems become one clear sentence naming the URL, never the password."""
 import socket
+import uuid
 
 import pytest
 
 from engine.config import StorageConfig
 from engine.secrets import Secrets
 from storage import StoreError, db_check, open_store, status_report
+from tests.storage.mariadb import drop_database, fresh_database
 from tests.storage.proxy import TcpProxy, free_port
 
 PASSWORD = "pw-9f3a-never-shown"
@@ -58,23 +60,24 @@ async def test_unknown_host(tmp_path, monkeypatch):
 @pytest.fixture
 def limited_user(mariadb):
     """A user with no privileges: it may log in, but not create or use a database."""
+    user = f"tf_lim_{uuid.uuid4().hex[:8]}"
     with mariadb.admin() as conn, conn.cursor() as cur:
         for host in ("127.0.0.1", "localhost"):
-            cur.execute(f"CREATE OR REPLACE USER 'tf_limited'@'{host}' IDENTIFIED BY %s", (PASSWORD,))
-    yield "tf_limited"
+            cur.execute(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY %s", (PASSWORD,))
+    yield user
     with mariadb.admin() as conn, conn.cursor() as cur:
         for host in ("127.0.0.1", "localhost"):
-            cur.execute(f"DROP USER IF EXISTS 'tf_limited'@'{host}'")
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'{host}'")
 
 
 async def test_a_database_the_user_may_not_create(mariadb, limited_user, tmp_path):
     url = mariadb.url("tf_not_allowed").replace("root@", f"{limited_user}@")
     message = await start_error(url, WITH_PASSWORD, tmp_path)
-    assert "user 'tf_limited' has no access to database 'tf_not_allowed'" in message
+    assert f"user '{limited_user}' has no access to database 'tf_not_allowed'" in message
     assert PASSWORD not in message
     code, report = db_check(url, WITH_PASSWORD)
     assert code == 2 and "tf_not_allowed" in report
-    with pytest.raises(StoreError, match="tf_limited"):
+    with pytest.raises(StoreError, match=limited_user):
         status_report(url, WITH_PASSWORD)
 
 
@@ -84,7 +87,8 @@ async def test_tls_asked_for_but_not_offered(mariadb, tmp_path):
         have_ssl = cur.fetchone()[1]
     proxy = TcpProxy(mariadb.host, mariadb.port, mariadb.unix_socket)  # TCP even where root uses the socket
     await proxy.start()
-    url = f"mysql://root@127.0.0.1:{proxy.port}/tf_tls_check"
+    name = fresh_database(mariadb)
+    url = f"mysql://root@127.0.0.1:{proxy.port}/{name}"
     config = StorageConfig(mysql_tls=True)
     try:
         if have_ssl == "YES":  # a server with TLS: the connection is encrypted, so it works
@@ -95,14 +99,19 @@ async def test_tls_asked_for_but_not_offered(mariadb, tmp_path):
             message = await start_error(url, Secrets.load(environ={}), tmp_path, config)
             assert "TLS was asked for (storage.mysql_tls) but the server does not offer it" in message
             with mariadb.admin() as conn, conn.cursor() as cur:
-                assert not cur.execute("SHOW DATABASES LIKE 'tf_tls_check'")  # nothing was done
+                assert not cur.execute("SHOW DATABASES LIKE %s", (name,))  # nothing was done
     finally:
         await proxy.stop()
-        with mariadb.admin() as conn, conn.cursor() as cur:
-            cur.execute("DROP DATABASE IF EXISTS tf_tls_check")
+        drop_database(mariadb, name)
 
 
 def test_the_store_reads_nothing_before_it_starts(tmp_path):
     store = open_store(f"sqlite:///{tmp_path / 'x.db'}", StorageConfig(), Secrets.load(environ={}),
                        journal_dir=tmp_path / "j")
     assert store.status().status == "down" and store.status().message == "not started"
+
+
+async def test_a_missing_ca_file_is_named(tmp_path):
+    config = StorageConfig(mysql_tls=True, mysql_ca_file=str(tmp_path / "nope-ca.pem"))
+    message = await start_error("mysql://bot@127.0.0.1:3306/tf", WITH_PASSWORD, tmp_path, config)
+    assert "nope-ca.pem" in message and "storage.mysql_ca_file" in message

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 from engine.events import EventBus
+from engine.model import Mode
 from storage.journal import Journal
 from tests.storage import db, factories as f
 
@@ -17,12 +18,14 @@ async def test_an_intent_is_journaled_then_written(store, backend):
     bus = EventBus()
     store.attach(bus)
     store.record_order_intent(f.order("o7", "new", 1))
+    store.record_order_intent(f.order("o8", "new", 1, mode=Mode.TESTNET))  # waits for the disk
     on_disk = Journal(backend.tmp / "journal" / "intents.jsonl")
-    assert [r[0][1]["client_order_id"] for _, r in on_disk.read()] == ["o7"]
+    assert [r[0][1]["client_order_id"] for _, r in on_disk.read()] == ["o7", "o8"]
     on_disk.close()
     bus.publish(f.order("o7", "sent", 1.1))
     await store.flush()
-    assert db.rows(backend.url, "SELECT client_order_id, status FROM orders") == [("o7", "sent")]
+    assert sorted(db.rows(backend.url, "SELECT client_order_id, status, mode FROM orders")) == [
+        ("o7", "sent", "paper"), ("o8", "new", "testnet")]
     assert (backend.tmp / "journal" / "intents.jsonl").stat().st_size == 0  # written, so no longer needed
 
 
@@ -32,7 +35,7 @@ def test_an_intent_survives_a_kill_before_it_is_written(backend):
     code = textwrap.dedent(f"""
         import asyncio, os, signal
         from tests.storage import factories as f
-        from tests.storage.conftest import Backend
+        from tests.storage.backends import Backend
         async def main():
             b = Backend({backend.name!r}, {backend.url!r}, __import__("pathlib").Path({str(backend.tmp)!r}))
             store = b.open()

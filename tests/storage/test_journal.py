@@ -5,7 +5,6 @@ from engine.events import EventBus
 from storage.journal import Journal
 from tests.storage import db, factories as f
 from tests.storage.scenario import trading_events
-from tests.storage.test_outage import ProxyCut, SqliteLock
 
 
 def test_records_come_back_in_order(tmp_path):
@@ -54,15 +53,12 @@ def test_clearing_waits_for_later_appends(tmp_path):
     j.close()
 
 
-async def test_replaying_a_spool_twice_adds_nothing(backend):
-    cut = SqliteLock(backend.url) if backend.name == "sqlite" else ProxyCut(backend)
-    if backend.name == "mysql":
-        await cut.proxy.start()
-    store = backend.open(getattr(cut, "url", backend.url), timeout_s=0.3)
+async def test_replaying_a_spool_twice_adds_nothing(backend, outage):
+    store = backend.open(outage.url, timeout_s=0.3)
     await store.start()
     bus = EventBus()
     store.attach(bus)
-    await cut.cut()
+    await outage.cut()
     events, _ = trading_events(0, 60)
     events += [f.order("o1", "new", 1), f.order("o1", "filled", 2), f.command("pause", 3, symbol="BTCUSDT"),
                f.funding("BTCUSDT", 480, "0.5"), f.engine_state(4, halted=True)]
@@ -73,7 +69,7 @@ async def test_replaying_a_spool_twice_adds_nothing(backend):
     spool = backend.tmp / "journal" / "spool.jsonl"
     shutil.copy(spool, backend.tmp / "spool-copy.jsonl")
     await store.close()  # still cut off: the spool stays for the next start
-    await cut.restore()
+    await outage.restore()
 
     tables = ("trades", "positions", "signals", "performance", "orders", "order_history", "audit_log",
               "funding_payments", "engine_state")
@@ -88,5 +84,3 @@ async def test_replaying_a_spool_twice_adds_nothing(backend):
     assert counts[0] == counts[1]
     assert counts[0] == {"trades": 60, "positions": 3, "signals": 60, "performance": 60, "orders": 1,
                          "order_history": 2, "audit_log": 1, "funding_payments": 1, "engine_state": 1}
-    if backend.name == "mysql":
-        await cut.proxy.stop()

@@ -1,61 +1,15 @@
 """The database goes away mid-run and comes back: trading data is spooled, then replayed,
 with nothing lost and nothing doubled."""
 import asyncio
-import sqlite3
 from decimal import Decimal
 
 import pytest
 
 from engine.events import EventBus, StoreStatus
-from tests.storage import db, factories as f
-from tests.storage.conftest import Backend
+from tests.storage import db
+from tests.storage.backends import Backend
 from tests.storage.mariadb import drop_database, fresh_database
-from tests.storage.proxy import TcpProxy
 from tests.storage.scenario import trading_events
-
-
-class SqliteLock:
-    """Another process holding SQLite's write lock (the store's writes time out)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.path = url[len("sqlite:///"):]
-        self.conn: sqlite3.Connection | None = None
-
-    async def cut(self) -> None:
-        self.conn = sqlite3.connect(self.path, isolation_level=None)
-        self.conn.execute("BEGIN EXCLUSIVE")
-
-    async def restore(self) -> None:
-        assert self.conn is not None
-        self.conn.execute("ROLLBACK")
-        self.conn.close()
-
-
-class ProxyCut:
-    """MariaDB reached through a proxy that the test stops (connections drop) and restarts."""
-
-    def __init__(self, backend) -> None:
-        server = backend.server
-        self.proxy = TcpProxy(server.host, server.port, server.unix_socket)
-        self.url = server.url(backend.database, port=self.proxy.port)
-
-    async def cut(self) -> None:
-        await self.proxy.stop()
-
-    async def restore(self) -> None:
-        await self.proxy.start()
-
-
-@pytest.fixture
-async def outage(backend):
-    if backend.name == "sqlite":
-        yield SqliteLock(backend.url)
-        return
-    cut = ProxyCut(backend)
-    await cut.proxy.start()
-    yield cut
-    await cut.proxy.stop()
 
 
 async def test_outage_loses_nothing_and_doubles_nothing(backend, outage):

@@ -20,9 +20,10 @@ async def test_old_signals_go_at_start(backend):
     await store.close()
     assert db.count(backend.url, "signals") == 144
 
-    # Keep what is newer than T0 + 36.5 hours: half an hour away from any signal, so the
-    # few milliseconds between here and the store's own clock cannot change the outcome.
-    keep_days = (datetime.now(timezone.utc) - f.at(36.5 * 60)) / timedelta(days=1)
+    # The newest signal is at T0 + 71 h; keeping 34.5 hours back from it keeps
+    # what is newer than T0 + 36.5 h. Counting from market time, not the wall clock, is what
+    # lets a simulated market on its own clock keep its history.
+    keep_days = (f.at(71 * 60) - f.at(36.5 * 60)) / timedelta(days=1)
     store = backend.open(retention_days=keep_days)
     await store.start()
     await store.close()

@@ -1,5 +1,7 @@
 """Money goes in and comes out exactly, on both backends."""
+import json
 import random
+from dataclasses import replace
 from decimal import Decimal
 
 from engine.events import EventBus
@@ -77,3 +79,21 @@ async def test_quote_quantity_is_exact(store, backend):
     await store.flush()
     [(quote,)] = db.rows(backend.url, "SELECT quote_quantity FROM trades")
     assert to_decimal(quote) == Decimal("0.0100000012345678")
+
+
+AWKWARD = "it's a \"quote\" \\ back\\slash\nnew line\r\t tab \x00 nul \x1a ctrl-z; DROP TABLE trades; -- é ✓ 🚀"
+
+
+async def test_text_round_trips_exactly(store, backend):
+    bus = EventBus()
+    store.attach(bus)
+    bus.publish(replace(f.order("o-'\\1", "rejected", 1), message=AWKWARD))
+    bus.publish(f.command("flatten", 1, ok=False, symbol="BTCUSDT", details={"why": AWKWARD}))
+    await store.flush()
+    [(cid, message)] = db.rows(backend.url, "SELECT client_order_id, message FROM orders")
+    assert (cid, message) == ("o-'\\1", AWKWARD)
+    [audit] = await store.recent_audit(5)
+    assert audit.message == "flatten done"
+    [(details,)] = db.rows(backend.url, "SELECT details FROM audit_log")
+    assert json.loads(details) == {"why": AWKWARD}
+    assert db.count(backend.url, "trades") == 0  # the text stayed text

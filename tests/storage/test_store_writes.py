@@ -113,8 +113,8 @@ async def test_the_writer_task_writes_without_being_asked(store, backend):
     store.attach(bus)  # starts the writer task
     for i in range(50):
         bus.publish(f.fill(i))
-    for _ in range(100):  # let the loop run: the task writes on its own
-        await asyncio.sleep(0)
+    for _ in range(3000):  # only a guard against a hang: the task writes on its own, soon
+        await asyncio.sleep(0.01)
         if db.count(backend.url, "trades") == 50:
             break
     assert db.count(backend.url, "trades") == 50
@@ -126,3 +126,18 @@ async def test_a_malformed_event_costs_only_itself(store, backend, caplog):
     await publish(store, f.fill(1), f.fill(2, fee="1e30"), f.fill(3))
     assert db.count(backend.url, "trades") == 2
     assert "trades.commission" in caplog.text
+
+
+async def test_a_burst_is_one_transaction(store, backend, monkeypatch):
+    transactions = []
+    real_write = store._write_backend.write
+
+    def counting_write(rows):
+        transactions.append(len(rows))
+        real_write(rows)
+
+    monkeypatch.setattr(store._write_backend, "write", counting_write)
+    events = [f.signal(f"S{i}USDT", 1) for i in range(500)] + [f.fill(i) for i in range(100)]
+    await publish(store, *events)
+    assert transactions == [600]
+    assert db.count(backend.url, "signals") == 500 and db.count(backend.url, "trades") == 100
