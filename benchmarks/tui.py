@@ -18,6 +18,7 @@ Figures and targets:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import fcntl
 import json
 import os
@@ -64,25 +65,34 @@ def write_status(path: str, **values) -> None:
     tmp.replace(path)
 
 
-def child_engine(args) -> None:
-    import asyncio
+async def probe_lag(lags: list[float]) -> None:
+    """How late a 20 ms sleep wakes up: the longest stretch the loop was busy elsewhere."""
+    while True:
+        before = time.perf_counter()
+        await asyncio.sleep(0.02)
+        lags.append(time.perf_counter() - before - 0.02)
 
+
+def child_engine(args) -> None:
     async def main() -> None:
         _, _, engine = build(args)
         run = asyncio.ensure_future(engine.run())
         while not engine.started:
             await asyncio.sleep(0.05)
         write_status(args.status, started=time.time())
-        await asyncio.sleep(args.seconds)
+        await asyncio.sleep(SETTLE_S)
+        lags: list[float] = []
+        probe = asyncio.ensure_future(probe_lag(lags))
+        await asyncio.sleep(args.seconds - SETTLE_S)
+        probe.cancel()
         await engine.stop()
         await run
+        write_status(args.status, started=0, lags=lags)
 
     asyncio.run(main())
 
 
 def child_desk(args) -> None:
-    import asyncio
-
     from tui.app import DeskApp
 
     config, state_file, engine = build(args)
@@ -98,10 +108,7 @@ def child_desk(args) -> None:
                 await asyncio.sleep(0.05)
             write_status(args.status, started=time.time())
             await asyncio.sleep(SETTLE_S)
-            while True:
-                before = time.perf_counter()
-                await asyncio.sleep(0.02)
-                lags.append(time.perf_counter() - before - 0.02)
+            await probe_lag(lags)
 
     MeasuredDesk(engine, config, state_file).run()
     write_status(args.status, started=0, lags=lags)
@@ -197,15 +204,16 @@ def child_argv(args, phase: str, status: str, seconds: float) -> list[str]:
             "--symbols", str(args.symbols), "--speed", str(args.speed), "--seconds", str(seconds)]
 
 
-def measure_engine_alone(args, work: Path, window_s: float) -> float:
+def measure_engine_alone(args, work: Path, window_s: float) -> tuple[float, list[float]]:
     status = str(work / "engine.json")
     term = Terminal(child_argv(args, "engine", status, SETTLE_S + window_s + 5), args.columns, args.rows)
     try:
         wait_started(status, term.proc)
         time.sleep(SETTLE_S)
-        return cpu_percent(term, window_s)
+        cpu = cpu_percent(term, window_s)
     finally:
         term.close()
+    return cpu, json.loads(Path(status).read_text()).get("lags", [])
 
 
 def measure_desk(args, work: Path) -> dict:
@@ -270,8 +278,9 @@ def main() -> None:
         window_s = min(60.0, args.minutes * 60 - SETTLE_S)
         print(f"{args.symbols} symbols at {args.speed:g} bars/s, {args.columns}x{args.rows} terminal; "
               f"desk run {args.minutes:g} min", flush=True)
-        engine_cpu = measure_engine_alone(args, work, window_s)
-        print(f"engine alone: {engine_cpu:.1f} % of one core", flush=True)
+        engine_cpu, engine_lags = measure_engine_alone(args, work, window_s)
+        print(f"engine alone: {engine_cpu:.1f} % of one core; event-loop lag p99 "
+              f"{p(engine_lags, 0.99) * 1000:.1f} ms, max {max(engine_lags, default=0) * 1000:.1f} ms", flush=True)
         desk = measure_desk(args, work)
 
     lat = desk["latencies"]

@@ -1,5 +1,5 @@
 """Signals older than the retention period are deleted; everything else stays."""
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from engine.events import EventBus
 from storage import retention
