@@ -130,6 +130,11 @@ class Engine(OperatorCommands):
             positions=dict(book.positions) if book else {}, equity=book.last_equity if book else None,
             fills=list(book.fills) if book else [], equity_history=list(book.equity_history) if book else [])
 
+    def detach_store(self) -> None:
+        """Carry on without the store (it could not be opened): nothing is restored or recorded."""
+        self.store = None
+        self._orders.detach_store()
+
     def _publish(self, event: Event) -> None:
         self.bus.publish(event)
 

@@ -32,6 +32,9 @@ class OrderSender:
         self._ids = ids
         self._now = market_time
 
+    def detach_store(self) -> None:
+        self._store = None
+
     async def send(self, book: ModeBook, symbol: str, planned: PlannedOrder, reason: str, price: Decimal,
                    factor: float | None = None) -> OrderResult:
         mode = book.mode
@@ -42,11 +45,14 @@ class OrderSender:
         if self._store is not None:
             try:
                 self._store.record_order_intent(new)
-            except Exception as e:  # noqa: BLE001 - no durable intent, no order
-                message = f"{symbol}: order not sent, its intent could not be recorded: {e}"
-                self._publish(replace(new, status="error", message=message))
-                self._error(message, symbol)
-                return OrderResult(request, "error", message=message)
+            except Exception as e:  # noqa: BLE001 - no durable intent, no new risk
+                if not planned.reduce_only:
+                    message = f"{symbol}: order not sent, its intent could not be recorded: {e}"
+                    self._publish(replace(new, status="error", message=message))
+                    self._error(message, symbol)
+                    return OrderResult(request, "error", message=message)
+                # Reducing risk must never wait on the store: the close goes out regardless.
+                self._error(f"{symbol}: closing anyway; the order intent could not be recorded: {e}", symbol)
         self._publish(new)
         try:
             result = await book.venue.submit(request)

@@ -6,7 +6,8 @@ from engine.events import CommandResult, EngineState, FillEvent, OrderUpdate, Si
 from engine.model import Mode, OrderResult
 from engine.risk import DAILY, DRAWDOWN
 from engine.statefile import StateFile
-from tests.engine.support import GUARD, TESTNET_SECRETS, Harness, make_config, open_quantities
+from engine.events import EngineError
+from tests.engine.support import GUARD, TESTNET_SECRETS, Harness, StoreStub, make_config, open_quantities
 
 
 async def with_positions(h: Harness, at_least: int = 3) -> dict:
@@ -240,3 +241,39 @@ async def test_an_order_below_min_notional_is_reported_and_never_sent():
         await h.step(20)
         assert len(h.of(OrderUpdate, status="skipped")) < 10  # reported when it starts, not every minute
         assert not h.of(OrderUpdate, status="new") and not h.of(FillEvent)
+
+
+
+class _FailingIntentStore(StoreStub):
+    """Records intents until the disk 'fills up'."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.full = False
+
+    def record_order_intent(self, update) -> None:
+        if self.full:
+            raise OSError("disk full")
+        super().record_order_intent(update)
+
+
+async def test_closes_go_out_even_when_the_intent_cannot_be_recorded():
+    store = _FailingIntentStore()
+    async with Harness(store=store) as h:
+        await h.step_until(lambda: bool(open_quantities(h.engine)))
+        store.full = True
+        await h.step(2)
+        opened = [e for e in h.of(OrderUpdate) if e.status == "error" and not e.reduce_only]
+        result = await h.engine.flatten_all()
+        assert result.ok and open_quantities(h.engine) == {}
+        assert any("closing anyway" in e.message for e in h.of(EngineError))
+        assert all("could not be recorded" in e.message for e in opened)
+
+
+async def test_the_desk_can_carry_on_without_the_store():
+    store = _FailingIntentStore()
+    store.full = True
+    async with Harness(store=store) as h:
+        h.engine.detach_store()
+        await h.step_until(lambda: bool(open_quantities(h.engine)))
+        assert not any(e.status == "error" for e in h.of(OrderUpdate))
