@@ -1,0 +1,202 @@
+"""The desk application: hosts the engine in a worker and shows what it does.
+
+The engine runs in its own exclusive worker group; the event pump runs in another. Every
+worker failure lands in one handler that shows a plain notice (the traceback goes to the
+log file, never to the screen).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from textual.app import App
+from textual.worker import Worker, WorkerState
+
+from engine.config import Config
+from engine.events import StoreStatus
+from engine.statefile import StateFile
+from themes import ThemeSet, load_themes
+from tui.bindings import ALL_BINDING_IDS, unknown_binding_ids
+from tui.palette import Palette
+from tui.pump import EventPump
+from tui.screens.desk import DeskScreen
+
+log = logging.getLogger("trifactor.desk")
+STOP_TIMEOUT_S = 15.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def describe_error(error: BaseException | None) -> str:
+    text = str(error).strip() if error is not None else ""
+    name = type(error).__name__ if error is not None else "unknown error"
+    return (text or name)[:400]
+
+
+class DeskApp(App):
+    CSS_PATH = Path(__file__).with_name("desk.tcss")  # absolute: subclasses live elsewhere
+    TITLE = "trifactor"
+    ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (200, "-very-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+
+    def __init__(self, engine: Any, config: Config, state_file: StateFile, store: Any | None = None, *,
+                 clock: Callable[[], datetime] = utc_now, max_bars: int | None = None,
+                 theme_dirs: tuple[Path, ...] = ()) -> None:
+        """`store` (optional) is started on the desk's event loop before the engine runs, and
+        closed after it stops; the desk carries on without it if it cannot open."""
+        super().__init__()
+        self.engine = engine
+        self.config = config
+        self.state_file = state_file
+        self.store = store
+        self.clock = clock
+        self.max_bars = max_bars
+        self.themes: ThemeSet = load_themes(*theme_dirs)
+        self.keymap_in_use: dict[str, str] = {}
+        self.engine_done = False
+        self.stopping = False
+        # Subscribe before the engine starts, so the desk sees its very first events.
+        self.subscription = engine.bus.subscribe("desk", maxsize=20_000, coalesce=True)
+        self.pump = EventPump(self.subscription, max_fps=config.ui.max_fps)
+        self.desk = DeskScreen()
+
+    # Start-up ---------------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        notices = list(self.themes.problems)
+        for theme in self.themes.themes.values():
+            self.register_theme(theme)
+        notices += self._choose_theme()
+        notices += self._apply_keymap()
+        if self.state_file.problem:
+            notices.append(self.state_file.problem)
+        self.theme_changed_signal.subscribe(
+            self, lambda theme: self.desk.set_palette(Palette.from_theme(theme)))
+        await self.push_screen(self.desk)
+        self.desk.set_palette(Palette.from_theme(self.current_theme))
+        self.desk.seed()
+        self.pump.post = self.desk.post_message
+        self.run_worker(self.pump.run(), name="event pump", group="events", exclusive=True,
+                        exit_on_error=False)
+        self.run_worker(self._run_engine(), name="engine", group="engine", exclusive=True,
+                        exit_on_error=False)
+        self.set_interval(1.0, self.desk.tick, name="clock")
+        self.set_interval(2.0, self.desk.resort, name="resort")
+        for notice in notices:
+            self.notify(notice, severity="warning", timeout=10)
+
+    def _choose_theme(self) -> list[str]:
+        wanted = self.state_file.read().get("theme") or self.config.ui.theme
+        names = self.themes.names
+        if wanted in names:
+            self.theme = wanted
+            return []
+        self.theme = names[0]
+        return [f"theme {wanted!r} is not known (known: {', '.join(names)}); using {names[0]!r}"]
+
+    def _apply_keymap(self) -> list[str]:
+        keys = dict(self.config.ui.keys)
+        unknown = unknown_binding_ids(keys)
+        for binding_id in unknown:
+            keys.pop(binding_id)
+        self.keymap_in_use = keys
+        self.set_keymap(keys)
+        if unknown:
+            return [f"config `ui.keys`: unknown binding id {', '.join(map(repr, unknown))} "
+                    f"(known: {', '.join(sorted(ALL_BINDING_IDS))})"]
+        return []
+
+    def store_status(self) -> StoreStatus | None:
+        return self.store.status() if self.store is not None else None
+
+    async def _run_engine(self) -> None:
+        if self.store is not None:
+            await self._start_store()
+        await self.engine.run(max_bars=self.max_bars)
+
+    async def _start_store(self) -> None:
+        try:
+            await self.store.start()
+        except Exception as e:  # noqa: BLE001 - the desk and the engine carry on without a store
+            log.error("the store could not be opened", exc_info=e)
+            self.notify(f"The store could not be opened: {describe_error(e)}. Trading goes on; "
+                        "nothing is recorded until it is fixed and the desk restarted.",
+                        title="Store", severity="error", timeout=30)
+            self.store = None
+            self.engine.detach_store()
+            self.desk.header.store = StoreStatus("down", message=describe_error(e))
+            return
+        self.store.attach(self.engine.bus)  # starts the store's own writer task
+
+    # Workers ------------------------------------------------------------------------
+    # Every worker runs on the app (worker state messages do not bubble), so this one
+    # handler sees every failure.
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "engine" and event.state in (WorkerState.ERROR, WorkerState.SUCCESS,
+                                                         WorkerState.CANCELLED):
+            self.engine_done = True
+            self.desk.header.engine = "stopped"
+            self.desk.header.redraw()
+        if event.state == WorkerState.ERROR:
+            log.error("%s failed", worker.name, exc_info=worker.error)
+            if worker.group == "engine":
+                self.notify(f"The engine stopped after an error: {describe_error(worker.error)}. "
+                            "Positions are left as they are; details are in the log file.",
+                            title="Engine stopped", severity="error", timeout=60)
+            else:
+                self.notify(f"{worker.name} failed: {describe_error(worker.error)}",
+                            severity="error", timeout=10)
+        elif event.state == WorkerState.SUCCESS and worker.group == "engine" and not self.stopping:
+            self.notify("The engine has stopped.", title="Engine", timeout=10)
+
+    # Theme ---------------------------------------------------------------------------
+
+    def next_theme(self) -> None:
+        self.theme = self.themes.after(self.theme)
+        try:
+            self.state_file.update(theme=self.theme)
+        except OSError as e:
+            self.notify(f"The theme {self.theme!r} is in use but could not be remembered: "
+                        f"{self.state_file.path}: {e.strerror}", severity="warning")
+            return
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    # Quit -----------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Textual's own quit key (ctrl+q) takes the same careful way out as q."""
+        self.desk.action_quit_desk()
+
+    def live_positions_open(self) -> bool:
+        return self.desk.current_mode == "live" and self.desk.positions.open_count > 0
+
+    def shutdown(self) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        self.notify("Stopping the engine…", timeout=STOP_TIMEOUT_S)
+        self.run_worker(self._stop_and_exit(), name="shutdown", group="shutdown", exclusive=True,
+                        exit_on_error=False)
+
+    async def _stop_and_exit(self) -> None:
+        try:
+            await asyncio.wait_for(self.engine.stop(), STOP_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            log.error("the engine did not stop within %.0f s; quitting anyway", STOP_TIMEOUT_S)
+        finally:
+            try:
+                if self.store is not None:
+                    await asyncio.wait_for(self.store.close(), STOP_TIMEOUT_S)
+            except Exception as e:  # noqa: BLE001 - quitting must not hang on the store
+                log.error("closing the store failed", exc_info=e)
+            finally:
+                self.engine.bus.unsubscribe(self.subscription)
+                self.exit()

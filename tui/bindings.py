@@ -1,0 +1,53 @@
+"""Every key of the desk, in one place. Each binding has an id, so `ui.keys` in the config
+can move it to another key (binding id -> key).
+"""
+from __future__ import annotations
+
+from textual.binding import Binding
+
+DESK_BINDINGS: list[Binding] = [
+    Binding("F", "flatten_all", "Flatten all", id="flatten_all", key_display="F"),
+    Binding("x", "flatten_symbol", "Flatten", id="flatten_symbol"),
+    Binding("p", "pause_symbol", "Pause", id="pause_symbol"),
+    Binding("space", "halt_entries", "Halt", id="halt_entries"),
+    Binding("m", "switch_mode", "Mode", id="switch_mode"),
+    Binding("s", "sort", "Sort", id="sort"),
+    Binding("t", "next_theme", "Theme", id="next_theme"),
+    Binding("question_mark", "help", "Help", id="help", key_display="?"),
+    Binding("q", "quit_desk", "Quit", id="quit"),
+    Binding("1", "show_pane('signals')", "Signals pane", id="pane_signals", show=False),
+    Binding("2", "show_pane('breakdown')", "Breakdown pane", id="pane_breakdown", show=False),
+    Binding("3", "show_pane('positions')", "Positions pane", id="pane_positions", show=False),
+    Binding("4", "show_pane('trades')", "Trades pane", id="pane_trades", show=False),
+    Binding("5", "show_pane('equity')", "Equity pane", id="pane_equity", show=False),
+    Binding("escape", "back", "Back to signals", id="back", show=False),
+]
+
+# Keys that belong to a widget rather than the desk, listed here so the help and the
+# keymap check know every id.
+INSPECT = Binding("enter", "inspect", "Inspect", id="inspect", show=False)
+
+ALL_BINDING_IDS = frozenset(b.id for b in [*DESK_BINDINGS, INSPECT] if b.id)
+
+HELP_TEXT = {
+    "flatten_all": "Close every position now (no dialog); entries stay halted until resumed",
+    "flatten_symbol": "Close the highlighted symbol's position",
+    "pause_symbol": "Pause or resume the highlighted symbol (it keeps its position)",
+    "halt_entries": "Halt or resume all new entries",
+    "switch_mode": "Switch trading mode: paper, testnet or live",
+    "sort": "Sort the signals by the next column",
+    "next_theme": "Next colour theme (remembered)",
+    "help": "This help",
+    "quit": "Stop the engine and quit (asks first only with live positions open)",
+    "inspect": "Inspect the highlighted symbol's factor breakdown",
+    "pane_signals": "Show the signals pane",
+    "pane_breakdown": "Show the factor breakdown pane",
+    "pane_positions": "Show the positions pane",
+    "pane_trades": "Show the trades pane",
+    "pane_equity": "Show the equity pane",
+    "back": "Back to the signals",
+}
+
+
+def unknown_binding_ids(keymap: dict[str, str]) -> list[str]:
+    return sorted(k for k in keymap if k not in ALL_BINDING_IDS)

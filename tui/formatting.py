@@ -1,0 +1,97 @@
+"""Text for numbers the engine sends. Formatting only: nothing here computes a figure.
+
+Gains and losses always carry a sign and an arrow, so they read the same without colour.
+"""
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+UP, DOWN, FLAT = "▲", "▼", " "
+MISSING = "—"
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def arrow(value: float | Decimal) -> str:
+    return UP if value > 0 else DOWN if value < 0 else FLAT
+
+
+def price(value: float | Decimal | None) -> str:
+    """Enough digits for any coin: cents for BTC, six significant digits for sub-dollar coins."""
+    if is_missing(value):
+        return MISSING
+    v = float(value)
+    magnitude = abs(v)
+    if magnitude >= 1000:
+        return f"{v:,.2f}"
+    if magnitude >= 1:
+        return f"{v:,.4f}"
+    return f"{v:.6g}"
+
+
+def signed_pct(value: float | None, digits: int = 2) -> str:
+    if is_missing(value):
+        return MISSING
+    return f"{arrow(value)}{value * 100:+.{digits}f}%"
+
+
+def factor(value: float | None) -> str:
+    if is_missing(value):
+        return MISSING
+    return f"{value:+.3f}"
+
+
+def number(value: Any, digits: int = 4) -> str:
+    """A strategy intermediate: floats, booleans or missing."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if is_missing(value):
+        return MISSING
+    if isinstance(value, (int, float, Decimal)):
+        v = float(value)
+        if v != 0 and (abs(v) >= 1e5 or abs(v) < 1e-4):
+            return f"{v:+.3e}"
+        return f"{v:+.{digits}f}"
+    return str(value)
+
+
+def usd(value: Decimal | float | None, places: int = 2) -> str:
+    if is_missing(value):
+        return MISSING
+    return f"{float(value):,.{places}f}"
+
+
+def signed_usd(value: Decimal | float | None, places: int = 2) -> str:
+    """Money that can be a gain or a loss: arrow and sign."""
+    if is_missing(value):
+        return MISSING
+    return f"{arrow(value)}{float(value):+,.{places}f}"
+
+
+def notional(value: Decimal | float | None) -> str:
+    """Target and current position sizes: whole dollars, signed (long +, short -)."""
+    if is_missing(value):
+        return MISSING
+    return f"{float(value):+,.0f}"
+
+
+def quantity(value: Decimal | None) -> str:
+    if value is None:
+        return MISSING
+    return f"{value.normalize():f}"
+
+
+def fraction_pct(value: Decimal | float | None) -> str:
+    if is_missing(value):
+        return MISSING
+    return f"{float(value) * 100:.2f}%"
+
+
+def status(kind: str, progress: float) -> str:
+    if kind == "warming":
+        return f"warm {progress * 100:.0f}%"
+    return kind

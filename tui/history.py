@@ -1,0 +1,34 @@
+"""A short, bounded memory of each symbol's (price, final factor) for the chart.
+
+The desk only keeps what the engine sent; a bar the desk never saw (its update was
+coalesced away under load) is simply a gap.
+"""
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+
+from engine.events import SignalUpdate
+
+
+class SignalHistory:
+    def __init__(self, bars: int = 180) -> None:
+        self.bars = bars
+        self._points: dict[str, deque[tuple[float, float]]] = {}
+        self._last_ts: dict[str, datetime] = {}
+
+    def record(self, signal: SignalUpdate) -> bool:
+        """Keep this bar's point; False when this bar was already kept."""
+        last = self._last_ts.get(signal.symbol)
+        if last is not None and signal.ts <= last:
+            return False
+        self._last_ts[signal.symbol] = signal.ts
+        points = self._points.get(signal.symbol)
+        if points is None:
+            points = self._points[signal.symbol] = deque(maxlen=self.bars)
+        points.append((signal.price, signal.final_factor))
+        return True
+
+    def series(self, symbol: str) -> tuple[list[float], list[float]]:
+        points = self._points.get(symbol, ())
+        return [p for p, _ in points], [f for _, f in points]

@@ -1,0 +1,65 @@
+"""The engine's events as small Textual messages.
+
+Per-symbol state arrives in batches (one message per drain of the event stream), so the
+desk pays one dispatch per frame however many symbols changed. Latest-value messages
+coalesce: a pending one is dropped when a newer one is right behind it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, FillEvent, PositionUpdate,
+                           SignalUpdate, StoreStatus)
+
+
+@dataclass
+class SignalsArrived(Message):
+    updates: tuple[SignalUpdate, ...]
+
+
+@dataclass
+class PositionsArrived(Message):
+    updates: tuple[PositionUpdate, ...]
+
+
+@dataclass
+class FillsArrived(Message):
+    fills: tuple[FillEvent, ...]
+
+
+@dataclass
+class EquityChanged(Message):
+    equity: EquityUpdate
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, EquityChanged)
+
+
+@dataclass
+class EngineStateChanged(Message):
+    state: EngineState
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, EngineStateChanged)
+
+
+@dataclass
+class StoreStatusChanged(Message):
+    status: StoreStatus
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, StoreStatusChanged)
+
+
+@dataclass
+class CommandAnswered(Message):
+    result: CommandResult
+
+
+@dataclass
+class EngineReported(Message):
+    """Problems the engine reported (rejected orders, bad bars, store trouble), in order."""
+
+    errors: tuple[EngineError, ...]

@@ -1,0 +1,1 @@
+"""The desk's screens: the main desk and its modal dialogs."""

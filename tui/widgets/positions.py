@@ -1,0 +1,61 @@
+"""Open positions of the current trading mode, one row per symbol."""
+from __future__ import annotations
+
+from engine.events import PositionUpdate
+from tui import formatting as fmt
+from tui.palette import Palette
+from tui.widgets.keyed_table import Cell, Column, KeyedTable
+
+
+class PositionsTable(KeyedTable):
+    COLUMNS = (
+        Column("symbol", "Symbol"), Column("side", "Side", 8), Column("qty", "Qty", 10, right=True),
+        Column("entry", "Entry", 11, right=True), Column("mark", "Mark", 11, right=True),
+        Column("upnl", "Unrealized", 12, right=True), Column("notional", "Notional", 10, right=True),
+        Column("leverage", "Lev", 5, right=True),
+    )
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.palette = Palette()
+        self.mode: str | None = None
+        self.latest: dict[str, PositionUpdate] = {}
+
+    def cells(self, p: PositionUpdate) -> tuple[Cell, ...]:
+        side = "LONG ▲" if p.quantity > 0 else "SHORT ▼"
+        return (
+            p.symbol,
+            side,
+            fmt.quantity(abs(p.quantity)),
+            fmt.price(p.entry_price),
+            fmt.price(p.mark_price),
+            self.palette.signed(fmt.signed_usd(p.unrealized_pnl), p.unrealized_pnl),
+            fmt.notional(p.notional),
+            f"{p.leverage}x",
+        )
+
+    def apply(self, updates, mode: str | None) -> None:
+        """Show `updates` of `mode`; a zero quantity closes the row."""
+        for p in updates:
+            if mode is not None and p.mode.value != mode:
+                continue
+            if p.quantity == 0:
+                self.latest.pop(p.symbol, None)
+                self.drop_row(p.symbol)
+            else:
+                self.latest[p.symbol] = p
+                self.show_row(p.symbol, self.cells(p))
+
+    def reset(self, updates, mode: str | None) -> None:
+        """Replace everything (start-up, mode switch)."""
+        self.latest.clear()
+        self.drop_all()
+        self.apply(updates, mode)
+
+    def set_palette(self, palette: Palette) -> None:
+        self.palette = palette
+        self.apply(list(self.latest.values()), None)
+
+    @property
+    def open_count(self) -> int:
+        return len(self.latest)

@@ -1,0 +1,180 @@
+"""One row per symbol: what the strategy and sizing decided on its last bar.
+
+Only rows that can be seen are written; a row that changes while scrolled out of view is
+only marked, and its newest values are written when it comes into view.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from textual.message import Message
+
+from engine.events import EngineState, SignalUpdate
+from tui import formatting as fmt
+from tui.bindings import INSPECT
+from tui.palette import Palette
+from tui.widgets.keyed_table import Cell, Column, KeyedTable
+
+
+def row_status(signal: SignalUpdate, state: EngineState | None) -> str:
+    """The status word: the engine's latest flags win over the one the last bar carried."""
+    if state is not None:
+        if signal.symbol in state.mismatched:
+            return "mismatch"
+        if signal.symbol in state.paused:
+            return "paused"
+    kind = signal.status
+    if kind in ("paused", "mismatch", "halted"):  # possibly cleared since that bar
+        kind = "warming" if signal.progress < 1 else "active"
+    if kind == "active" and state is not None and state.halted:
+        return "halted"
+    return kind
+
+
+def number(value: Any) -> tuple[bool, Any]:
+    """A sort key that puts values still missing (NaN while warming up) last."""
+    return (value == value, value)
+
+
+# Column, sort value (from the event, never recomputed), highest first?
+SORTS: tuple[tuple[Column, Callable[[SignalUpdate], Any], bool], ...] = (
+    (Column("symbol", "Symbol"), lambda s: s.symbol, False),
+    (Column("price", "Price", 11, right=True), lambda s: number(s.price), True),
+    (Column("ret", "Return", 9, right=True), lambda s: number(s.ret), True),
+    (Column("final", "Final", 8, right=True), lambda s: number(s.final_factor), True),
+    (Column("target", "Target", 8, right=True), lambda s: number(s.target_factor), True),
+    (Column("target_notional", "Tgt $", 9, right=True), lambda s: s.target_notional, True),
+    (Column("current_notional", "Cur $", 9, right=True), lambda s: s.current_notional, True),
+    (Column("status", "Status", 10), lambda s: s.status, False),
+)
+
+
+ROWS_PER_FRAME = 8
+
+
+class SignalsTable(KeyedTable):
+    COLUMNS = tuple(column for column, _, _ in SORTS)
+    BINDINGS = [INSPECT]
+
+    class Inspect(Message):
+        """The operator asked to look closely at the highlighted symbol."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.latest: dict[str, SignalUpdate] = {}
+        self.state: EngineState | None = None
+        self.palette = Palette()
+        self.sort_index = 0
+        self._pending: set[str] = set()
+        self._more_scheduled = False
+
+    @property
+    def up_to_date(self) -> bool:
+        """Every row shows its newest values (none waits for a frame or a scroll)."""
+        return not self._pending
+
+    def action_inspect(self) -> None:
+        self.post_message(self.Inspect())
+
+    def cells(self, s: SignalUpdate) -> tuple[Cell, ...]:
+        p = self.palette
+        status = row_status(s, self.state)
+        return (
+            s.symbol,
+            fmt.price(s.price),
+            p.signed(fmt.signed_pct(s.ret), s.ret),
+            p.signed(fmt.factor(s.final_factor), s.final_factor),
+            p.signed(fmt.factor(s.target_factor), s.target_factor),
+            fmt.notional(s.target_notional),
+            fmt.notional(s.current_notional),
+            p.status(fmt.status(status, s.progress), status),
+        )
+
+    def apply(self, updates: list[SignalUpdate] | tuple[SignalUpdate, ...]) -> None:
+        for s in updates:
+            self.latest[s.symbol] = s
+        self._show(s.symbol for s in updates)
+
+    def set_state(self, state: EngineState) -> None:
+        before = self.state
+        self.state = state
+        if before is None or (before.paused, before.halted, before.mismatched) != (
+                state.paused, state.halted, state.mismatched):
+            self._show(self.latest)
+
+    def set_palette(self, palette: Palette) -> None:
+        self.palette = palette
+        self._show(self.latest)
+
+    def _show(self, symbols) -> None:
+        for symbol in symbols:
+            if self.has_row(symbol):
+                self._pending.add(symbol)
+            else:
+                self.show_row(symbol, self.cells(self.latest[symbol]))
+        if not self._more_scheduled:  # otherwise the next frame's call writes them
+            self.show_pending()
+
+    def show_pending(self, everything: bool = False) -> None:
+        """Write marked rows that are in view (or all of them), the highlighted row first.
+
+        At most ROWS_PER_FRAME changed rows are written per frame: when a whole bar of
+        symbols lands at once, the screen catches up over a few short frames instead of one
+        long one, so a key pressed meanwhile is not kept waiting.
+        """
+        self._more_scheduled = False
+        if not self._pending:
+            return
+        if everything:
+            for symbol in list(self._pending):
+                self.show_row(symbol, self.cells(self.latest[symbol]))
+            self._pending.clear()
+            return
+        rows = list(self.visible_row_range())
+        if self.cursor_row in rows:
+            rows.remove(self.cursor_row)
+            rows.insert(0, self.cursor_row)
+        written = 0
+        for index in rows:
+            symbol = self.key_at(index)
+            if symbol not in self._pending:
+                continue
+            if written == ROWS_PER_FRAME:
+                self._more_scheduled = True
+                self.call_after_refresh(self.show_pending)
+                return
+            self._pending.discard(symbol)
+            written += self.show_row(symbol, self.cells(self.latest[symbol]))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.call_after_refresh(self.show_pending)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.show_pending)
+
+    def on_show(self) -> None:
+        self.call_after_refresh(self.show_pending)
+
+    # Sorting -----------------------------------------------------------------------
+
+    @property
+    def sort_label(self) -> str:
+        column, _, descending = SORTS[self.sort_index]
+        return f"{column.label} {'▼' if descending else '▲'}"
+
+    def next_sort(self) -> None:
+        self.sort_index = (self.sort_index + 1) % len(SORTS)
+        self.resort()
+
+    def resort(self) -> None:
+        """Order rows by the sort column, keeping the cursor on the same symbol."""
+        if not self.row_count:
+            return
+        _, value, descending = SORTS[self.sort_index]
+        keep = self.cursor_key
+        self.show_pending(everything=True)
+        latest = self.latest
+        self.sort("symbol", key=lambda symbol: value(latest[str(symbol)]), reverse=descending)
+        if keep is not None:
+            self.move_cursor(row=self.get_row_index(keep), scroll=True)
