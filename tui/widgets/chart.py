@@ -6,6 +6,7 @@ request inside that interval is drawn when the interval ends.
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 
@@ -15,6 +16,8 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from tui.history import SignalHistory
+
+log = logging.getLogger(__name__)
 
 
 def plot_text(title: str, prices: list[float], factors: list[float], width: int, height: int) -> Text:
@@ -41,13 +44,16 @@ class PriceFactorChart(Static):
         self._drawn_key: tuple | None = None
         self._timer: Timer | None = None
 
+    def _visible(self) -> bool:
+        return self.symbol is not None and self.is_on_screen and self.size.height >= 5
+
+    def _key(self, prices: list[float], factors: list[float]) -> tuple:
+        return (self.symbol, len(prices), prices[-1:], factors[-1:], self.size)
+
     @property
     def up_to_date(self) -> bool:
         """The chart shows the newest bar of its symbol (or is not on screen)."""
-        if self.symbol is None or not self.is_on_screen or self.size.height < 5:
-            return True
-        prices, factors = self.history.series(self.symbol)
-        return self._drawn_key == (self.symbol, len(prices), prices[-1:], factors[-1:], self.size)
+        return not self._visible() or self._drawn_key == self._key(*self.history.series(self.symbol))
 
     def request(self, symbol: str | None) -> None:
         self.symbol = symbol
@@ -59,15 +65,21 @@ class PriceFactorChart(Static):
 
     def draw(self) -> None:
         self._timer = None
-        if self.symbol is None or not self.is_on_screen or self.size.height < 5:
+        if not self._visible():
             return
         prices, factors = self.history.series(self.symbol)
-        key = (self.symbol, len(prices), prices[-1:], factors[-1:], self.size)
+        key = self._key(prices, factors)
         if key == self._drawn_key:
             return
         self._drawn_key, self._drawn_at = key, time.monotonic()
         title = f"{self.symbol}: price (left), final factor (right), last {len(prices)} bars"
-        self.update(plot_text(title, prices, factors, self.size.width, self.size.height), layout=False)
+        try:
+            chart = plot_text(title, prices, factors, self.size.width, self.size.height)
+        except Exception as e:  # noqa: BLE001 - a chart problem must never take the desk down
+            log.error("the chart of %s could not be drawn", self.symbol, exc_info=e)
+            chart = Text(f"{title}\nThe chart cannot be drawn ({type(e).__name__}); see the log file.",
+                         style="italic")
+        self.update(chart, layout=False)
 
     def on_resize(self) -> None:
         self._drawn_key = None

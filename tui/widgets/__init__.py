@@ -1,0 +1,1 @@
+"""The desk's panes: header, tables, breakdown, chart and equity."""
