@@ -16,6 +16,7 @@ from textual.app import App
 from textual.worker import Worker, WorkerState
 
 from engine.config import Config
+from engine.paths import log_file
 from engine.events import StoreStatus
 from engine.statefile import StateFile
 from themes import ThemeSet, load_themes
@@ -156,6 +157,17 @@ class DeskApp(App):
                             severity="error", timeout=10)
         elif event.state == WorkerState.SUCCESS and worker.group == "engine" and not self.stopping:
             self.notify("The engine has stopped.", title="Engine", timeout=10)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An unexpected error in the desk itself: the traceback goes to the log file and the
+        screen gets one sentence. Under a test pilot Textual's own handling stays, so tests fail."""
+        if self.is_headless:
+            super()._handle_exception(error)
+            return
+        log.critical("the desk stopped on an internal error", exc_info=error)
+        self.exit(return_code=1, message=f"trifactor: the desk stopped on an internal error "
+                                         f"({type(error).__name__}); details are in {log_file()}. "
+                                         "Positions are left as they are.")
 
     # Theme ---------------------------------------------------------------------------
 
