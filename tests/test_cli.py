@@ -41,3 +41,9 @@ def test_bad_config_is_one_clear_line(tmp_path):
 def test_bad_option_value_is_rejected_clearly(tmp_path):
     out = trifactor("run", "--headless", "--speed", "-3", env_home=tmp_path)
     assert out.returncode == 2 and "sim.speed" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_headless_refuses_an_explicit_mode_it_cannot_start(tmp_path):
+    out = trifactor("run", "--headless", "--bars", "1", "--mode", "live", env_home=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("trifactor: error: live trading needs")

@@ -152,10 +152,15 @@ async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | No
 
     bus = EventBus()
     store = storage.open_store(_db_url(cfg), cfg.storage, secrets)
+    engine = build_engine(cfg, secrets, bus, store=store, state_file=StateFile(paths.default_state_file()))
+    if cfg.trading_mode != "paper":
+        # Unattended, an explicitly asked-for mode that cannot start is an error, not a fallback.
+        allowed, why = engine.can_trade(cfg.trading_mode)
+        if not allowed:
+            raise UserError(why)
     await store.start()
     try:
         store.attach(bus)
-        engine = build_engine(cfg, secrets, bus, store=store, state_file=StateFile(paths.default_state_file()))
         return await run_headless(engine, max_bars=bars)
     finally:
         await store.close()
