@@ -47,3 +47,17 @@ def test_headless_refuses_an_explicit_mode_it_cannot_start(tmp_path):
     out = trifactor("run", "--headless", "--bars", "1", "--mode", "live", env_home=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.startswith("trifactor: error: live trading needs")
+
+
+def test_options_without_a_command_mean_the_desk(tmp_path):
+    from tui import cli
+
+    seen = {}
+    original = cli.COMMANDS["run"]
+    cli.COMMANDS["run"] = lambda args: seen.setdefault("args", args) and 0
+    try:
+        cli.main(["--speed", "8", "--seed", "3"])
+    finally:
+        cli.COMMANDS["run"] = original
+    args = seen["args"]
+    assert args.command == "run" and args.speed == 8 and args.seed == 3 and not args.headless

@@ -198,9 +198,11 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # `trifactor --speed 8` means the desk with options, like `trifactor run --speed 8`.
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["run", *argv]
     args = _parser().parse_args(argv)
-    if args.command is None:
-        args = _parser().parse_args(["run", *(argv or [])])
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:

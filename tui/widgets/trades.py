@@ -41,7 +41,9 @@ class TradesLog(KeyedTable):
             while len(self._keys) > self.keep:
                 self.drop_row(self._keys.popleft())
         if fills and follow:
-            self.move_cursor(row=self.row_count - 1, scroll=True)
+            self.move_cursor(row=self.row_count - 1, scroll=False)
+            # The new rows' height is only known after the next layout, so scroll then.
+            self.call_after_refresh(self.scroll_end, animate=False)
 
     def reset(self, fills, mode: str) -> None:
         """Replace everything (start-up, mode switch) with the latest `keep` fills of `mode`."""
