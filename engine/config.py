@@ -123,7 +123,6 @@ class StorageConfig:
     mysql_tls: bool = opt(False, "Use TLS to MariaDB/MySQL.")
     mysql_ca_file: str | None = opt(None, "CA bundle for MariaDB/MySQL TLS.")
     batch_size: int = opt(500, "Rows per batched insert.", min=1, max=100000)
-    flush_interval_s: float = opt(0.5, "Longest time a row waits before it is written.", min=0.01, max=60)
 
 
 @dataclass(frozen=True)

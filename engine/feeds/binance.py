@@ -186,7 +186,7 @@ class BinanceFeed:
         self._last_bar_at = time.monotonic()
         unified = [self._unified[s] for s in self.instruments]
         self._watchers.append(asyncio.create_task(
-            self._keep_watching("klines", lambda: client.watch_ohlcv_for_symbols([[u, "1m"] for u in unified]))))
+            self._keep_watching("klines", lambda: client.watch_ohlcv_for_symbols([[u, self.config.kline_interval] for u in unified]))))
         self._watchers.append(asyncio.create_task(
             self._keep_watching("mark prices", lambda: client.watch_mark_prices(unified))))
         if self.flow is not None:
