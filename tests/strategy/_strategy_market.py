@@ -11,16 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-INPUT_COLUMNS = (
-    "open",
-    "high",
-    "low",
-    "close",
-    "volume",
-    "funding_rate",
-    "taker_buy_volume",
-    "dollar_volume_delta",
-)
+from strategy import INPUT_COLUMNS
+
 
 # (bars, drift per bar, volatility per bar, volume level, taker-buy skew)
 _REGIMES = (

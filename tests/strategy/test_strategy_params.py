@@ -7,24 +7,12 @@ import dataclasses
 import pytest
 
 from strategy import FactorPanel, FactorStream, StrategyParams, compute_factors
+from _strategy_reference import DEFAULTS
+
 from strategy.params import resolve_params
 
-SEED_DEFAULTS = {
-    "lookback_long": 240,
-    "lookback_medium": 120,
-    "lookback_short": 24,
-    "funding_roll": 144,
-    "mr_roll": 96,
-    "flow_roll": 120,
-    "perf_roll": 192,
-    "perf_smooth_span": 60,
-    "funding_weight_base": 0.5,
-    "mr_weight_base": 0.3,
-    "flow_weight_base": 0.2,
-    "target_signal_volatility": 0.2,
-    "change_threshold_mult": 0.4,
-    "change_threshold_window": 24,
-}
+# The seed's strategy defaults, as the reference transcribes them, plus the turnover filter's.
+SEED_DEFAULTS = {**DEFAULTS, "change_threshold_mult": 0.4, "change_threshold_window": 24}
 
 
 def test_defaults_are_the_seeds():
