@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 from storage.backend import Layout, group_rows
 from storage.codec import money_text, ts_text
-from storage.errors import StoreError, Unavailable
+from storage.errors import StoreError, StoreUnreachable, Unavailable
 from storage.rows import Row
 from storage.statements import MONEY_COLUMNS, SPECS, TS_COLUMNS
 from storage.url import StoreUrl
@@ -90,7 +90,8 @@ class SqliteBackend:
                 conn.execute("PRAGMA synchronous=FULL")
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
         except (sqlite3.Error, OSError) as e:
-            raise StoreError(f"cannot open {self.url}: {e}") from None
+            kind = StoreUnreachable if isinstance(e, sqlite3.Error) and is_transient(e) else StoreError
+            raise kind(f"cannot open {self.url}: {e}") from None
         self._conn = conn
 
     def close(self) -> None:
