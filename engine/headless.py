@@ -14,7 +14,7 @@ import sys
 from typing import TextIO
 
 from engine.engine import Engine
-from engine.events import CommandResult, EngineError, EquityUpdate, Event, FillEvent
+from engine.events import CommandResult, EngineError, EquityUpdate, Event, FillEvent, StoreStatus
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -32,6 +32,15 @@ def fill_line(event: FillEvent) -> str:
     return f"fill {f.trade_id} {f.symbol} {f.side.value} {f.quantity:f} @ {f.price:f}"
 
 
+def store_line(status: StoreStatus) -> str:
+    if status.status == "up":
+        return "store: up, everything written"
+    detail = f": {status.message}" if status.message and not status.message.startswith("db down") else ""
+    if status.status == "down" and status.message.startswith("db down"):
+        return f"store: {status.message}"
+    return f"store: {status.status}, {status.spooled} rows waiting{detail}"
+
+
 def summary(engine: Engine) -> str:
     snap = engine.snapshot()
     eq = snap.equity
@@ -47,6 +56,7 @@ class _Printer:
     def __init__(self, engine: Engine, out: TextIO, every: int) -> None:
         self.engine, self.out, self.every = engine, out, max(1, every)
         self.bars = 0
+        self.store: tuple[str, str] | None = None
 
     def show(self, events: list[Event]) -> None:
         for event in events:
@@ -61,6 +71,10 @@ class _Printer:
                 print(f"{'ok' if event.ok else 'REFUSED'} {event.command}: {event.message}", file=self.out)
             elif isinstance(event, EngineError):
                 print(f"! {event.message}", file=self.out)
+            elif isinstance(event, StoreStatus) and (event.status, event.message) != self.store:
+                if self.store is not None or event.status != "up":
+                    print(store_line(event), file=self.out)
+                self.store = (event.status, event.message)
         self.out.flush()
 
 

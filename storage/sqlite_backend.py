@@ -110,7 +110,8 @@ class SqliteBackend:
         try:
             return self.conn.execute(sql, tuple(_encode(p) for p in params)).fetchall()
         except sqlite3.Error as e:
-            raise StoreError(f"reading {self.url} failed: {e}") from None
+            kind = StoreUnreachable if is_transient(e) else StoreError
+            raise kind(f"reading {self.url} failed: {e}") from None
 
     def execute(self, sql: str, params: tuple = ()) -> int:
         """One statement in its own transaction; the number of rows it changed."""
@@ -149,7 +150,12 @@ class SqliteBackend:
         # One transaction around check-and-apply: SQLite's DDL is transactional, so a
         # migration is applied completely or not at all, and a second migrator waits.
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            if is_transient(e):
+                raise StoreUnreachable(f"cannot open {self.url}: {e}") from None
+            raise
         try:
             yield
             conn.execute("COMMIT")
