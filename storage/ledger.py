@@ -30,6 +30,12 @@ WATERMARK = "market-time"  # the newest market time the ledger handed on: lets a
 Record = tuple[int, list[Row]]
 
 
+class _Unwritten(Exception):
+    def __init__(self, records: list[Record], cause: OSError) -> None:
+        super().__init__(str(cause))
+        self.records, self.cause = records, cause
+
+
 def _segment_name(first_seq: int) -> str:
     return f"ledger-{first_seq:012d}.jsonl"
 
@@ -44,7 +50,7 @@ class LedgerJournal:
         self.directory = directory
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._thread = DaemonWorker("trifactor-ledger")
-        self._buffer: list[Record] = []  # appended, not yet on disk
+        self._buffer: list[Event] = []  # appended, not yet on disk
         self._handed: deque[Record] = deque()  # on disk, not yet taken by the writer
         self._segments: list[tuple[int, int, Path]] = []  # closed segments: (first, last seq, path)
         self._active: Journal | None = None
@@ -112,48 +118,64 @@ class LedgerJournal:
     @property
     def waiting(self) -> int:
         """Records on disk that the database does not have yet (this run's and an earlier one's)."""
-        return len(self._handed) + len(self._recovered) + (self._seq - self._synced)
+        return len(self._handed) + len(self._recovered) + len(self._buffer)
 
     def append(self, event: Event) -> None:
-        try:
-            rows = rows_for(event)
-        except Exception as e:  # noqa: BLE001 - one malformed event must not stop the engine's publishing
-            log.error("ledger: a %s event cannot be recorded: %s", getattr(event, "kind", type(event).__name__), e)
-            return
-        if rows:
-            self._seq += 1
-            self._buffer.append((self._seq, rows))
+        self._buffer.append(event)  # turned into rows in the ledger's thread, off the engine's loop
 
     async def sync(self) -> int:
         if not self._buffer:
             return self._synced
-        batch, self._buffer = self._buffer, []
+        events, self._buffer = self._buffer, []
         try:
-            await self._thread.run(self._write, batch)
+            records = await self._thread.run(self._write, events)
             if self._problem:
                 log.warning("ledger %s: writing again", self.directory)
             self._problem = ""
-        except OSError as e:
+        except _Unwritten as e:
             # The rows still go on to the database; what is lost is only the guarantee, and
             # the operator is told (and the engine stops adding risk while it lasts).
-            self._problem = f"cannot write the ledger in {self.directory}: {e.strerror or e}"
+            records = e.records
+            self._problem = f"cannot write the ledger in {self.directory}: {e.cause.strerror or e.cause}"
             log.error("%s", self._problem)
-        self._synced = batch[-1][0]
-        self._handed.extend(batch)
+        if records:
+            self._synced = records[-1][0]
+            self._handed.extend(records)
         return self._synced
 
-    def _write(self, batch: list[Record]) -> None:
-        if self._active is None:
-            self._active_first = batch[0][0]
-            path = self.directory / _segment_name(self._active_first)
-            self._active = Journal(path)
-            os.chmod(path, 0o600)
-        self._active.append([[seq, encode_rows(rows)] for seq, rows in batch])
+    def _records(self, events: list[Event]) -> list[Record]:
+        records = []
+        for event in events:
+            try:
+                rows = rows_for(event)
+            except Exception as e:  # noqa: BLE001 - one malformed event must not cost the others
+                log.error("ledger: a %s event cannot be recorded: %s", getattr(event, "kind", type(event).__name__),
+                          e)
+                continue
+            if rows:
+                self._seq += 1
+                records.append((self._seq, rows))
+        return records
+
+    def _write(self, events: list[Event]) -> list[Record]:
+        batch = self._records(events)
+        if not batch:
+            return batch
+        try:
+            if self._active is None:
+                self._active_first = batch[0][0]
+                path = self.directory / _segment_name(self._active_first)
+                self._active = Journal(path)
+                os.chmod(path, 0o600)
+            self._active.append([[seq, encode_rows(rows)] for seq, rows in batch])
+        except OSError as e:
+            raise _Unwritten(batch, e) from None
         self._active_last = batch[-1][0]
         if self._active.size >= SEGMENT_BYTES:
             self._segments.append((self._active_first, self._active_last, self._active.path))
             self._active.close()
             self._active = None
+        return batch
 
     # -- the writer's side -------------------------------------------------------------------------
     def take_through(self, seq: int) -> list[Row]:
