@@ -81,19 +81,17 @@ async def flatten_until_flat(book: ModeBook, sender: OrderSender, wanted: Callab
             return_exceptions=True)
         failed = False
         for symbol, result in zip(to_close, results):
-            problem = None
-            if isinstance(result, BaseException):
-                problem, failure = str(result), result
+            if isinstance(result, BaseException):  # the sender reports its own failures; not this
+                failed, failure = True, result
+                report.details[symbol] = f"attempt {attempt}: {result}"
+                progress(f"{symbol}: attempt {attempt}: {result}")
             elif result.status == "skipped":
                 unclosable[symbol] = result.message
             elif result.status in ("filled", "partially_filled"):
                 report.closed[symbol] = report.closed.get(symbol, Decimal(0)) + result.filled_qty
             else:
-                problem = result.message or result.status
-            if problem:
                 failed = True
-                report.details[symbol] = f"attempt {attempt}: {problem}"
-                progress(f"{symbol}: attempt {attempt}: {problem}")
+                report.details[symbol] = f"attempt {attempt}: {result.message or result.status}"
         if failed:
             wait = _wait_for(failure, backoff)
             progress(f"{len(to_close)} position(s) not yet confirmed flat; next try in {wait:.1f} s")
