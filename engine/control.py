@@ -164,6 +164,7 @@ class ControlServer:
         self.path = path
         self.instance = instance
         self._lock_fd: int | None = None
+        self._bound = False  # the socket file is ours to remove
         self._sock: socket.socket | None = None
         self._server: asyncio.AbstractServer | None = None
         self._engine: Any = None
@@ -190,6 +191,7 @@ class ControlServer:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 sock.bind(str(path))
+                self._bound = True
                 os.chmod(path, 0o600)
                 sock.listen(16)
             except OSError as e:
@@ -222,9 +224,11 @@ class ControlServer:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
-        if self._lock_fd is not None:
+        if self._bound:
             with contextlib.suppress(OSError):
                 self.path.unlink()
+            self._bound = False
+        if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
 
