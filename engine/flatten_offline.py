@@ -93,6 +93,11 @@ async def flatten_offline(config: Config, secrets: Secrets, mode: str, symbol: s
 
         venue: Venue = _FreshTradeIds(PaperVenue(config.paper, lambda s: float(prices[s]) if s in prices else None,
                                                  clock=clock))
+        if config.market == "sim":  # the simulated market's tick grid, as the engine's paper fills use
+            from engine.feeds.sim_specs import spec_for
+
+            await venue.prepare({s: spec_for(s).instrument for s in entries}, config.leverage,
+                                config.exchange.margin_mode)
         capital = Decimal(repr(config.initial_capital_usd))
     else:
         from engine.venues.binance import BinanceVenue

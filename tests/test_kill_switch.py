@@ -169,6 +169,11 @@ def test_a_killed_engine_leaves_a_stale_socket_that_neither_ctl_nor_the_next_sta
     for symbol in open_before:
         assert f"  {symbol}: closed " in flat.stdout
     assert stored_paper_positions(db_file) == {}
+    with sqlite3.connect(db_file) as conn:  # the closes pay the paper taker fee, like the engine's own
+        closes = conn.execute("SELECT quantity, price, commission FROM trades WHERE mode = 'paper' "
+                              "ORDER BY id DESC LIMIT ?", (len(open_before),)).fetchall()
+    for qty, price, fee in closes:
+        assert abs(Decimal(str(fee)) - Decimal(str(qty)) * Decimal(str(price)) * Decimal("0.0005")) < Decimal("1e-9")
     stored_status = trifactor(home, "status", "--db", f"sqlite:///{db_file}").stdout
     assert "positions (paper): none" in stored_status and "HALTED (flatten all)" in stored_status
 
