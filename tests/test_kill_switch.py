@@ -134,6 +134,9 @@ def test_ctl_commands_reach_the_running_engine_and_flatten_leaves_the_store_flat
         assert through.returncode == 0
         assert through.stdout.startswith("ok flatten_all: flat: nothing was open")
         assert "directly" not in through.stdout + through.stderr
+        other_mode = trifactor(home, "flatten", "--all", "--mode", "testnet")
+        assert other_mode.returncode == 1
+        assert other_mode.stdout.startswith("REFUSED flatten: the running engine trades paper, not testnet")
     finally:
         code = stop(engine)
     assert code == 0

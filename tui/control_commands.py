@@ -96,8 +96,16 @@ def run_ctl(args: argparse.Namespace, cfg: Config) -> int:
 def run_flatten(args: argparse.Namespace, cfg: Config, secrets: Secrets, db_url: str) -> int:
     symbol = args.symbol.upper() if args.symbol else None
     payload = {"command": "flatten", **({"symbol": symbol} if symbol else {})}
+    path, instance = socket_path(cfg), instance_of(cfg)
     try:
-        return print_answer(request(socket_path(cfg), instance_of(cfg), payload, on_progress=_progress))
+        if args.mode:
+            running = request(path, instance, {"command": "status"}).get("details", {}).get("mode")
+            if running != args.mode:
+                # The engine closes only the book it trades; the other mode's book stays as it is.
+                print(f"REFUSED flatten: the running engine trades {running}, not {args.mode}; switch it to "
+                      f"{args.mode} or stop it, then flatten again")
+                return EXIT_REFUSED
+        return print_answer(request(path, instance, payload, on_progress=_progress))
     except NoEngineRunning as e:
         print(f"{e}: flattening {cfg.trading_mode} directly", file=sys.stderr)
     with instance_lock(cfg):  # no engine may start while the book is being closed
