@@ -247,8 +247,10 @@ class ControlServer:
                 await self._send(writer, await self._answer(line, writer))
         except (ConnectionError, asyncio.IncompleteReadError):
             pass  # the client went away; the command (if any) ran to its end regardless
-        except Exception:  # noqa: BLE001 - one bad connection must not touch the engine
+        except Exception as e:  # noqa: BLE001 - one bad connection must not touch the engine
             log.exception("control socket: serving a request failed")
+            with contextlib.suppress(Exception):
+                await self._send(writer, _refused("?", f"the engine could not answer: {e}"))
         finally:
             with contextlib.suppress(Exception):
                 writer.close()

@@ -6,6 +6,8 @@ import socket
 from pathlib import Path
 from typing import Callable
 
+from engine.control import ControlError
+
 
 class NoEngineRunning(Exception):
     """Nothing listens on the instance's control socket."""
@@ -16,7 +18,7 @@ class NoEngineRunning(Exception):
         self.instance, self.path, self.stale = instance, path, stale
 
 
-class ControlProtocolError(Exception):
+class ControlProtocolError(ControlError):
     """The engine's answer could not be read."""
 
 
@@ -35,6 +37,8 @@ def request(path: Path, instance: str, payload: dict, on_progress: Callable[[str
             raise NoEngineRunning(instance, path) from None
         except ConnectionRefusedError:
             raise NoEngineRunning(instance, path, stale=True) from None
+        except OSError as e:
+            raise ControlError(f"cannot connect to the control socket {path}: {e.strerror or e}") from None
         sock.settimeout(None)
         sock.sendall(json.dumps(payload).encode() + b"\n")
         with sock.makefile("rb") as lines:

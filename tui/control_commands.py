@@ -158,5 +158,8 @@ async def _flatten_directly(cfg: Config, secrets: Secrets, db_url: str, symbol: 
     try:
         return await flatten_offline(cfg, secrets, mode, symbol, store, bus, _progress)
     finally:
+        commit = getattr(bus, "commit", None)  # a bus that delivers only what is durable
+        if commit is not None:
+            await commit()
         if store is not None:
             await store.close()
