@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from engine import paths
-from engine.config import Config
+from engine.config import MODES, Config
 from engine.control import instance_lock, instance_of, socket_path
 from engine.control_client import NoEngineRunning, request
 from engine.secrets import Secrets
@@ -46,7 +46,8 @@ def add_parsers(sub: Any) -> None:
     flatten.add_argument("symbol", nargs="?", metavar="SYMBOL", help="only this symbol")
     flatten.add_argument("--all", action="store_true", help="every position (entries are halted until resumed)")
     flatten.add_argument("--config", metavar="PATH", help="config file (default: XDG config dir, if present)")
-    flatten.add_argument("--mode", choices=("paper", "testnet", "live"), help="mode to flatten with no engine running")
+    flatten.add_argument("--mode", choices=MODES, help="with no engine running: the mode to flatten (default: the "
+                                                       "config's); with one: must be the mode it trades")
     flatten.add_argument("--db", metavar="URL", help="store: sqlite:///path or mysql://user@host:port/db")
 
 
