@@ -13,6 +13,7 @@ import signal
 import sys
 from typing import TextIO
 
+from engine.control import ControlServer
 from engine.engine import Engine
 from engine.events import CommandResult, EngineError, EquityUpdate, Event, FillEvent, StoreStatus
 
@@ -79,8 +80,11 @@ class _Printer:
 
 
 async def run_headless(engine: Engine, max_bars: int | None = None, *, out: TextIO | None = None,
-                       every: int = 1) -> int:
-    """Run until `max_bars` live bars, a signal or the end of the feed; returns the exit code."""
+                       every: int = 1, control: ControlServer | None = None) -> int:
+    """Run until `max_bars` live bars, a signal or the end of the feed; returns the exit code.
+
+    `control` (claimed by the caller) serves the engine's control socket for the run's length.
+    """
     out = out or sys.stdout
     loop = asyncio.get_running_loop()
     subscription = engine.bus.subscribe("headless", maxsize=2_000, coalesce=True)
@@ -103,6 +107,8 @@ async def run_headless(engine: Engine, max_bars: int | None = None, *, out: Text
     pumping = asyncio.ensure_future(pump())
     code = 0
     try:
+        if control is not None:
+            await control.start(engine)
         await engine.run(max_bars)
     except Exception as e:  # noqa: BLE001 - the operator gets a sentence, not a traceback
         print(f"trifactor: {e}", file=sys.stderr)
@@ -113,6 +119,8 @@ async def run_headless(engine: Engine, max_bars: int | None = None, *, out: Text
                 loop.remove_signal_handler(sig)
         if stopping:
             await stopping[0]
+        if control is not None:
+            await control.close()
         pumping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pumping
