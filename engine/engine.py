@@ -340,8 +340,7 @@ class Engine(OperatorCommands):
                     self._prev_close[symbol] = float(self._prices[symbol])
             if bars:
                 self._note_bars(bars)
-                # Warm-up history can span time the engine was down: what it held then still pays.
-                self._settle_funding(self._book, ts, mark=True)
+                self._catch_up_funding(self._book, ts)
             await asyncio.sleep(0)  # keep the desk responsive during a long warm-up
         self._publish_signals([s for s in self.symbols if s in self._prices], last_results, {}, self._book,
                               self.market_time())
@@ -498,6 +497,14 @@ class Engine(OperatorCommands):
                                   result, final, target_factor, targets.get(symbol, current), current)
             signals[symbol] = update
             publish(update)
+
+    def _catch_up_funding(self, book: ModeBook, bar_open: datetime) -> None:
+        """Warm-up history can span time the engine was down: the paper book still pays what it held
+        then. A real venue's wallet already holds what the exchange settled meanwhile."""
+        if book.mode is Mode.PAPER:
+            self._settle_funding(book, bar_open, mark=True)
+        else:
+            book.funding_clock.skip_to(bar_open)
 
     def _settle_funding(self, book: ModeBook, bar_open: datetime, mark: bool = False) -> None:
         times = book.funding_clock.due(bar_open)

@@ -46,6 +46,11 @@ class FundingClock:
         known = [t for t in (self.settled_upto, last_settled, last_bar_open) if t is not None]
         self.settled_upto = max(known) if known else None
 
+    def skip_to(self, bar_open: datetime) -> None:
+        """Count everything up to `bar_open` as settled without paying it (the exchange did)."""
+        if self.settled_upto is None or bar_open > self.settled_upto:
+            self.settled_upto = bar_open
+
     def due(self, bar_open: datetime) -> list[datetime]:
         """Funding times this bar settles; afterwards they count as settled."""
         if self.settled_upto is None:

@@ -80,9 +80,9 @@ class BinanceFeed:
     def last_price(self, symbol: str) -> float | None:
         return self._last_price.get(symbol, self._mark.get(symbol))
 
-    def funding_rate(self, symbol: str, open_ms: int | None = None) -> float:
-        """The last settled rate at `open_ms` (default: now)."""
-        return self._funding.rate_at(symbol, self._server_ms() if open_ms is None else open_ms)
+    def funding_rate(self, symbol: str, open_ms: int) -> float:
+        """The last settled rate at `open_ms`, as the bar opening then carries it."""
+        return self._funding.rate_at(symbol, open_ms)
 
     # REST -----------------------------------------------------------------------------------
     def _server_ms(self) -> int:
