@@ -14,7 +14,8 @@ estimate the first bar after each funding time carries.
 
 A fresh replay has no warm-up history: the first bars warm the strategy up, and the desk shows
 the progress. A replay restarted on a store that already holds part of it carries on after the
-last stored bar; the bars before it become the warm-up history.
+last stored bar; the bars before it become the warm-up history. One the store holds entirely
+is refused rather than played again.
 """
 from __future__ import annotations
 
@@ -155,9 +156,12 @@ class ReplayFeed:
                     self._played.setdefault(bar.symbol, []).append(bar)
                     self._last[bar.symbol] = bar.close
             minutes = minutes[len(done):]
+            if not minutes:
+                raise FeedError(f"replay {self.replay_path}: the store already holds every bar of it (up to "
+                                f"{self._resume_after:%Y-%m-%d %H:%M} UTC), so nothing is left to play; "
+                                "give another --db to replay it afresh")
         self._minutes = minutes
-        played = [bars[-1].ts for bars in self._played.values()]
-        self._next = minutes[0][0] if minutes else max(played) + MINUTE
+        self._next = minutes[0][0]
         self._status = "live"
         symbols = sorted({s for s, _ in seen if s not in self.exclude})
         return {s: spec_for(s).instrument for s in symbols}

@@ -57,15 +57,15 @@ def write_config(path: Path, **extra) -> None:
     path.write_text(yaml.safe_dump(data))
 
 
-def trifactor(tmp: Path, *args: str) -> str:
+def trifactor(tmp: Path, *args: str, code: int = 0) -> str:
     env = {"HOME": str(tmp), "PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(tmp / "cfg"),
            "XDG_DATA_HOME": str(tmp / "data"), "XDG_STATE_HOME": str(tmp / "state"),
            "XDG_RUNTIME_DIR": str(tmp / "run")}
     done = subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode == code, done.stderr
     assert "Traceback" not in done.stderr
-    return done.stdout
+    return done.stdout if code == 0 else done.stderr
 
 
 def rows(db: Path, sql: str) -> list[tuple]:
@@ -132,10 +132,12 @@ def test_a_replay_gap_across_a_funding_time_settles_it_once_with_the_settled_rat
     assert out.strip().splitlines()[-1].startswith("done: ")
     check_funding_settled_once(db, replay)
     check_market_time_only(db, START, END)
-    # `status` reads the true latest equity and trade count of the run.
+    # The newest equity row is the run's last bar, and `status` shows it with the run's trade count.
     ((equity, trades, stamp),) = rows(db, "SELECT total_equity, trade_count_cumulative, timestamp FROM performance "
                                           "WHERE mode='paper' ORDER BY timestamp DESC LIMIT 1")
     assert at(stamp) == END and trades == len(rows(db, "SELECT id FROM trades")) > 0
+    status = trifactor(tmp_path, "status", "--db", f"sqlite:///{db}")
+    assert f"equity (paper) at {END:%Y-%m-%d %H:%M:%S} UTC" in status and f"trades {trades}\n" in status
 
 
 def test_restarts_of_a_replay_settle_the_funding_time_once(tmp_path):
@@ -156,6 +158,10 @@ def test_restarts_of_a_replay_settle_the_funding_time_once(tmp_path):
     check_funding_settled_once(db, replay)
     check_market_time_only(db, START, END)
     assert at(rows(db, "SELECT MAX(timestamp) FROM performance")[0][0]) == END
+    trades = rows(db, "SELECT COUNT(*) FROM trades")
+    error = trifactor(tmp_path, *run, code=1)  # all of it is stored: nothing is played twice
+    assert "already holds every bar of it (up to 2026-03-02 12:00 UTC)" in error
+    assert rows(db, "SELECT COUNT(*) FROM trades") == trades
 
 
 def test_a_sim_run_stamps_every_row_with_the_simulated_clock(tmp_path):

@@ -93,6 +93,14 @@ async def test_a_resumed_replay_plays_after_the_last_stored_bar_and_warms_up_on_
     assert feed.now() == at(6)
 
 
+async def test_a_replay_the_store_already_holds_entirely_says_so(tmp_path):
+    write(tmp_path, "a.csv", row(0), row(1))
+    feed = ReplayFeed(tmp_path)
+    feed.resume_after(at(30))
+    with pytest.raises(FeedError, match="already holds every bar of it .up to 2026-01-01 00:30 UTC."):
+        await feed.start()
+
+
 async def test_a_fresh_replay_clock_starts_at_its_first_bar(tmp_path):
     write(tmp_path, "a.csv", row(7), row(5))
     feed = ReplayFeed(tmp_path)
