@@ -144,7 +144,8 @@ class BinanceFeed:
             return
         since = (self._funding.last_time(symbol) or open_ms) + 1
         try:
-            self._funding.add(symbol, await self._require(symbol).funding(symbol, since, open_ms))
+            history = self._require(symbol)
+            self._funding.add(symbol, await history.funding(symbol, since, open_ms + MINUTE_MS - 1))
         except FeedError as e:
             self.last_error = str(e)
             log.warning("%s; bars carry the last estimate until the settlement is known", e)

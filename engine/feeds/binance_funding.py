@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import bisect
 
-FUNDING_PERIOD_MS = 8 * 3_600_000
+from engine.feeds.binance_bars import MINUTE_MS
+
+FUNDING_PERIOD_MS = 8 * 3_600_000  # the usual interval; the mark-price stream announces the actual one
 ASKS_PER_SETTLEMENT = 5  # bars that may ask for a settlement the exchange has not published yet
 
 
@@ -29,9 +31,12 @@ class SettledFunding:
         return times[-1] if times else None
 
     def add(self, symbol: str, settlements: list[tuple[int, float]]) -> None:
-        """Settlements (time ms, rate) from the funding history; a time already known is replaced."""
+        """Settlements (time ms, rate) from the funding history; a time already known is replaced.
+
+        The history sometimes stamps a settlement a few milliseconds after its minute; it counts from
+        the minute, so the bar opening then carries it."""
         merged = dict(zip(self._times.get(symbol, []), self._rates.get(symbol, [])))
-        merged.update(settlements)
+        merged.update((t - t % MINUTE_MS, rate) for t, rate in settlements)
         times = sorted(merged)
         self._times[symbol], self._rates[symbol] = times, [merged[t] for t in times]
         last = times[-1] if times else None

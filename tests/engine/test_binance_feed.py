@@ -131,7 +131,7 @@ async def test_live_bars_carry_the_last_settled_funding_rate_not_the_running_est
         # The funding time passes while the stream is away; BTC's settlement is published, ETH's not yet.
         for symbol in SYMBOLS:
             fake.add_klines(symbol, (due - fake.market(symbol).last_open_ms) // MINUTE_MS - 1)
-        fake.settle_funding("BTCUSDT", due, 0.00042)
+        fake.settle_funding("BTCUSDT", due + 1, 0.00042)  # stamped a millisecond late, as it sometimes is
         await fake.push_kline("BTCUSDT")
         await fake.push_kline("ETHUSDT")
         groups = [await next_group()]
