@@ -1,8 +1,8 @@
 """The trading engine: bar-close driven, one book per trading mode, operator commands first.
 
-Each closed minute: mark positions, settle any funding time crossed (engine.funding), check the breakers, run
-the strategy for the whole universe, size and send orders one at a time (stepping aside
-for any operator command), then publish signals, positions and equity. Everything the engine
+Each closed minute: mark positions, settle any funding time crossed (engine.funding), check the
+breakers, run the strategy for the whole universe, size and send orders one at a time (stepping
+aside for any operator command), then publish signals, positions and equity. Everything the engine
 does is published on its event bus; commands also return their CommandResult.
 """
 from __future__ import annotations

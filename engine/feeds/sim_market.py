@@ -3,7 +3,8 @@
 Per symbol: a hidden regime (calm, trending, turbulent) that switches now and then; GARCH
 volatility clustering on top of the regime's level; rare jumps; a slow pull toward the
 starting price so long runs stay realistic; a funding rate that mean-reverts and leans with
-the trend, which settles at each funding time and is carried as the last settled rate; volume that swells with large moves and taker-buy volume that leans with returns.
+the trend, settles at each funding time and is carried as the last settled rate; volume that
+swells with large moves and taker-buy volume that leans with returns.
 
 Random numbers are counter-based (a hash of seed, symbol, minute and draw), so each symbol's
 path depends only on the seed and its name, not on which other symbols are simulated, and

@@ -76,6 +76,16 @@ async def test_day_open_is_the_first_point_when_nothing_came_before(store, backe
     assert state.day_open_equity == Decimal(10003)
 
 
+async def test_the_day_open_is_that_of_the_market_day_of_the_last_stored_point(store, backend):
+    bus = EventBus()
+    store.attach(bus)
+    for minute, equity in ((30, "10003"), (60 * 23, "10007"), (60 * 25, "10001")):  # the last: day two, 01:00
+        bus.publish(f.equity(minute, equity))
+    await store.flush()
+    state = db.with_backend(backend.url, lambda b: recovery.load_state(b, "paper"))  # the wall clock is months on
+    assert state.day_open_equity == Decimal(10007)
+
+
 async def test_controls_restore_mode_pauses_and_halt(store):
     bus = EventBus()
     store.attach(bus)
