@@ -173,3 +173,27 @@ def test_a_sim_run_stamps_every_row_with_the_simulated_clock(tmp_path):
     check_market_time_only(db, first_live - FAST_WARMUP * MINUTE, first_live + 40 * MINUTE)
     ((start_row,),) = rows(db, "SELECT MIN(timestamp) FROM performance")
     assert at(start_row) == first_live  # the row at start: the close of the last warm-up bar
+
+
+def test_sim_restarts_settle_each_funding_time_once_with_the_rate_of_the_bar_opening_then(tmp_path):
+    config, db = tmp_path / "cfg.yaml", tmp_path / "t.db"
+    write_config(config)
+    run = ["run", "--headless", "--bars", "30", "--speed", "1000", "--seed", "8", "--config", str(config),
+           "--db", f"sqlite:///{db}"]
+    for _ in range(3):  # seed 8: live bars from 00:00, then each restart carries on 8 hours later
+        trifactor(tmp_path, *run)
+    day = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert at(rows(db, "SELECT MAX(timestamp) FROM performance")[0][0]) == day + timedelta(hours=16, minutes=30)
+    payments = rows(db, "SELECT symbol, timestamp, rate, quantity FROM funding_payments")
+    times = {at(p[1]) for p in payments}
+    assert times == {day + timedelta(hours=8), day + timedelta(hours=16)}  # 00:00 came before any position
+    assert len({(p[0], p[1]) for p in payments}) == len(payments)
+    ((booked,),) = rows(db, "SELECT funding_cumulative FROM performance ORDER BY timestamp DESC LIMIT 1")
+    assert Decimal(str(booked)) == sum(Decimal(str(a)) for (a,) in rows(db, "SELECT amount FROM funding_payments"))
+    # Each time is paid for what was held then, at the rate of the bar opening at it (its signal row, stamped
+    # with the bar's close), which is not the rate the bar closing at it carried.
+    carried = {(s, at(ts)): r for s, ts, r in rows(db, "SELECT symbol, timestamp, funding_rate FROM signals")}
+    for symbol, stamp, rate, quantity in payments:
+        assert Decimal(str(quantity)) == held_before(db, at(stamp))[symbol]
+        assert float(rate) == carried[(symbol, at(stamp) + MINUTE)] != carried[(symbol, at(stamp))]
+    check_market_time_only(db, day - FAST_WARMUP * MINUTE, day + timedelta(hours=16, minutes=30))
