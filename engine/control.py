@@ -61,11 +61,24 @@ def socket_path(config: Any) -> Path:
     if not _INSTANCE_NAME.fullmatch(instance):
         raise ControlError(f"config `instance` {instance!r} must be letters, digits, '.', '_' or '-' "
                            f"(it names the control socket)")
-    return control_dir() / f"trifactor-{instance}.sock"
+    path = control_dir() / f"trifactor-{instance}.sock"
+    if len(str(path)) <= SOCKET_PATH_MAX:
+        return path
+    # A unix socket's path has a hard length limit: a deep state dir gets a short stand-in that
+    # every client derives the same way, in a directory only this user may use.
+    import hashlib
+    import tempfile
+
+    digest = hashlib.sha256(str(path).encode()).hexdigest()[:16]
+    short = Path(tempfile.gettempdir()) / f"trifactor-{os.getuid()}"
+    return short / f"{instance}-{digest}.sock"
 
 
 def _private_dir(directory: Path) -> None:
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if directory.stat().st_uid != os.getuid():
+        raise ControlError(f"the control socket directory {directory} belongs to another user; remove it or set "
+                           f"XDG_RUNTIME_DIR")
     os.chmod(directory, 0o700)
 
 
