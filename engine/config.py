@@ -111,6 +111,8 @@ class ExchangeConfig:
                            choices=("isolated", "cross"))
     timeout_ms: int = opt(10000, "Timeout of one REST request (ms).", min=100, max=120000)
     reconcile_interval_s: float = opt(60.0, "Seconds between reconciliations with the exchange.", min=1)
+    stale_after_s: float = opt(75.0, "A kline stream with no closed bar for this many seconds is stale: "
+                               "said so (the desk and headless runs) and covered over REST.", min=1, max=3600)
     secrets_file: str | None = opt(None, "Optional KEY=value file (mode 0600) with TRIFACTOR_API_KEY, "
                                    "TRIFACTOR_API_SECRET, TRIFACTOR_TESTNET_API_KEY, "
                                    "TRIFACTOR_TESTNET_API_SECRET, TRIFACTOR_DB_PASSWORD.")

@@ -11,8 +11,10 @@ from typing import TextIO
 
 from engine.engine import Engine
 from engine.events import CommandResult, EngineError, EquityUpdate, Event
+from engine.startup import StartError
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+EXIT_CANNOT_START = 2
 
 
 def bar_line(update: EquityUpdate, positions: int, halted: bool) -> str:
@@ -79,6 +81,9 @@ async def run_headless(engine: Engine, max_bars: int | None = None, *, out: Text
     code = 0
     try:
         await engine.run(max_bars)
+    except StartError as e:  # the asked-for mode cannot trade: like a usage error, for scripts too
+        print(f"trifactor: {e}", file=sys.stderr)
+        code = EXIT_CANNOT_START
     except Exception as e:  # noqa: BLE001 - the operator gets a sentence, not a traceback
         print(f"trifactor: {e}", file=sys.stderr)
         code = 1

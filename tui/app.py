@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 from engine.config import Config
 from engine.paths import log_file
 from engine.events import StoreStatus
+from engine.startup import StartError
 from engine.statefile import StateFile
 from themes import ThemeSet, load_themes
 from tui.bindings import ALL_BINDING_IDS, unknown_binding_ids
@@ -148,7 +149,12 @@ class DeskApp(App):
             self.desk.header.redraw()
         if event.state == WorkerState.ERROR:
             log.error("%s failed", worker.name, exc_info=worker.error)
-            if worker.group == "engine":
+            if isinstance(worker.error, StartError):
+                self.notify(f"{describe_error(worker.error)}. The desk stays in {worker.error.mode} mode; "
+                            "fix the cause and start trifactor again.",
+                            title=f"{worker.error.mode.capitalize()} could not start", severity="error",
+                            timeout=3600)
+            elif worker.group == "engine":
                 self.notify(f"The engine stopped after an error: {describe_error(worker.error)}. "
                             "Positions are left as they are; details are in the log file.",
                             title="Engine stopped", severity="error", timeout=60)
