@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from textual.app import App
+from textual.keys import _normalize_key_list
 from textual.worker import Worker, WorkerState
 
 from engine.config import Config
@@ -21,7 +22,7 @@ from engine.events import StoreStatus
 from engine.startup import StartError
 from engine.statefile import StateFile
 from themes import ThemeSet, load_themes
-from tui.bindings import ALL_BINDING_IDS, unknown_binding_ids
+from tui.bindings import ALL_BINDING_IDS, APP_BINDINGS, FLATTEN_ALL, unknown_binding_ids
 from tui.palette import Palette
 from tui.pump import EventPump
 from tui.screens.desk import DeskScreen
@@ -44,6 +45,7 @@ class DeskApp(App):
     CSS_PATH = Path(__file__).with_name("desk.tcss")  # absolute: subclasses live elsewhere
     TITLE = "trifactor"
     ENABLE_COMMAND_PALETTE = False
+    BINDINGS = APP_BINDINGS
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (200, "-very-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
@@ -113,6 +115,15 @@ class DeskApp(App):
             return [f"config `ui.keys`: unknown binding id {', '.join(map(repr, unknown))} "
                     f"(known: {', '.join(sorted(ALL_BINDING_IDS))})"]
         return []
+
+    @property
+    def flatten_keys(self) -> frozenset[str]:
+        """The keys that flatten everything, after the keymap (Textual's key names)."""
+        return frozenset(_normalize_key_list(self.keymap_in_use.get(FLATTEN_ALL.id, FLATTEN_ALL.key)).split(","))
+
+    def action_flatten_all(self) -> None:
+        """F from any screen, dialog or prompt: the desk's flatten, with its notices."""
+        self.desk.action_flatten_all()
 
     def store_status(self) -> StoreStatus | None:
         return self.store.status() if self.store is not None else None
