@@ -29,13 +29,19 @@ def write_config(tmp_path: Path, base_url: str, symbols: list[str], **exchange) 
     return path
 
 
+def process_env(tmp_path: Path, key: str = API_KEY, secret: str = API_SECRET) -> dict[str, str]:
+    """The fake's keys for testnet and live, and every XDG directory inside `tmp_path`."""
+    return {**os.environ, "TRIFACTOR_TESTNET_API_KEY": key, "TRIFACTOR_TESTNET_API_SECRET": secret,
+            "TRIFACTOR_API_KEY": key, "TRIFACTOR_API_SECRET": secret,
+            **{v: str(tmp_path / v.lower()) for v in ("XDG_CONFIG_HOME", "XDG_DATA_HOME",
+                                                      "XDG_STATE_HOME", "XDG_RUNTIME_DIR")}}
+
+
 class HeadlessRun:
     def __init__(self, tmp_path: Path, config: Path, *, key: str = API_KEY, secret: str = API_SECRET,
                  mode: str = "testnet") -> None:
         self.tmp_path, self.config, self.mode = tmp_path, config, mode
-        self.env = {**os.environ, "TRIFACTOR_TESTNET_API_KEY": key, "TRIFACTOR_TESTNET_API_SECRET": secret,
-                    **{v: str(tmp_path / v.lower()) for v in ("XDG_CONFIG_HOME", "XDG_DATA_HOME",
-                                                              "XDG_STATE_HOME", "XDG_RUNTIME_DIR")}}
+        self.env = process_env(tmp_path, key, secret)
         self.lines: list[str] = []
         self.stderr = ""
         self.process: asyncio.subprocess.Process | None = None
