@@ -136,3 +136,12 @@ def test_a_secrets_file_owned_by_someone_else_is_refused(tmp_path, monkeypatch):
         monkeypatch.setattr("engine.secrets.os.getuid", lambda: f.stat().st_uid + 1)
     with pytest.raises(SecretError, match="belongs to another user"):
         Secrets.load(f, environ={})
+
+
+def test_the_desk_does_not_start_with_a_key_textual_does_not_know(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("ui:\n  keys:\n    flatten_all: ctrl-f\n")
+    done = run_cli("run", "--config", str(path), tmp_path=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"trifactor: error: {path}: `ui.keys.flatten_all`: 'ctrl-f' is not a key name "
+                                   f"(examples: F, ctrl+f, f5, question_mark, escape)")
