@@ -165,6 +165,9 @@ class Engine(OperatorCommands):
             self.started = True
             self._publish_state()
             await self._live_loop(max_bars)
+        except StartError as e:  # the caller shows it in its own words (headless: stderr, exit 2)
+            log.error("%s", e)
+            raise
         except Exception as e:
             self._error(f"the engine stopped: {e}")
             raise
