@@ -1,18 +1,19 @@
 """What the desk's keys do. Each key becomes one engine command, run as a worker so the
-screen stays live; its answer is shown as a notice. A key pressed when it cannot work
-(engine starting, no symbol highlighted, the same command still running) says why.
+screen stays live; its answer is shown as a notice. Per-symbol keys act on the row under the
+cursor of the focused table (Signals, Positions or Trades). A key pressed when it cannot work
+(engine starting, no row under the cursor, the same command still running) says why.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import Awaitable, Callable
 
 from engine.events import CommandResult
+from tui import formatting as fmt
+from tui.host import DeskHost
 from tui.screens.help import HelpScreen
 from tui.screens.mode import ModeScreen
 from tui.screens.quit import QuitScreen
-
-if TYPE_CHECKING:
-    from tui.app import DeskApp
+from tui.widgets.keyed_table import KeyedTable
 
 # Commands the desk issues itself; their answers come back from the call, so the copies
 # on the event stream are not shown twice.
@@ -32,32 +33,52 @@ def describe_result(result: CommandResult) -> str:
 
 
 class DeskActions:
-    """Mixed into the desk screen; needs `app`, `notify` and `signals`."""
+    """Mixed into the desk screen; needs `host`, `app` (for screens), `notify` and `signals`."""
 
-    app: "DeskApp"
+    host: DeskHost
     _in_flight: set[str]
 
     # Guards ------------------------------------------------------------------------
 
     def engine_ready(self) -> bool:
-        if self.app.engine_done:
+        if self.host.engine_done:
             self.notify("The engine has stopped, so no command can be sent.", severity="error")
             return False
-        if not self.app.engine.started:
+        if not self.host.engine.started:
             self.notify("The engine is still starting: try again when the signals show.",
                         severity="warning")
             return False
         return True
 
-    def highlighted_symbol(self) -> str | None:
-        symbol = self.signals.cursor_key
+    def focused_table(self) -> KeyedTable:
+        """The table whose cursor the per-symbol keys follow: the focused one, or the Signals
+        table when focus is elsewhere (the breakdown and chart show its highlighted symbol)."""
+        focused = self.focused
+        return focused if isinstance(focused, KeyedTable) else self.signals
+
+    def target_symbol(self) -> str | None:
+        """The symbol of the row under the cursor of the focused table; a hint if none."""
+        table = self.focused_table()
+        symbol = table.cursor_symbol
         if symbol is None:
-            self.notify("No symbol is highlighted: move to a row of the Signals table first.",
-                        severity="warning")
+            self.hint_no_row(table)
         return symbol
 
+    def hint_no_row(self, table: KeyedTable) -> None:
+        self.notify(f"The {table.PANE} table has no row under the cursor: nothing was done. "
+                    "Move to a row first.", severity="warning")
+
+    def what_flatten_closes(self, symbol: str) -> str:
+        """"BTCUSDT LONG 0.012, notional 1.2k USDT", or that no position is open."""
+        position = self.positions.latest.get(symbol)
+        if position is None:
+            return f"{symbol}: no open position shown"
+        side = "LONG" if position.quantity > 0 else "SHORT"
+        return (f"{symbol} {side} {fmt.quantity(abs(position.quantity))}, "
+                f"notional {fmt.notional(position.notional)} USDT")
+
     def send(self, label: str, title: str, call: Callable[[], Awaitable[CommandResult]],
-             progress: str | None = None) -> None:
+             progress: str | None = None, preface: str = "") -> None:
         """Run one engine command unless the same one is still running."""
         if label in self._in_flight:
             self.notify(f"{title} is already in progress.", severity="warning")
@@ -65,16 +86,16 @@ class DeskActions:
         self._in_flight.add(label)
         if progress:
             self.notify(progress, title=title)
-        self.app.run_worker(self._send(label, title, call), name=title, group="commands",
-                            exit_on_error=False)
+        self.host.run_command(self._send(label, title, call, preface), name=title)
 
-    async def _send(self, label: str, title: str, call: Callable[[], Awaitable[CommandResult]]) -> None:
+    async def _send(self, label: str, title: str, call: Callable[[], Awaitable[CommandResult]],
+                    preface: str = "") -> None:
         try:
             result = await call()
         finally:
             self._in_flight.discard(label)
-            self.app.pump.hurry()  # the state the command changed shows now, not next frame
-        self.notify(describe_result(result), title=title,
+            self.host.hurry()  # the state the command changed shows now, not next frame
+        self.notify(preface + describe_result(result), title=title,
                     severity="information" if result.ok else "error",
                     timeout=12 if len(result.details) > 1 else 6)
 
@@ -82,24 +103,25 @@ class DeskActions:
 
     def action_flatten_all(self) -> None:
         if self.engine_ready():
-            self.send("flatten_all", "Flatten all", self.app.engine.flatten_all,
+            self.send("flatten_all", "Flatten all", self.host.engine.flatten_all,
                       progress="Closing every position…")
 
     def action_flatten_symbol(self) -> None:
         if not self.engine_ready():
             return
-        symbol = self.highlighted_symbol()
+        symbol = self.target_symbol()
         if symbol:
-            self.send(f"flatten:{symbol}", f"Flatten {symbol}", lambda: self.app.engine.flatten(symbol),
-                      progress=f"Closing {symbol}…")
+            closes = self.what_flatten_closes(symbol)
+            self.send(f"flatten:{symbol}", f"Flatten {symbol}", lambda: self.host.engine.flatten(symbol),
+                      progress=f"Closing {closes}…", preface=f"{closes}: ")
 
     def action_pause_symbol(self) -> None:
         if not self.engine_ready():
             return
-        symbol = self.highlighted_symbol()
+        symbol = self.target_symbol()
         if not symbol:
             return
-        engine = self.app.engine
+        engine = self.host.engine
         if self.signals.state is not None and symbol in self.signals.state.paused:
             self.send(f"pause:{symbol}", f"Resume {symbol}", lambda: engine.resume(symbol))
         else:
@@ -108,7 +130,7 @@ class DeskActions:
     def action_halt_entries(self) -> None:
         if not self.engine_ready():
             return
-        engine = self.app.engine
+        engine = self.host.engine
         if self.signals.state is not None and self.signals.state.halted:
             self.send("halt", "Resume entries", engine.resume_entries)
         else:
@@ -116,16 +138,16 @@ class DeskActions:
 
     def action_switch_mode(self) -> None:
         if self.engine_ready():
-            self.app.push_screen(ModeScreen(self.app.engine, self.app.pump))
+            self.app.push_screen(ModeScreen(self.host.engine, self.host.hurry))
 
     def action_next_theme(self) -> None:
-        self.app.next_theme()
+        self.host.next_theme()
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.help_rows()))
 
     def action_quit_desk(self) -> None:
-        if self.app.live_positions_open():
-            self.app.push_screen(QuitScreen(), lambda sure: sure and self.app.shutdown())
+        if self.live_positions_open():
+            self.app.push_screen(QuitScreen(), lambda sure: sure and self.host.shutdown())
         else:
-            self.app.shutdown()
+            self.host.shutdown()

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from textual.app import App
 from textual.keys import _normalize_key_list
@@ -70,7 +70,7 @@ class DeskApp(App):
         # Subscribe before the engine starts, so the desk sees its very first events.
         self.subscription = engine.bus.subscribe("desk", maxsize=20_000, coalesce=True)
         self.pump = EventPump(self.subscription, max_fps=config.ui.max_fps)
-        self.desk = DeskScreen()
+        self.desk = DeskScreen(self)
 
     # Start-up ---------------------------------------------------------------------------
 
@@ -126,6 +126,12 @@ class DeskApp(App):
     def action_flatten_all(self) -> None:
         """F from any screen, dialog or prompt: the desk's flatten, with its notices."""
         self.desk.action_flatten_all()
+
+    def hurry(self) -> None:
+        self.pump.hurry()
+
+    def run_command(self, call: Awaitable[Any], name: str) -> None:
+        self.run_worker(call, name=name, group="commands", exit_on_error=False)
 
     def store_status(self) -> StoreStatus | None:
         return self.store.status() if self.store is not None else None
@@ -211,9 +217,6 @@ class DeskApp(App):
     async def action_quit(self) -> None:
         """Textual's own quit key (ctrl+q) takes the same careful way out as q."""
         self.desk.action_quit_desk()
-
-    def live_positions_open(self) -> bool:
-        return self.desk.current_mode == "live" and self.desk.positions.open_count > 0
 
     def shutdown(self) -> None:
         if self.stopping:

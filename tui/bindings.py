@@ -17,8 +17,8 @@ APP_BINDINGS: list[Binding] = [
 
 DESK_BINDINGS: list[Binding] = [
     FLATTEN_ALL,
-    Binding("x", "flatten_symbol", "Flatten", id="flatten_symbol"),
-    Binding("p", "pause_symbol", "Pause", id="pause_symbol"),
+    Binding("x", "flatten_symbol", "Flatten row", id="flatten_symbol"),
+    Binding("p", "pause_symbol", "Pause row", id="pause_symbol"),
     Binding("space", "halt_entries", "Halt", id="halt_entries"),
     Binding("m", "switch_mode", "Mode", id="switch_mode"),
     Binding("s", "sort", "Sort", id="sort"),
@@ -41,15 +41,17 @@ ALL_BINDING_IDS = frozenset(b.id for b in [*DESK_BINDINGS, INSPECT] if b.id)
 
 HELP_TEXT = {
     "flatten_all": "Close every position now (no dialog); entries stay halted until resumed",
-    "flatten_symbol": "Close the highlighted symbol's position",
-    "pause_symbol": "Pause or resume the highlighted symbol (it keeps its position)",
+    "flatten_symbol": "Close the position of the row under the cursor of the focused table "
+                      "(Signals, Positions or Trades)",
+    "pause_symbol": "Pause or resume the symbol of the row under the cursor of the focused table "
+                    "(Signals, Positions or Trades); it keeps its position",
     "halt_entries": "Halt or resume all new entries",
     "switch_mode": "Switch trading mode: paper, testnet or live",
     "sort": "Sort the signals by the next column",
     "next_theme": "Next colour theme (remembered)",
     "help": "This help",
     "quit": "Stop the engine and quit (asks first only with live positions open)",
-    "inspect": "Inspect the highlighted symbol's factor breakdown",
+    "inspect": "Factor breakdown of the row under the cursor (Signals, Positions or Trades)",
     "pane_signals": "Show the signals pane",
     "pane_breakdown": "Show the factor breakdown pane",
     "pane_positions": "Show the positions pane",

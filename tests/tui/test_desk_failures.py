@@ -58,7 +58,7 @@ async def test_a_key_with_no_symbol_highlighted_gets_a_notice(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: engine.started, "the engine started")
         await press(pilot, "p", "x", "enter")
-        await until(pilot, lambda: notices.texts().count("No symbol is highlighted") == 3, "three notices")
+        await until(pilot, lambda: notices.texts().count("The Signals table has no row under the cursor") == 3, "three notices")
         assert engine.calls == []
 
 

@@ -6,8 +6,6 @@ batch update, so each frame is drawn once.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -19,17 +17,16 @@ from tui import messages as m
 from tui.actions import DESK_COMMANDS, DeskActions, describe_result
 from tui.bindings import DESK_BINDINGS, HELP_TEXT, INSPECT
 from tui.history import SignalHistory
+from tui.host import DeskHost
 from tui.palette import Palette
 from tui.widgets.breakdown import FactorBreakdown
 from tui.widgets.chart import PriceFactorChart
 from tui.widgets.equity import EquityPane
 from tui.widgets.header import DeskHeader
+from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.positions import PositionsTable
 from tui.widgets.signals import SignalsTable
 from tui.widgets.trades import TradesLog
-
-if TYPE_CHECKING:
-    from tui.app import DeskApp
 
 PANES = ("signals", "breakdown", "positions", "trades", "equity")
 PANE_FOCUS = {"signals": "#signals", "breakdown": "#breakdown-scroll", "positions": "#positions",
@@ -39,16 +36,16 @@ MAX_ERROR_LINES = 4
 
 class DeskScreen(DeskActions, Screen):
     BINDINGS = DESK_BINDINGS
-    app: "DeskApp"
 
-    def __init__(self) -> None:
+    def __init__(self, host: DeskHost) -> None:
         super().__init__()
+        self.host = host
         self._in_flight: set[str] = set()
         self.history = SignalHistory()
         self.shown_pane = "signals"
 
     def compose(self) -> ComposeResult:
-        yield DeskHeader(self.app.clock, id="header")
+        yield DeskHeader(self.host.clock, id="header")
         yield Static(id="pane-tabs")
         with Vertical(id="body"):
             with Vertical(id="signals-pane", classes="pane -shown"):
@@ -73,7 +70,7 @@ class DeskScreen(DeskActions, Screen):
         self.positions = self.query_one(PositionsTable)
         self.trades = self.query_one(TradesLog)
         self.equity = self.query_one(EquityPane)
-        self.header.mode = self.app.engine.mode.value
+        self.header.mode = self.host.engine.mode.value
         self.show_pane(self.shown_pane)
         self.retitle()
         self.signals.focus()
@@ -99,7 +96,7 @@ class DeskScreen(DeskActions, Screen):
         previous = self.signals.state
         with self.app.batch_update():
             self.header.state = state
-            if self.app.engine.started:
+            if self.host.engine.started:
                 self.header.engine = "running"
             self.header.redraw()
             self.signals.set_state(state)
@@ -147,11 +144,14 @@ class DeskScreen(DeskActions, Screen):
     @property
     def current_mode(self) -> str:
         state = self.signals.state
-        return state.mode.value if state is not None else self.app.engine.mode.value
+        return state.mode.value if state is not None else self.host.engine.mode.value
+
+    def live_positions_open(self) -> bool:
+        return self.current_mode == "live" and self.positions.open_count > 0
 
     def seed(self) -> None:
         """Fill the panes from the engine's snapshot (what happened before the desk listened)."""
-        snapshot = self.app.engine.snapshot()
+        snapshot = self.host.engine.snapshot()
         with self.app.batch_update():
             if snapshot.state is not None:
                 self.on_engine_state_changed(m.EngineStateChanged(snapshot.state))
@@ -160,7 +160,7 @@ class DeskScreen(DeskActions, Screen):
 
     def reload_mode(self) -> None:
         """Each mode keeps its own book: show the new mode's positions, trades and equity."""
-        self.show_book(self.app.engine.snapshot())
+        self.show_book(self.host.engine.snapshot())
 
     def show_book(self, snapshot) -> None:
         mode = self.current_mode
@@ -183,7 +183,7 @@ class DeskScreen(DeskActions, Screen):
 
     def tick(self) -> None:
         """Once a second: the clock and the store's health."""
-        self.header.store = self.app.store_status() or self.header.store
+        self.header.store = self.host.store_status() or self.header.store
         self.header.redraw()
 
     def resort(self) -> None:
@@ -213,10 +213,19 @@ class DeskScreen(DeskActions, Screen):
         self.chart.request(symbol)
         self.retitle()
 
-    @on(SignalsTable.Inspect)
-    def inspect(self) -> None:
-        if self.highlighted_symbol():
-            self.show_pane("breakdown")
+    @on(KeyedTable.Inspect)
+    def inspect(self, event: KeyedTable.Inspect) -> None:
+        """enter on any table: that row's symbol in the breakdown and chart."""
+        symbol = event.symbol
+        if symbol is None:
+            self.hint_no_row(event.table)
+            return
+        if self.signals.has_row(symbol) and self.signals.cursor_key != symbol:
+            self.signals.move_cursor(row=self.signals.get_row_index(symbol))
+        self.breakdown.show_signal(self.signals.latest.get(symbol))
+        self.chart.request(symbol)
+        self.show_pane("breakdown")
+        self.retitle()
 
     def show_pane(self, name: str) -> None:
         self.shown_pane = name
@@ -248,7 +257,7 @@ class DeskScreen(DeskActions, Screen):
     def help_rows(self) -> list[tuple[str, str]]:
         """(key as shown, what it does) for every desk binding, after the keymap."""
         rows = []
-        keymap = self.app.keymap_in_use
+        keymap = self.host.keymap_in_use
         for binding in [*DESK_BINDINGS, INSPECT]:
             key = keymap.get(binding.id, binding.key_display or binding.key)
             rows.append((key, HELP_TEXT.get(binding.id, binding.description)))

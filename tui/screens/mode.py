@@ -5,7 +5,7 @@ is shown here in its own words.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from rich.text import Text
 from textual import on
@@ -17,7 +17,6 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from tui.bindings import FLATTEN_ALL
-from tui.pump import EventPump
 
 MODES = (
     ("paper", "simulated fills, fees and funding"),
@@ -49,10 +48,11 @@ class LiveConfirmInput(Input):
 class ModeScreen(ModalScreen[str | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="mode_cancel")]
 
-    def __init__(self, engine: Any, pump: EventPump) -> None:
+    def __init__(self, engine: Any, hurry: Callable[[], None]) -> None:
+        """`hurry` delivers the engine's newest events at once (after the switch)."""
         super().__init__()
         self.engine = engine
-        self.pump = pump
+        self.hurry = hurry
         self.busy = False
 
     def compose(self) -> ComposeResult:
@@ -112,7 +112,7 @@ class ModeScreen(ModalScreen[str | None]):
             result = await self.engine.set_mode(mode, confirm=confirm)
         finally:
             self.busy = False
-            self.pump.hurry()
+            self.hurry()
         still_open = self.app.screen is self  # the operator may have closed it meanwhile
         if result.ok:
             if still_open:

@@ -13,9 +13,12 @@ from typing import ClassVar, Sequence
 from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.geometry import Region
+from textual.message import Message
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
+
+from tui.bindings import INSPECT
 
 Cell = str | Text
 
@@ -32,7 +35,24 @@ class Column:
 
 
 class KeyedTable(DataTable):
+    """Each row is about one symbol (its `symbol` column); the desk's per-symbol keys act on
+    the symbol of the row under the cursor of whichever table has focus."""
+
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
+    PANE: ClassVar[str] = "table"  # the pane's name, for hints
+    BINDINGS = [INSPECT]
+
+    class Inspect(Message):
+        """The operator asked to look closely at a symbol (None: no row under the cursor)."""
+
+        def __init__(self, table: "KeyedTable", symbol: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.symbol = symbol
+
+        @property
+        def control(self) -> "KeyedTable":
+            return self.table
 
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("cursor_type", "row")
@@ -126,6 +146,19 @@ class KeyedTable(DataTable):
 
     def key_at(self, row_index: int) -> str:
         return self.coordinate_to_cell_key(Coordinate(row_index, 0)).row_key.value
+
+    def action_inspect(self) -> None:
+        self.post_message(self.Inspect(self, self.cursor_symbol))
+
+    @property
+    def cursor_symbol(self) -> str | None:
+        """The symbol of the row under the cursor, if there is a row."""
+        key = self.cursor_key
+        if key is None:
+            return None
+        cells = self._shown.get(key)
+        column = self._column_keys.index("symbol")
+        return str(cells[column]) if cells is not None else None
 
     @property
     def cursor_key(self) -> str | None:

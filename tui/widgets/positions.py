@@ -8,6 +8,7 @@ from tui.widgets.keyed_table import Cell, Column, KeyedTable
 
 
 class PositionsTable(KeyedTable):
+    PANE = "Positions"
     COLUMNS = (
         Column("symbol", "Symbol"), Column("side", "Side", 8), Column("qty", "Qty", 10, right=True),
         Column("entry", "Entry", 11, right=True), Column("mark", "Mark", 11, right=True),

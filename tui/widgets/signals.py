@@ -7,11 +7,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from textual.message import Message
-
 from engine.events import EngineState, SignalUpdate
 from tui import formatting as fmt
-from tui.bindings import INSPECT
 from tui.palette import Palette
 from tui.widgets.keyed_table import Cell, Column, KeyedTable
 
@@ -54,10 +51,7 @@ ROWS_PER_FRAME = 8
 
 class SignalsTable(KeyedTable):
     COLUMNS = tuple(column for column, _, _ in SORTS)
-    BINDINGS = [INSPECT]
-
-    class Inspect(Message):
-        """The operator asked to look closely at the highlighted symbol."""
+    PANE = "Signals"
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -72,9 +66,6 @@ class SignalsTable(KeyedTable):
     def up_to_date(self) -> bool:
         """Every row shows its newest values (none waits for a frame or a scroll)."""
         return not self._pending
-
-    def action_inspect(self) -> None:
-        self.post_message(self.Inspect())
 
     def cells(self, s: SignalUpdate) -> tuple[Cell, ...]:
         p = self.palette

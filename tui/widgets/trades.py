@@ -10,6 +10,7 @@ from tui.widgets.keyed_table import Column, KeyedTable
 
 
 class TradesLog(KeyedTable):
+    PANE = "Trades"
     COLUMNS = (
         Column("time", "Time"), Column("symbol", "Symbol"), Column("side", "Side", 7),
         Column("qty", "Qty", 10, right=True), Column("price", "Price", 11, right=True),
