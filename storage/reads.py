@@ -3,12 +3,13 @@ tests/storage/test_indexes.py); placeholders are `?` on both backends.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 
 from storage.backend import Backend
 from storage.codec import to_decimal, to_utc
-from storage.records import AuditRecord, EquityPoint, PositionRecord, SignalRecord, TradeRecord
+from storage.records import AuditRecord, EquityPoint, OrderRecord, PositionRecord, SignalRecord, TradeRecord
 from storage.statements import SIGNAL_COLUMNS
 
 TRADE_COLUMNS = ("timestamp, mode, symbol, side, quantity, price, commission, commission_asset, realized_pnl, "
@@ -21,7 +22,10 @@ POSITIONS = ("SELECT mode, symbol, quantity, entry_price, mark_price, unrealized
              "FROM positions WHERE mode = ? ORDER BY symbol")
 EQUITY_HISTORY = f"SELECT {EQUITY_COLUMNS} FROM performance WHERE mode = ? ORDER BY timestamp DESC LIMIT ?"
 SIGNAL_HISTORY = f"SELECT {', '.join(SIGNAL_COLUMNS)} FROM signals WHERE symbol = ? ORDER BY timestamp DESC LIMIT ?"
-RECENT_AUDIT = "SELECT timestamp, command, symbol, ok, message FROM audit_log ORDER BY timestamp DESC LIMIT ?"
+RECENT_AUDIT = ("SELECT timestamp, command, symbol, ok, message, details FROM audit_log "
+                "ORDER BY timestamp DESC LIMIT ?")
+RECENT_ORDERS = ("SELECT created_at, updated_at, mode, symbol, side, quantity, reduce_only, reason, status, message "
+                 "FROM orders WHERE mode = ? ORDER BY created_at DESC LIMIT ?")
 # Every read above, with sample parameters, for the index-use checks.
 INDEXED_READS = {
     "last_trades": (LAST_TRADES, ("paper", 20)),
@@ -29,6 +33,7 @@ INDEXED_READS = {
     "equity_history": (EQUITY_HISTORY, ("paper", 500)),
     "signal_history": (SIGNAL_HISTORY, ("BTCUSDT", 500)),
     "recent_audit": (RECENT_AUDIT, (20,)),
+    "recent_orders": (RECENT_ORDERS, ("paper", 20)),
 }
 _SIGNAL_MAIN = {"timestamp", "symbol", "status", "price", "final_factor", "target_factor",
                 "target_position_usd", "current_position_usd"}
@@ -98,9 +103,26 @@ def signal_history(backend: Backend, symbol: str, n: int) -> list[SignalRecord]:
     return out
 
 
+def _details(text: str | None) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def recent_audit(backend: Backend, n: int) -> list[AuditRecord]:
-    return [AuditRecord(to_utc(ts), command, symbol, bool(ok), message or "")
-            for ts, command, symbol, ok, message in backend.query(RECENT_AUDIT, (int(n),))]
+    """The last n operator commands and engine actions (breakers, reconciliation), newest first."""
+    return [AuditRecord(to_utc(ts), command, symbol, bool(ok), message or "", _details(details))
+            for ts, command, symbol, ok, message, details in backend.query(RECENT_AUDIT, (int(n),))]
+
+
+def recent_orders(backend: Backend, mode: str, n: int) -> list[OrderRecord]:
+    """The mode's last n orders by creation, newest first, each with its newest status."""
+    return [OrderRecord(to_utc(created), to_utc(updated), mode_, symbol, side, _d(qty), bool(reduce_only),
+                        reason or "", status, message or "")
+            for created, updated, mode_, symbol, side, qty, reduce_only, reason, status, message
+            in backend.query(RECENT_ORDERS, (mode, int(n)))]
 
 
 def newest_market_time(backend: Backend) -> datetime | None:

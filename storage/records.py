@@ -72,3 +72,21 @@ class AuditRecord:
     symbol: str | None
     ok: bool
     message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """An order as last stored: its newest status and that status's message (the reason a
+    rejected or skipped order did not trade)."""
+
+    created_at: datetime
+    updated_at: datetime
+    mode: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    reduce_only: bool
+    reason: str
+    status: str
+    message: str

@@ -36,7 +36,7 @@ from storage.backend import make_backend
 from storage.codec import to_utc
 from storage.errors import StoreError, StoreUnreachable, Unavailable
 from storage.ledger import LedgerJournal, newest_time
-from storage.records import AuditRecord, EquityPoint, PositionRecord, SignalRecord, TradeRecord
+from storage.records import AuditRecord, EquityPoint, OrderRecord, PositionRecord, SignalRecord, TradeRecord
 from storage.rows import Row, rows_for
 from storage.schema import migrate, problems
 from storage.threads import DaemonWorker
@@ -406,6 +406,9 @@ class Store:
 
     async def recent_audit(self, n: int) -> list[AuditRecord]:
         return await self._in_reader(reads.recent_audit, n)
+
+    async def recent_orders(self, mode: str, n: int) -> list[OrderRecord]:
+        return await self._in_reader(reads.recent_orders, mode, n)
 
 
 def open_store(url: str | None, config: StorageConfig, secrets: Secrets, journal_dir: Path | None = None, *,

@@ -55,7 +55,7 @@ wait_for 'Positions · [1-9][0-9]* open' 120 "the strategy opened positions"
 
 # The terminal shrinks to 80x24 (one pane at a time) and grows back.
 tmx resize-window -t "$session" -x 80 -y 24
-wait_for '\[ 1 Signals \]' 30 "at 80x24 the panes became tabs"
+wait_for '\[1 Signals\]' 30 "at 80x24 the panes became tabs"
 tmx resize-window -t "$session" -x 200 -y 50
 wait_for 'Positions · [0-9]+ open' 30 "back at 200x50 every pane shows again"
 

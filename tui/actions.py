@@ -19,17 +19,20 @@ from tui.widgets.keyed_table import KeyedTable
 # on the event stream are not shown twice.
 DESK_COMMANDS = frozenset({"flatten_all", "flatten", "pause", "resume", "halt", "resume_entries",
                            "set_mode"})
-MAX_DETAIL_LINES = 12
+NOTICE_CHARS = 160
+
+
+def first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= NOTICE_CHARS else line[:NOTICE_CHARS - 1] + "…"
 
 
 def describe_result(result: CommandResult) -> str:
-    lines = [result.message or ("done" if result.ok else "refused")]
-    details = list(result.details.items())
-    for key, value in details[:MAX_DETAIL_LINES]:
-        lines.append(f"{key}: {value}")
-    if len(details) > MAX_DETAIL_LINES:
-        lines.append(f"… and {len(details) - MAX_DETAIL_LINES} more")
-    return "\n".join(lines)
+    """One line; a per-symbol outcome is in the event log."""
+    text = first_line(result.message or ("done" if result.ok else "refused"))
+    if result.details:
+        text += " · each symbol's outcome: see the log (6)"
+    return text
 
 
 class DeskActions:
@@ -37,6 +40,7 @@ class DeskActions:
 
     host: DeskHost
     _in_flight: set[str]
+    _told_starting = False
 
     # Guards ------------------------------------------------------------------------
 
@@ -45,8 +49,10 @@ class DeskActions:
             self.notify("The engine has stopped, so no command can be sent.", severity="error")
             return False
         if not self.host.engine.started:
-            self.notify("The engine is still starting: try again when the signals show.",
-                        severity="warning")
+            if not self._told_starting:  # one notice however many keys are pressed meanwhile
+                self._told_starting = True
+                self.notify("The engine is still starting: keys work once the signals show.",
+                            severity="warning")
             return False
         return True
 
@@ -97,7 +103,7 @@ class DeskActions:
             self.host.hurry()  # the state the command changed shows now, not next frame
         self.notify(preface + describe_result(result), title=title,
                     severity="information" if result.ok else "error",
-                    timeout=12 if len(result.details) > 1 else 6)
+                    timeout=8)
 
     # Keys ----------------------------------------------------------------------------
 

@@ -22,6 +22,8 @@ from engine.events import StoreStatus
 from engine.startup import StartError
 from engine.statefile import StateFile
 from themes import ThemeSet, load_themes
+from tui import event_log
+from tui import messages as m
 from tui.bindings import ALL_BINDING_IDS, APP_BINDINGS, FLATTEN_ALL, unknown_binding_ids
 from tui.palette import Palette
 from tui.pump import EventPump
@@ -29,6 +31,7 @@ from tui.screens.desk import DeskScreen
 
 log = logging.getLogger("trifactor.desk")
 STOP_TIMEOUT_S = 2.5  # with the store's own bounded close, quitting takes under 5 s whatever the database does
+HISTORY_ORDERS, HISTORY_TRADES, HISTORY_COMMANDS = 500, 500, 200  # what the event log reads back at start
 
 
 def utc_now() -> datetime:
@@ -139,6 +142,8 @@ class DeskApp(App):
     async def _run_engine(self) -> None:
         if self.store is not None:
             await self._start_store()
+        if self.store is not None:
+            await self._load_log_history()
         if self.control is not None:
             await self.control.start(self.engine)
         try:
@@ -160,6 +165,19 @@ class DeskApp(App):
             self.desk.header.store = StoreStatus("down", message=describe_error(e))
             return
         self.store.attach(self.engine.bus)  # starts the store's own writer task
+
+    async def _load_log_history(self) -> None:
+        """Earlier runs' orders, fills and commands into the event log (before the engine runs,
+        so nothing of this run is read back twice)."""
+        mode = self.engine.mode.value
+        try:
+            orders = await self.store.recent_orders(mode, HISTORY_ORDERS)
+            trades = await self.store.last_trades(HISTORY_TRADES, mode)
+            audit = await self.store.recent_audit(HISTORY_COMMANDS)
+        except Exception as e:  # noqa: BLE001 - the log starts empty; trading is not held up
+            log.warning("the event log's history could not be read from the store: %s", describe_error(e))
+            return
+        self.desk.post_message(m.LogHistoryLoaded(tuple(event_log.from_store(orders, trades, audit))))
 
     # Workers ------------------------------------------------------------------------
     # Every worker runs on the app (worker state messages do not bubble), so this one

@@ -30,14 +30,18 @@ DESK_BINDINGS: list[Binding] = [
     Binding("3", "show_pane('positions')", "Positions pane", id="pane_positions", show=False),
     Binding("4", "show_pane('trades')", "Trades pane", id="pane_trades", show=False),
     Binding("5", "show_pane('equity')", "Equity pane", id="pane_equity", show=False),
+    Binding("6", "show_pane('log')", "Event log pane", id="pane_log", show=False),
+    Binding("7", "show_pane('risk')", "Risk pane", id="pane_risk", show=False),
     Binding("escape", "back", "Back to signals", id="back", show=False),
 ]
 
 # Keys that belong to a widget rather than the desk, listed here so the help and the
 # keymap check know every id.
 INSPECT = Binding("enter", "inspect", "Inspect", id="inspect", show=False)
+LOG_FILTER = Binding("slash", "filter", "Filter", id="log_filter", key_display="/")
+WIDGET_BINDINGS = [INSPECT, LOG_FILTER]
 
-ALL_BINDING_IDS = frozenset(b.id for b in [*DESK_BINDINGS, INSPECT] if b.id)
+ALL_BINDING_IDS = frozenset(b.id for b in [*DESK_BINDINGS, *WIDGET_BINDINGS] if b.id)
 
 HELP_TEXT = {
     "flatten_all": "Close every position now (no dialog); entries stay halted until resumed",
@@ -57,7 +61,12 @@ HELP_TEXT = {
     "pane_positions": "Show the positions pane",
     "pane_trades": "Show the trades pane",
     "pane_equity": "Show the equity pane",
+    "pane_log": "Show the event log: orders, fills, commands, breakers, mismatches, feed, store, errors "
+                "(/ filters by symbol or kind)",
+    "pane_risk": "Show the risk pane: exposure against the caps, margin, distance to the breakers and to "
+                 "liquidation",
     "back": "Back to the signals",
+    "log_filter": "In the event log: type words to keep only entries of that symbol or kind",
 }
 
 

@@ -95,3 +95,25 @@ def status(kind: str, progress: float) -> str:
     if kind == "warming":
         return f"warm {progress * 100:.0f}%"
     return kind
+
+
+def compact(value: Decimal | float | None, signed: bool = False) -> str:
+    """A number that must fit a narrow column: 950, 12.3k, 1.2M (signed: +12.3k)."""
+    if is_missing(value):
+        return MISSING
+    v = float(value)
+    sign = "+" if signed and v > 0 else ""
+    magnitude = abs(v)
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if magnitude >= size:
+            return f"{sign}{v / size:.1f}{suffix}"
+    return f"{sign}{v:.0f}" if magnitude >= 100 else f"{sign}{v:.2f}"
+
+
+def bar(fraction: Decimal | float | None, width: int = 20) -> str:
+    """A gauge that reads without colour: [██████······] (over 100 %: full, marked with !)."""
+    if is_missing(fraction):
+        return "[" + "·" * width + "]"
+    f = max(0.0, float(fraction))
+    filled = min(width, round(f * width))
+    return "[" + "█" * filled + "·" * (width - filled) + ("]!" if f > 1 else "]")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Awaitable, Callable, Mapping, Protocol
 
+from engine.config import Config
 from engine.events import StoreStatus
 
 
@@ -27,6 +28,7 @@ class DeskHost(Protocol):
         """Binding id -> key, after the config's `ui.keys`."""
 
     clock: Callable[[], datetime]
+    config: Config  # the caps and breakers the risk pane measures against
 
     def hurry(self) -> None:
         """Deliver the engine's newest events now rather than at the next frame."""

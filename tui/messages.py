@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, FillEvent, PositionUpdate,
-                           SignalUpdate, StoreStatus)
+from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, FillEvent, OrderUpdate,
+                           PositionUpdate, SignalUpdate, StoreStatus)
+from tui.event_log import LogEntry
 
 
 @dataclass
@@ -27,6 +28,18 @@ class PositionsArrived(Message):
 @dataclass
 class FillsArrived(Message):
     fills: tuple[FillEvent, ...]
+
+
+@dataclass
+class OrdersArrived(Message):
+    updates: tuple[OrderUpdate, ...]
+
+
+@dataclass
+class LogHistoryLoaded(Message):
+    """The event log's entries from the store (earlier runs), oldest first."""
+
+    entries: tuple[LogEntry, ...]
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 from textual.message import Message
 
 from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, Event, FillEvent,
-                           PositionUpdate, SignalUpdate, StoreStatus, Subscription)
+                           OrderUpdate, PositionUpdate, SignalUpdate, StoreStatus, Subscription)
 from tui import messages as m
 
 
@@ -21,6 +21,7 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
     signals: list[SignalUpdate] = []
     positions: list[PositionUpdate] = []
     fills: list[FillEvent] = []
+    orders: list[OrderUpdate] = []
     errors: list[EngineError] = []
     singles: list[Message] = []
     for event in events:
@@ -30,6 +31,8 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
             positions.append(event)
         elif isinstance(event, FillEvent):
             fills.append(event)
+        elif isinstance(event, OrderUpdate):
+            orders.append(event)
         elif isinstance(event, EquityUpdate):
             singles.append(m.EquityChanged(event))
         elif isinstance(event, EngineState):
@@ -46,6 +49,8 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
         out.append(m.SignalsArrived(tuple(signals)))
     if positions:
         out.append(m.PositionsArrived(tuple(positions)))
+    if orders:
+        out.append(m.OrdersArrived(tuple(orders)))
     if fills:
         out.append(m.FillsArrived(tuple(fills)))
     if errors:

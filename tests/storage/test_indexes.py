@@ -13,6 +13,7 @@ EXPECTED_INDEX = {
     "equity_history": ("performance", "unique_mode_time"),
     "signal_history": ("signals", "unique_symbol_time_signal"),
     "recent_audit": ("audit_log", "audit_log_time"),
+    "recent_orders": ("orders", "orders_mode_time"),
 }
 
 
@@ -35,6 +36,7 @@ async def filled(store, backend):
             bus.publish(f.position(f"S{i}USDT", "1", i, mode=mode))
     for minute in range(3000):
         bus.publish(f.command("pause", minute, symbol=symbols[0]))
+        bus.publish(f.order(f"o{minute}", "skipped", minute, mode=list(Mode)[minute % 3]))
     await store.flush()
     tables = ", ".join(t for t, _ in EXPECTED_INDEX.values())
     if backend.name == "sqlite":

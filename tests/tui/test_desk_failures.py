@@ -130,7 +130,7 @@ async def test_a_store_that_cannot_open_is_reported_and_trading_goes_on(tmp_path
         await until(pilot, lambda: "db down" in shown(app.desk.header), "the header shows the store down")
 
 
-async def test_engine_errors_arrive_as_one_notice_per_frame(tmp_path):
+async def test_engine_errors_are_one_short_notice_and_each_a_line_of_the_event_log(tmp_path):
     engine = FakeEngine()
     app = desk(tmp_path, engine)
     notices = Notices(app)
@@ -140,7 +140,9 @@ async def test_engine_errors_arrive_as_one_notice_per_frame(tmp_path):
             engine.report_error(f"bad bar {n}")
         await until(pilot, lambda: notices.any("bad bar 0"), "the errors are shown")
         message = next(m for _, m, _ in notices.shown if "bad bar 0" in m)
-        assert "bad bar 3" in message and "and 6 more" in message
+        assert message == "bad bar 0 (and 9 more) · see the log (6)"
+        logged = [e.text for e in app.desk.event_log.entries if e.kind == "error"]
+        assert logged == [f"bad bar {n}" for n in range(10)]
 
 
 async def test_a_damaged_state_file_and_an_unknown_theme_are_reported(tmp_path):

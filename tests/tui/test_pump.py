@@ -41,7 +41,9 @@ def test_a_batch_becomes_one_message_per_kind_with_state_first():
     errors = next(x for x in out if isinstance(x, m.EngineReported))
     assert [e.message for e in errors.errors] == ["boom", "bang"]
     assert m.StoreStatusChanged in kinds and m.CommandAnswered in kinds
-    assert len(out) == 5, "plain order updates are not shown"
+    orders = next(x for x in out if isinstance(x, m.OrdersArrived))
+    assert orders.updates == (order,), "orders go to the event log"
+    assert len(out) == 6
 
 
 def test_latest_value_messages_replace_a_pending_older_one():

@@ -1,37 +1,47 @@
-"""The desk: header, signals, factor breakdown and chart, positions, trades and equity.
+"""The desk: header, signals, factor breakdown and chart, positions, trades, equity and the
+event log.
 
 Wide terminals show every pane at once; narrow or short ones show one pane at a time
-(keys 1-5, or enter for the breakdown). Engine messages are applied as diffs inside one
+(keys 1-6, or enter for the breakdown). Whatever happened (orders, fills, commands, breakers,
+mismatches, feed and store changes, errors) goes to the event log and the log file; a notice
+is one short line that points there. Engine messages are applied as diffs inside one
 batch update, so each frame is drawn once.
 """
 from __future__ import annotations
 
 from rich.text import Text
+import logging
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from tui import event_log
 from tui import messages as m
-from tui.actions import DESK_COMMANDS, DeskActions, describe_result
-from tui.bindings import DESK_BINDINGS, HELP_TEXT, INSPECT
+from tui.actions import DESK_COMMANDS, DeskActions, first_line
+from tui.bindings import DESK_BINDINGS, HELP_TEXT, WIDGET_BINDINGS
 from tui.history import SignalHistory
 from tui.host import DeskHost
 from tui.palette import Palette
+from tui.risk_view import DayOpen, risk_figures
 from tui.widgets.breakdown import FactorBreakdown
 from tui.widgets.chart import PriceFactorChart
 from tui.widgets.equity import EquityPane
+from tui.widgets.event_log import EventLogPane
 from tui.widgets.header import DeskHeader
 from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.positions import PositionsTable
+from tui.widgets.risk import RiskPane
 from tui.widgets.signals import SignalsTable
 from tui.widgets.trades import TradesLog
 
-PANES = ("signals", "breakdown", "positions", "trades", "equity")
+PANES = ("signals", "breakdown", "positions", "trades", "equity", "log", "risk")
 PANE_FOCUS = {"signals": "#signals", "breakdown": "#breakdown-scroll", "positions": "#positions",
-              "trades": "#trades"}
-MAX_ERROR_LINES = 4
+              "trades": "#trades", "log": "#event-log", "risk": "#risk-pane"}
+LOG_POINTER = "see the log (6)"
+events_log = logging.getLogger("trifactor.events")
 
 
 class DeskScreen(DeskActions, Screen):
@@ -42,6 +52,7 @@ class DeskScreen(DeskActions, Screen):
         self.host = host
         self._in_flight: set[str] = set()
         self.history = SignalHistory()
+        self.day_open = DayOpen()
         self.shown_pane = "signals"
 
     def compose(self) -> ComposeResult:
@@ -60,6 +71,8 @@ class DeskScreen(DeskActions, Screen):
             with Vertical(id="trades-pane", classes="pane"):
                 yield TradesLog(id="trades")
             yield EquityPane(id="equity-pane", classes="pane")
+            yield EventLogPane(id="log-pane", classes="pane")
+            yield RiskPane(id="risk-pane", classes="pane")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -70,6 +83,8 @@ class DeskScreen(DeskActions, Screen):
         self.positions = self.query_one(PositionsTable)
         self.trades = self.query_one(TradesLog)
         self.equity = self.query_one(EquityPane)
+        self.event_log = self.query_one(EventLogPane)
+        self.risk = self.query_one(RiskPane)
         self.header.mode = self.host.engine.mode.value
         self.show_pane(self.shown_pane)
         self.retitle()
@@ -94,6 +109,7 @@ class DeskScreen(DeskActions, Screen):
     def on_engine_state_changed(self, message: m.EngineStateChanged) -> None:
         state = message.state
         previous = self.signals.state
+        self.log_entries(event_log.state_changes(previous, state))
         with self.app.batch_update():
             self.header.state = state
             if self.host.engine.started:
@@ -107,8 +123,13 @@ class DeskScreen(DeskActions, Screen):
         with self.app.batch_update():
             self.positions.apply(message.updates, self.current_mode)
             self.retitle()
+            self.refresh_risk()
+
+    def on_orders_arrived(self, message: m.OrdersArrived) -> None:
+        self.log_entries(e for e in map(event_log.from_order, message.updates) if e is not None)
 
     def on_fills_arrived(self, message: m.FillsArrived) -> None:
+        self.log_entries(map(event_log.from_fill, message.fills))
         with self.app.batch_update():
             self.trades.apply(message.fills, self.current_mode)
             self.retitle()
@@ -116,28 +137,48 @@ class DeskScreen(DeskActions, Screen):
     def on_equity_changed(self, message: m.EquityChanged) -> None:
         if message.equity.mode.value != self.current_mode:
             return
+        self.day_open.see(message.equity.ts, message.equity.equity)
         with self.app.batch_update():
             self.equity.apply(message.equity)
             self.header.equity = message.equity
             self.header.redraw()
+            self.refresh_risk()
 
     def on_store_status_changed(self, message: m.StoreStatusChanged) -> None:
+        before = self.header.store
+        if before is None or (before.status, before.spooled > 0) != (message.status.status,
+                                                                     message.status.spooled > 0):
+            self.log_entries([event_log.from_store_status(message.status, self.host.clock())])
         self.header.store = message.status
         self.header.redraw()
 
     def on_command_answered(self, message: m.CommandAnswered) -> None:
         result = message.result
+        self.log_entries(event_log.from_result(result))
         if result.command not in DESK_COMMANDS:  # breakers, reconciliation: the engine acted alone
-            self.notify(describe_result(result), title=result.command.replace("_", " ").capitalize(),
-                        severity="warning" if result.ok else "error", timeout=15)
+            self.notify(f"{first_line(result.message)} · {LOG_POINTER}",
+                        title=result.command.replace("_", " ").capitalize(),
+                        severity="warning" if result.ok else "error", timeout=8)
 
     def on_engine_reported(self, message: m.EngineReported) -> None:
-        # One notice per frame however many problems arrived, so a burst cannot bury the screen.
+        # One short notice per frame however many problems arrived; the log has each of them.
         errors = message.errors
-        lines = [e.message for e in errors[:MAX_ERROR_LINES]]
-        if len(errors) > MAX_ERROR_LINES:
-            lines.append(f"… and {len(errors) - MAX_ERROR_LINES} more (see the log file)")
-        self.notify("\n".join(lines), title="Engine", severity="error", timeout=10)
+        self.log_entries(map(event_log.from_error, errors))
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        self.notify(f"{first_line(errors[0].message)}{more} · {LOG_POINTER}", title="Engine",
+                    severity="error", timeout=8)
+
+    def on_log_history_loaded(self, message: m.LogHistoryLoaded) -> None:
+        self.event_log.add_history(message.entries)
+
+    def log_entries(self, entries) -> None:
+        """Into the event log pane and the log file."""
+        entries = list(entries)
+        if not entries:
+            return
+        for entry in entries:
+            events_log.info("%s", entry.line())
+        self.event_log.add(entries)
 
     # Local state ------------------------------------------------------------------------
 
@@ -167,17 +208,31 @@ class DeskScreen(DeskActions, Screen):
         self.positions.reset(snapshot.positions.values(), mode)
         self.trades.reset(snapshot.fills, mode)
         self.equity.reset(list(snapshot.equity_history))
+        self.day_open = DayOpen()
+        for ts, equity in snapshot.equity_history:
+            self.day_open.see(ts, equity)
         if snapshot.equity is not None and snapshot.equity.mode.value == mode:
             self.equity.apply(snapshot.equity)
+            self.day_open.see(snapshot.equity.ts, snapshot.equity.equity)
         self.header.equity = snapshot.equity
         self.header.redraw()
         self.retitle()
+        self.refresh_risk()
+
+    def refresh_risk(self) -> None:
+        """Only while the pane can be seen: with hundreds of positions it is not free."""
+        if not self.risk.display or not self.risk.is_on_screen:
+            return
+        equity = self.equity.latest
+        self.risk.show(risk_figures(self.host.config, self.positions.latest.values(), equity,
+                                    self.day_open.equity))
 
     def set_palette(self, palette: Palette) -> None:
         with self.app.batch_update():
             self.header.palette = palette
             self.header.redraw()
             self.signals.set_palette(palette)
+            self.risk.palette = palette
             self.positions.set_palette(palette)
             self.trades.palette = palette
 
@@ -203,6 +258,9 @@ class DeskScreen(DeskActions, Screen):
             empty.display = open_count == 0
         self.query_one("#trades-pane").border_title = f"4 Trades · {self.trades.count} fills"
         self.query_one("#equity-pane").border_title = f"5 Equity · {self.current_mode}"
+        self.query_one("#log-pane").border_title = "6 Log · / filters by symbol or kind"
+        self.query_one("#risk-pane").border_title = (
+            f"7 Risk · max exposure {self.host.config.max_total_risk_exposure:.0%} of equity x leverage")
 
     # Panes and the highlighted symbol ------------------------------------------------------
 
@@ -233,15 +291,18 @@ class DeskScreen(DeskActions, Screen):
             self.query_one(f"#{pane}-pane").set_class(pane == name, "-shown")
         tabs = Text()
         for n, pane in enumerate(PANES, 1):
-            label = f" {n} {pane.capitalize()} "
+            label = f"{n} {pane.capitalize()}"
             if pane == name:  # brackets as well as reverse video: it reads without colour
                 tabs.append(f"[{label}]", style="bold reverse")
             else:
                 tabs.append(f" {label} ")
+            tabs.append(" ")
         self.query_one("#pane-tabs", Static).update(tabs)
         target = PANE_FOCUS.get(name)
         if target:
             self.query_one(target).focus()
+        if name == "risk":
+            self.call_after_refresh(self.refresh_risk)
 
     def action_show_pane(self, name: str) -> None:
         self.show_pane(name)
@@ -258,7 +319,7 @@ class DeskScreen(DeskActions, Screen):
         """(key as shown, what it does) for every desk binding, after the keymap."""
         rows = []
         keymap = self.host.keymap_in_use
-        for binding in [*DESK_BINDINGS, INSPECT]:
+        for binding in [*DESK_BINDINGS, *WIDGET_BINDINGS]:
             key = keymap.get(binding.id, binding.key_display or binding.key)
             rows.append((key, HELP_TEXT.get(binding.id, binding.description)))
         return rows

@@ -1,0 +1,77 @@
+"""The event log pane: every entry, newest at the bottom, following the newest unless the
+operator has scrolled up; a filter line above keeps only the entries whose symbol or kind
+starts with (or whose text contains) every word typed."""
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Input, RichLog
+
+from tui.bindings import LOG_FILTER
+from tui.event_log import KINDS, LogEntry
+from tui.palette import Palette
+
+KEEP = 2000
+
+
+class EventLogPane(Vertical):
+    BINDINGS = [LOG_FILTER]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.entries: deque[LogEntry] = deque(maxlen=KEEP)
+        self.words: tuple[str, ...] = ()
+        self.palette = Palette()
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder=f"filter: symbol or kind ({', '.join(KINDS)}), / to edit", id="event-filter")
+        yield RichLog(id="event-log", wrap=False, markup=False, highlight=False, max_lines=KEEP)
+
+    @property
+    def log_view(self) -> RichLog:
+        return self.query_one("#event-log", RichLog)
+
+    def styled(self, entry: LogEntry) -> Text:
+        # Bold and reverse read without colour and are never fainter than normal text.
+        return Text(entry.line(), style=f"bold reverse {self.palette.loss}" if entry.alarm else "")
+
+    def add(self, entries: Iterable[LogEntry]) -> None:
+        view = self.log_view
+        follow = view.scroll_y >= view.max_scroll_y  # scrolled up to read: stay there
+        for entry in entries:
+            self.entries.append(entry)
+            if entry.matches(self.words):
+                view.write(self.styled(entry), scroll_end=follow)
+
+    def add_history(self, entries: Iterable[LogEntry]) -> None:
+        """Earlier runs' entries, from the store: before everything this run logged."""
+        current = list(self.entries)
+        self.entries.clear()
+        self.entries.extend([*entries, *current][-KEEP:])
+        self.set_filter(" ".join(self.words))
+
+    def shown(self) -> list[LogEntry]:
+        return [e for e in self.entries if e.matches(self.words)]
+
+    def set_filter(self, text: str) -> None:
+        self.words = tuple(text.lower().split())
+        view = self.log_view
+        view.clear()
+        for entry in self.shown():
+            view.write(self.styled(entry), scroll_end=True)
+
+    def action_filter(self) -> None:
+        self.query_one("#event-filter", Input).focus()
+
+    @on(Input.Changed, "#event-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.set_filter(event.value)
+
+    @on(Input.Submitted, "#event-filter")
+    def _filter_done(self) -> None:
+        self.log_view.focus()
