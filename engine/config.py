@@ -7,6 +7,7 @@ Validation errors name the file, the key and what is wrong.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -16,6 +17,9 @@ from typing import Any
 import yaml
 
 MODES = ("paper", "testnet", "live")
+DEFAULT_INSTANCE = "default"
+# An instance name goes into lock file names and lock names, so it stays a plain token.
+INSTANCE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 MARKETS = ("sim", "binance", "replay")
 SECRET_KEYS = {"api_key", "api_secret", "testnet_api_key", "testnet_api_secret", "password"}
 # Keys of the original bot's config that no longer mean anything here, with what replaced them.
@@ -136,6 +140,9 @@ class UiConfig:
 class Config:
     trading_mode: str = opt("paper", "Trading mode at start: paper, testnet (Binance demo trading) or live.",
                             choices=MODES)
+    instance: str = opt(DEFAULT_INSTANCE, "This engine's name in the store: every row carries it, and only one engine "
+                        "per instance may run on a store. Engines sharing a MariaDB database need different "
+                        "names (1-32 letters, digits, `_`, `.` or `-`).")
     market: str = opt("sim", "Market data: `sim` (embedded simulated market), `binance`, `replay`.",
                       choices=MARKETS)
     replay_path: str | None = opt(None, "CSV file or directory of CSV files for market `replay`.")
@@ -249,6 +256,8 @@ def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
 
 
 def _check(cfg: Config, source: str) -> None:
+    if not INSTANCE_NAME.match(cfg.instance):
+        raise ConfigError(f"{source}: `instance` {cfg.instance!r} must be 1-32 letters, digits, _, . or -")
     if not cfg.symbols() and cfg.universe.type == "list":
         raise ConfigError(f"{source}: `universe.symbol_list` leaves no symbol to trade")
     bad = [s for s in cfg.universe.symbol_list if not s.isalnum()]

@@ -6,7 +6,10 @@ with its own connection; the engine's loop only hands over event lists and never
 on the database. An order intent is in the intents journal, on disk, before
 `record_order_intent` returns, so a real order never leaves without a durable trace.
 
-Lifecycle: `open_store(...)`, `await start()` (migrations, replay of anything journaled),
+One engine per (store, instance): `start()` takes an advisory lock (storage/lock.py) and
+`close()` releases it; every row written carries the instance and every read filters by it.
+
+Lifecycle: `open_store(...)`, `await start()` (lock, migrations, replay of anything journaled),
 `attach(bus)` (the writer task runs from then on), `await flush()` when everything so far
 must be durable, `await close()` at the end.
 """
@@ -15,12 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar, TypeVar
 
-from engine.config import StorageConfig
+from engine.config import DEFAULT_INSTANCE, INSTANCE_NAME, StorageConfig
 from engine.events import Event, EventBus, OrderUpdate, StoreStatus, Subscription
 from engine.paths import state_dir
 from engine.secrets import Secrets
@@ -29,8 +33,9 @@ from storage import reads, recovery, retention
 from storage.backend import make_backend
 from storage.errors import StoreError
 from storage.journal import Journal
+from storage.lock import InstanceLock, instance_lock
 from storage.records import AuditRecord, EquityPoint, PositionRecord, SignalRecord, TradeRecord
-from storage.rows import Row, order_rows, rows_for
+from storage.rows import Row, instance_row, order_rows, rows_for
 from storage.schema import migrate, problems
 from storage.url import StoreUrl, parse_url
 from storage.writer import Writer, WriterState, decode_rows, encode_rows
@@ -38,6 +43,7 @@ from storage.writer import Writer, WriterState, decode_rows, encode_rows
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETENTION_EVERY_S = 3600.0
+HEARTBEAT_EVERY_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,17 +55,22 @@ class JournaledIntent(Event):
     journal_end: int  # the journal's size right after this intent was appended
 
 
-def default_journal_dir(url: StoreUrl) -> Path:
+def default_journal_dir(url: StoreUrl, instance: str = DEFAULT_INSTANCE) -> Path:
+    """Per store and instance (the default instance keeps the name it had before instances)."""
+    suffix = "" if instance == DEFAULT_INSTANCE else f".{instance}"
     if url.dialect == "sqlite":
         assert url.path is not None
-        return url.path.with_name(url.path.name + ".spool")
-    return state_dir() / "spool" / f"{url.host}_{url.port}_{url.database}"
+        return url.path.with_name(url.path.name + suffix + ".spool")
+    return state_dir() / "spool" / f"{url.host}_{url.port}_{url.database}{suffix}"
 
 
 class Store:
     def __init__(self, url: StoreUrl, config: StorageConfig, secrets: Secrets, journal_dir: Path, *,
-                 timeout_s: float = 5.0, retry_interval_s: float = 2.0) -> None:
+                 timeout_s: float = 5.0, retry_interval_s: float = 2.0, instance: str = DEFAULT_INSTANCE) -> None:
+        if not INSTANCE_NAME.match(instance):
+            raise StoreError(f"instance {instance!r} must be 1-32 letters, digits, _, . or - (config key `instance`)")
         self.url = url
+        self.instance = instance
         self.config = config
         self.journal_dir = journal_dir
         self.retry_interval_s = retry_interval_s
@@ -72,6 +83,8 @@ class Store:
         except OSError as e:
             raise StoreError(f"cannot use the journal directory {journal_dir}: {e.strerror or e}") from None
         self._writer: Writer | None = None
+        self._instance_lock: InstanceLock | None = None
+        self._next_heartbeat = 0.0
         self._sub = Subscription("storage", coalesce=False)
         self._bus: EventBus | None = None
         self._lock: asyncio.Lock | None = None
@@ -94,7 +107,8 @@ class Store:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Open the database (creating it if allowed), apply migrations, replay anything journaled."""
+        """Open the database (creating it if allowed), lock the instance, apply migrations, replay
+        anything journaled. Raises StoreError if another engine runs this instance on this store."""
         self._lock = asyncio.Lock()
         state = await self._in_writer(self._start_in_thread)
         self._started = True
@@ -104,6 +118,18 @@ class Store:
     def _start_in_thread(self) -> WriterState:
         backend = self._write_backend
         backend.open(create=True)
+        lock = instance_lock(self.url, self.instance, backend)
+        lock.acquire()
+        self._instance_lock = lock
+        try:
+            return self._migrate_and_replay()
+        except BaseException:
+            self._instance_lock = None
+            lock.release()
+            raise
+
+    def _migrate_and_replay(self) -> WriterState:
+        backend = self._write_backend
         applied = migrate(backend)
         for m in applied:
             log.info("store %s: applied migration %d (%s)", self.url, m.version, m.description)
@@ -115,7 +141,7 @@ class Store:
         # Intents from a run that stopped before writing them; guarded upserts make repeats harmless.
         end = self._intents.size
         pending = [row for _, record in self._intents.read() for row in decode_rows(record)]
-        state = self._writer.write(pending, force_replay=True)
+        state = self._writer.write(self._heartbeat() + pending, force_replay=True)
         if state.status != "down":
             self._intents.clear_if_unchanged(end)
         self._retain()
@@ -205,6 +231,9 @@ class Store:
             self._writer.close()
         self._write_backend.close()
         self._intents.close()
+        if self._instance_lock is not None:
+            self._instance_lock.release()
+            self._instance_lock = None
 
     # -- writing -----------------------------------------------------------------------------------
     async def _round(self, events: list[Event], force: bool) -> None:
@@ -222,12 +251,14 @@ class Store:
         for event in events:
             try:
                 if isinstance(event, JournaledIntent):
-                    rows += order_rows(event.update)
+                    rows += order_rows(event.update, self.instance)
                     intents_end = max(intents_end, event.journal_end)
                 else:
-                    rows += rows_for(event)
+                    rows += rows_for(event, self.instance)
             except Exception as e:  # one malformed event must not cost the batch
                 log.error("store: %s event not stored: %s", getattr(event, "kind", type(event).__name__), e)
+        if time.monotonic() >= self._next_heartbeat:
+            rows += self._heartbeat()
         state = self._writer.write(rows, force_replay=force)
         if intents_end and state.status != "down":
             self._intents.clear_if_unchanged(intents_end)
@@ -235,14 +266,26 @@ class Store:
             self._retain()
         return state
 
+    def _heartbeat(self) -> list[Row]:
+        """The instances row saying this process runs the instance, after checking it still holds the lock."""
+        self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY_S
+        assert self._instance_lock is not None
+        try:
+            self._instance_lock.check()
+        except StoreError as e:  # e.g. the server restarted and another engine took the instance meanwhile
+            log.error("store: %s", e)
+        h = self._instance_lock.holder
+        return [instance_row(self.instance, h.pid or 0, h.host, h.started_at or datetime.now(timezone.utc),
+                             datetime.now(timezone.utc))]
+
     def _retain(self) -> None:
         self._next_retention = time.monotonic() + RETENTION_EVERY_S
         if self.config.signals_retention_days <= 0:
             return
         try:
-            newest = retention.newest_signal_time(self._write_backend)
+            newest = retention.newest_signal_time(self._write_backend, self.instance)
             before = retention.cutoff(self.config.signals_retention_days, newest)
-            deleted = retention.delete_old_signals(self._write_backend, before) if newest else 0
+            deleted = retention.delete_old_signals(self._write_backend, before, self.instance) if newest else 0
         except Exception as e:  # retried at the next interval
             log.warning("store: signal retention skipped: %s", e)
             return
@@ -259,7 +302,7 @@ class Store:
             raise StoreError(f"the store {self.url} is closed; the order intent was not recorded")
         durable = getattr(update.mode, "value", update.mode) != "paper"
         try:
-            self._intents.append([encode_rows(order_rows(update))], durable=durable)
+            self._intents.append([encode_rows(order_rows(update, self.instance))], durable=durable)
         except OSError as e:
             raise StoreError(f"cannot journal the order intent {update.client_order_id} in "
                              f"{self._intents.path}: {e.strerror or e}") from None
@@ -278,34 +321,35 @@ class Store:
 
     # -- the engine's state at start ------------------------------------------------------------------
     async def load_state(self, mode: str) -> RestoredState | None:
-        return await self._in_reader(recovery.load_state, mode)
+        return await self._in_reader(recovery.load_state, mode, self.instance)
 
     async def load_controls(self) -> RestoredControls | None:
-        return await self._in_reader(recovery.load_controls)
+        return await self._in_reader(recovery.load_controls, self.instance)
 
     # -- reads for the desk ------------------------------------------------------------------------------
     async def last_trades(self, n: int, mode: str) -> list[TradeRecord]:
-        return await self._in_reader(reads.last_trades, n, mode)
+        return await self._in_reader(reads.last_trades, n, mode, self.instance)
 
     async def positions(self, mode: str) -> list[PositionRecord]:
-        return await self._in_reader(reads.positions, mode)
+        return await self._in_reader(reads.positions, mode, self.instance)
 
     async def equity_history(self, mode: str, n: int) -> list[EquityPoint]:
-        return await self._in_reader(reads.equity_history, mode, n)
+        return await self._in_reader(reads.equity_history, mode, n, self.instance)
 
     async def signal_history(self, symbol: str, n: int) -> list[SignalRecord]:
-        return await self._in_reader(reads.signal_history, symbol, n)
+        return await self._in_reader(reads.signal_history, symbol, n, self.instance)
 
     async def recent_audit(self, n: int) -> list[AuditRecord]:
-        return await self._in_reader(reads.recent_audit, n)
+        return await self._in_reader(reads.recent_audit, n, self.instance)
 
 
 def open_store(url: str | None, config: StorageConfig, secrets: Secrets, journal_dir: Path | None = None, *,
-               timeout_s: float = 5.0, retry_interval_s: float = 2.0) -> Store:
-    """A store for `url` (None: `config.storage.url`, else SQLite in the XDG data directory).
+               timeout_s: float = 5.0, retry_interval_s: float = 2.0, instance: str = DEFAULT_INSTANCE) -> Store:
+    """A store for `url` (None: `config.storage.url`, else SQLite in the XDG data directory),
+    written and read as engine `instance`.
 
     Nothing is opened until `await store.start()`.
     """
     parsed = parse_url(url or config.url)
-    return Store(parsed, config, secrets, journal_dir or default_journal_dir(parsed),
-                 timeout_s=timeout_s, retry_interval_s=retry_interval_s)
+    return Store(parsed, config, secrets, journal_dir or default_journal_dir(parsed, instance),
+                 timeout_s=timeout_s, retry_interval_s=retry_interval_s, instance=instance)

@@ -101,7 +101,7 @@ async def test_killed_connections_are_replaced_without_spooling(mariadb_backend)
         bus.publish(e)
     await store.flush()
     assert len(await store.last_trades(5, "paper")) == 5  # the reader has a connection too
-    assert kill_connections(backend) == 2  # "server has gone away" for the writer and the reader
+    assert kill_connections(backend) == 3  # "server has gone away" for the writer, the reader and the instance lock
     for e in trading_events(20, 40)[0]:
         bus.publish(e)
     await store.flush()
