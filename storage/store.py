@@ -110,7 +110,11 @@ class Store:
         """Open the database (creating it if allowed), lock the instance, apply migrations, replay
         anything journaled. Raises StoreError if another engine runs this instance on this store."""
         self._lock = asyncio.Lock()
-        state = await self._in_writer(self._start_in_thread)
+        try:
+            state = await self._in_writer(self._start_in_thread)
+        except BaseException:
+            await self._in_writer(self._write_backend.close)  # a refused start leaves no connection behind
+            raise
         self._started = True
         self._set_status(state)
         self._start_writer_task()
