@@ -155,15 +155,18 @@ class ServerLock:
         self._take(conn)
 
     def _take(self, conn: pymysql.Connection) -> None:
+        self._conn = conn
         try:
             self._query(conn, f"SET SESSION wait_timeout = {IDLE_FOREVER_S}")
             (got,) = self._query(conn, "SELECT GET_LOCK(%s, 0)", (self.name,))
             if got != 1:
                 raise refusal(self._find_holder(conn), self.instance, self.url)
+        except pymysql.MySQLError as e:
+            self._drop_connection()
+            raise StoreError(f"cannot lock instance '{self.instance}' at {self.url}: {e.args[-1]}") from None
         except BaseException:
-            conn.close()
+            self._drop_connection()
             raise
-        self._conn = conn
 
     def _find_holder(self, conn: pymysql.Connection) -> Holder:
         (holder_id,) = self._query(conn, "SELECT IS_USED_LOCK(%s)", (self.name,))
@@ -183,37 +186,41 @@ class ServerLock:
         return Holder(None, client, None)
 
     def check(self) -> None:
-        conn = self._conn
-        try:
-            if conn is not None:
-                (mine,) = self._query(conn, "SELECT IS_USED_LOCK(%s) = CONNECTION_ID()", (self.name,))
+        if self._conn is not None:
+            try:
+                (mine,) = self._query(self._conn, "SELECT IS_USED_LOCK(%s) = CONNECTION_ID()", (self.name,))
                 if mine == 1:
                     return
-                conn.close()
-            self._conn = None
-            # The server freed the lock with the old connection: take it again, or say who has it.
+            except pymysql.MySQLError:  # the connection ended, and the server freed the lock with it
+                pass
+        self._drop_connection()
+        try:
             conn = self._connect()
         except pymysql.MySQLError as e:  # the server is away: try again at the next check
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-            log.warning("store: cannot check the lock on instance '%s' at %s: %s", self.instance, self.url,
-                        e.args[-1])
+            log.warning("store: cannot take the lock on instance '%s' at %s again yet: %s", self.instance,
+                        self.url, e.args[-1])
             return
-        self._take(conn)
+        self._take(conn)  # or say who has it now
         log.warning("store: took the lock on instance '%s' at %s again after its connection ended",
                     self.instance, self.url)
 
-    def release(self) -> None:
+    def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
-        if conn is None:
+        if conn is not None:
+            try:
+                conn.close()
+            except pymysql.MySQLError:  # already closed by the server or the network
+                pass
+
+    def release(self) -> None:
+        if self._conn is None:
             return
         try:
-            self._query(conn, "SELECT RELEASE_LOCK(%s)", (self.name,))
+            self._query(self._conn, "SELECT RELEASE_LOCK(%s)", (self.name,))
         except pymysql.MySQLError:
             pass  # closing the connection frees it too
         finally:
-            conn.close()
+            self._drop_connection()
 
 
 def instance_lock(url: StoreUrl, instance: str, backend: Any) -> InstanceLock:

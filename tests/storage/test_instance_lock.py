@@ -1,6 +1,7 @@
 """One engine per (store, instance): a second one is refused at start with a message naming
 the store and the process that holds it; other instances run side by side with their own
 books; read-only tools take no lock."""
+import logging
 import os
 import re
 import socket
@@ -16,6 +17,7 @@ import pytest
 from engine.model import Side
 from storage import StoreError, db_check, status_report
 from storage.lock import lock_file, server_lock_name
+from storage.store import default_journal_dir
 from storage.url import parse_url
 from tests.storage import db, factories as f
 from tests.storage.publishing import publish
@@ -179,3 +181,35 @@ def test_two_real_engines_one_instance_refused_another_instance_runs(backend):
     other_trades = db.rows(backend.url, "SELECT COUNT(*) FROM trades WHERE instance = 'other'")[0][0]
     assert other_trades > 0
     assert f"trades {other_trades}" in status.stdout.split("== instance other ==")[1]
+
+
+def test_each_instance_has_its_own_journal_directory(tmp_path):
+    sqlite = parse_url(f"sqlite:///{tmp_path / 'store.db'}")
+    assert default_journal_dir(sqlite) == tmp_path / "store.db.spool"  # where it was before instances
+    assert default_journal_dir(sqlite, "east") == tmp_path / "store.db.east.spool"
+    mysql = parse_url("mysql://u@h:3306/db")
+    assert default_journal_dir(mysql, "east") != default_journal_dir(mysql) and \
+        default_journal_dir(mysql, "east").name == "h_3306_db.east"
+
+
+async def test_a_lost_lock_connection_is_taken_again_or_reported(mariadb_backend, caplog):
+    backend = mariadb_backend
+    first = backend.open()
+    await first.start()
+    name = server_lock_name(backend.database, "default")
+    with backend.server.admin() as conn, conn.cursor() as cur:
+        cur.execute("SELECT IS_USED_LOCK(%s)", (name,))
+        (holder,) = cur.fetchone()
+        cur.execute(f"KILL CONNECTION {int(holder)}")  # the server frees the lock with it
+    second = backend.open(journal="second")
+    await second.start()  # the instance was free: taken by another engine in the meantime
+    caplog.set_level(logging.ERROR, logger="storage")
+    await first._in_writer(first._heartbeat)
+    assert re.search(refused(backend.url), caplog.text)  # the first engine says so
+    await second.close()
+    await first._in_writer(first._heartbeat)  # free again: the first engine takes it back
+    third = backend.open(journal="third")
+    with pytest.raises(StoreError, match=refused(backend.url)):
+        await third.start()
+    await third.close()
+    await first.close()

@@ -3,12 +3,8 @@ with nothing lost and nothing doubled."""
 import asyncio
 from decimal import Decimal
 
-import pytest
-
 from engine.events import EventBus, StoreStatus
 from tests.storage import db
-from tests.storage.backends import Backend
-from tests.storage.mariadb import drop_database, fresh_database
 from tests.storage.scenario import trading_events
 
 
@@ -71,13 +67,6 @@ async def test_the_writer_task_recovers_on_its_own(backend, outage):
     await asyncio.wait_for(wait_for("up"), timeout=30)
     await store.close()
     assert db.count(backend.url, "trades") == 30
-
-
-@pytest.fixture
-def mariadb_backend(mariadb, tmp_path):
-    name = fresh_database(mariadb)
-    yield Backend("mysql", mariadb.url(name), tmp_path, mariadb, name)
-    drop_database(mariadb, name)
 
 
 def kill_connections(backend) -> int:
