@@ -10,6 +10,10 @@ class StoreError(Exception):
     """A store problem worth telling the operator; the message names the (redacted) URL."""
 
 
+class InstanceBusy(StoreError):
+    """Another engine runs this instance on this store; the message names it."""
+
+
 class Unavailable(Exception):
     """The database cannot take this write now (down, locked, slow); the rows go to the journal.
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import pymysql
 
 from storage.codec import to_utc
-from storage.errors import StoreError
+from storage.errors import InstanceBusy, StoreError
 from storage.url import StoreUrl
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,8 @@ class Holder:
         return f"{who} on host {self.host or 'unknown'}{since}"
 
 
-def refusal(holder: Holder, instance: str, url: StoreUrl) -> StoreError:
-    return StoreError(f"another trifactor engine ({holder.describe()}) already runs instance '{instance}' "
+def refusal(holder: Holder, instance: str, url: StoreUrl) -> InstanceBusy:
+    return InstanceBusy(f"another trifactor engine ({holder.describe()}) already runs instance '{instance}' "
                       f"on store {url} ; stop it or pick another `instance`")
 
 

@@ -84,6 +84,7 @@ class Store:
             raise StoreError(f"cannot use the journal directory {journal_dir}: {e.strerror or e}") from None
         self._writer: Writer | None = None
         self._instance_lock: InstanceLock | None = None
+        self._lock_problem = ""  # set while another engine holds this instance's lock
         self._next_heartbeat = 0.0
         self._sub = Subscription("storage", coalesce=False)
         self._bus: EventBus | None = None
@@ -277,7 +278,10 @@ class Store:
         try:
             self._instance_lock.check()
         except StoreError as e:  # e.g. the server restarted and another engine took the instance meanwhile
-            log.error("store: %s", e)
+            self._lock_problem = f"lost the lock on instance '{self.instance}': {e}"
+            log.error("store: %s", self._lock_problem)
+            return []  # the instances row is the other engine's now
+        self._lock_problem = ""
         h = self._instance_lock.holder
         return [instance_row(self.instance, h.pid or 0, h.host, h.started_at or datetime.now(timezone.utc),
                              datetime.now(timezone.utc))]
@@ -317,7 +321,7 @@ class Store:
         return self._status
 
     def _set_status(self, state: WriterState) -> None:
-        new = StoreStatus(state.status, state.spooled, state.message)
+        new = StoreStatus(state.status, state.spooled, "; ".join(m for m in (self._lock_problem, state.message) if m))
         if new != self._status:
             self._status = new
             if self._bus is not None:
