@@ -10,7 +10,7 @@ import sys
 from typing import TextIO
 
 from engine.engine import Engine
-from engine.events import CommandResult, EngineError, EquityUpdate, Event
+from engine.events import CommandResult, EngineError, EquityUpdate, Event, StoreStatus
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -38,6 +38,7 @@ class _Printer:
     def __init__(self, engine: Engine, out: TextIO, every: int) -> None:
         self.engine, self.out, self.every = engine, out, max(1, every)
         self.bars = 0
+        self.store_message = ""
 
     def show(self, events: list[Event]) -> None:
         for event in events:
@@ -50,6 +51,10 @@ class _Printer:
                 print(f"{'ok' if event.ok else 'REFUSED'} {event.command}: {event.message}", file=self.out)
             elif isinstance(event, EngineError):
                 print(f"! {event.message}", file=self.out)
+            elif isinstance(event, StoreStatus) and event.message != self.store_message:
+                self.store_message = event.message  # e.g. rows set aside as conflicts, or the DB away
+                if event.message:
+                    print(f"! db {event.status}: {event.message}", file=self.out)
         self.out.flush()
 
 
