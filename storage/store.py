@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +32,10 @@ from storage import reads, recovery, retention
 from storage.backend import make_backend
 from storage.errors import StoreError
 from storage.journal import Journal
+from storage.heartbeat import Heartbeat
 from storage.lock import InstanceLock, instance_lock
 from storage.records import AuditRecord, EquityPoint, PositionRecord, SignalRecord, TradeRecord
-from storage.rows import Row, instance_row, order_rows, rows_for
+from storage.rows import Row, order_rows, rows_for
 from storage.schema import migrate, problems
 from storage.url import StoreUrl, parse_url
 from storage.writer import Writer, WriterState, decode_rows, encode_rows
@@ -43,7 +43,6 @@ from storage.writer import Writer, WriterState, decode_rows, encode_rows
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETENTION_EVERY_S = 3600.0
-HEARTBEAT_EVERY_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +83,7 @@ class Store:
             raise StoreError(f"cannot use the journal directory {journal_dir}: {e.strerror or e}") from None
         self._writer: Writer | None = None
         self._instance_lock: InstanceLock | None = None
-        self._lock_problem = ""  # set while another engine holds this instance's lock
-        self._next_heartbeat = 0.0
+        self._heartbeat: Heartbeat | None = None
         self._sub = Subscription("storage", coalesce=False)
         self._bus: EventBus | None = None
         self._lock: asyncio.Lock | None = None
@@ -126,6 +124,7 @@ class Store:
         lock = instance_lock(self.url, self.instance, backend)
         lock.acquire()
         self._instance_lock = lock
+        self._heartbeat = Heartbeat(lock, self.instance)
         try:
             return self._migrate_and_replay()
         except BaseException:
@@ -146,7 +145,7 @@ class Store:
         # Intents from a run that stopped before writing them; guarded upserts make repeats harmless.
         end = self._intents.size
         pending = [row for _, record in self._intents.read() for row in decode_rows(record)]
-        state = self._writer.write(self._heartbeat() + pending, force_replay=True)
+        state = self._writer.write(self._heartbeat.beat() + pending, force_replay=True)
         if state.status != "down":
             self._intents.clear_if_unchanged(end)
         self._retain()
@@ -262,29 +261,14 @@ class Store:
                     rows += rows_for(event, self.instance)
             except Exception as e:  # one malformed event must not cost the batch
                 log.error("store: %s event not stored: %s", getattr(event, "kind", type(event).__name__), e)
-        if time.monotonic() >= self._next_heartbeat:
-            rows += self._heartbeat()
+        if self._heartbeat is not None and self._heartbeat.due():
+            rows += self._heartbeat.beat()
         state = self._writer.write(rows, force_replay=force)
         if intents_end and state.status != "down":
             self._intents.clear_if_unchanged(intents_end)
         if time.monotonic() >= self._next_retention and state.status == "up":
             self._retain()
         return state
-
-    def _heartbeat(self) -> list[Row]:
-        """The instances row saying this process runs the instance, after checking it still holds the lock."""
-        self._next_heartbeat = time.monotonic() + HEARTBEAT_EVERY_S
-        assert self._instance_lock is not None
-        try:
-            self._instance_lock.check()
-        except StoreError as e:  # e.g. the server restarted and another engine took the instance meanwhile
-            self._lock_problem = f"lost the lock on instance '{self.instance}': {e}"
-            log.error("store: %s", self._lock_problem)
-            return []  # the instances row is the other engine's now
-        self._lock_problem = ""
-        h = self._instance_lock.holder
-        return [instance_row(self.instance, h.pid or 0, h.host, h.started_at or datetime.now(timezone.utc),
-                             datetime.now(timezone.utc))]
 
     def _retain(self) -> None:
         self._next_retention = time.monotonic() + RETENTION_EVERY_S
@@ -321,7 +305,8 @@ class Store:
         return self._status
 
     def _set_status(self, state: WriterState) -> None:
-        new = StoreStatus(state.status, state.spooled, "; ".join(m for m in (self._lock_problem, state.message) if m))
+        lock_problem = self._heartbeat.problem if self._heartbeat is not None else ""
+        new = StoreStatus(state.status, state.spooled, "; ".join(m for m in (lock_problem, state.message) if m))
         if new != self._status:
             self._status = new
             if self._bus is not None:

@@ -205,12 +205,12 @@ async def test_a_lost_lock_connection_is_taken_again_or_reported(mariadb_backend
     await second.start()  # the instance was free: taken by another engine in the meantime
     caplog.set_level(logging.ERROR, logger="storage")
     await first.flush()
-    await first._in_writer(first._heartbeat)
+    await first._in_writer(first._heartbeat.beat)
     await first.flush()
     assert re.search(refused(backend.url), caplog.text)  # the first engine says so, in the log and its status
     assert first.status().message.startswith("lost the lock on instance 'default': another trifactor engine")
     await second.close()
-    await first._in_writer(first._heartbeat)  # free again: the first engine takes it back
+    await first._in_writer(first._heartbeat.beat)  # free again: the first engine takes it back
     await first.flush()
     assert first.status().message == ""
     third = backend.open(journal="third")
