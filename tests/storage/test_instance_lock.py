@@ -181,6 +181,12 @@ def test_two_real_engines_one_instance_refused_another_instance_runs(backend):
     other_trades = db.rows(backend.url, "SELECT COUNT(*) FROM trades WHERE instance = 'other'")[0][0]
     assert other_trades > 0
     assert f"trades {other_trades}" in status.stdout.split("== instance other ==")[1]
+    only = run(home, "status", "--db", backend.url, "--instance", "other")
+    assert only.returncode == 0 and "== instance other ==" in only.stdout and "instance default" not in only.stdout
+    bad = run(home, "run", "--headless", "--bars", "2", "--instance", "no/slashes", "--db", backend.url)
+    assert bad.returncode == 2
+    assert bad.stderr == "trifactor: error: command line: `instance` 'no/slashes' must be 1-32 letters, digits, " \
+                         "_, . or -\n"
 
 
 def test_each_instance_has_its_own_journal_directory(tmp_path):
@@ -218,3 +224,18 @@ async def test_a_lost_lock_connection_is_taken_again_or_reported(mariadb_backend
         await third.start()
     await third.close()
     await first.close()
+
+
+def test_a_killed_engine_leaves_no_lock_behind(backend):
+    home = backend.tmp / "home"
+    first = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--headless", "--speed", "2", "--db",
+                              backend.url], cwd=ROOT, env=trifactor_env(home), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_instance(backend.url, first.pid, first)
+    finally:
+        first.kill()  # kill -9: no chance to release anything
+        first.wait(timeout=30)
+    again = run(home, "run", "--headless", "--bars", "2", "--db", backend.url)
+    assert again.returncode == 0, again.stderr
+    assert db.rows(backend.url, "SELECT pid FROM instances WHERE instance = 'default'") != [(first.pid,)]
