@@ -144,6 +144,13 @@ async def test_a_second_trifactor_run_on_a_held_instance_exits_2(backend):
     assert re.fullmatch("trifactor: error: " + refused(backend.url) + r"\n", out.stderr), out.stderr
 
 
+def start_engine(home: Path, url: str) -> subprocess.Popen:
+    """A real engine that runs until stopped, on the default instance of `url`."""
+    return subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--headless", "--speed", "2", "--db", url],
+                            cwd=ROOT, env=trifactor_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+
+
 def wait_for_instance(url: str, pid: int, proc: subprocess.Popen, timeout_s: float = 90) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -159,9 +166,7 @@ def wait_for_instance(url: str, pid: int, proc: subprocess.Popen, timeout_s: flo
 
 def test_two_real_engines_one_instance_refused_another_instance_runs(backend):
     home = backend.tmp / "home"
-    first = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--headless", "--speed", "2", "--db",
-                              backend.url], cwd=ROOT, env=trifactor_env(home), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+    first = start_engine(home, backend.url)
     try:
         wait_for_instance(backend.url, first.pid, first)
         second = run(home, "run", "--headless", "--bars", "2", "--db", backend.url)
@@ -228,9 +233,7 @@ async def test_a_lost_lock_connection_is_taken_again_or_reported(mariadb_backend
 
 def test_a_killed_engine_leaves_no_lock_behind(backend):
     home = backend.tmp / "home"
-    first = subprocess.Popen([sys.executable, "-m", "tui.cli", "run", "--headless", "--speed", "2", "--db",
-                              backend.url], cwd=ROOT, env=trifactor_env(home), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+    first = start_engine(home, backend.url)
     try:
         wait_for_instance(backend.url, first.pid, first)
     finally:
