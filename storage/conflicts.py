@@ -72,7 +72,8 @@ def find_conflicts(kind: str, sent: list[dict], stored: list[tuple]) -> list[Con
     out = []
     for values in sent:
         have = by_key.get(_key(spec, values))
-        if have is None:
+        if have is None:  # not inserted, yet no stored key equals it here: the database's collation matched it
+            out.append(Conflict(spec.table, {k: values.get(k) for k in spec.keys}, spec.keys, (kind, values)))
             continue
         differ = tuple(c for c in spec.columns
                        if not (values.get(c) is None and c in spec.keep_if_null)
