@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from storage.backend import Backend
 from storage.codec import to_utc
+from storage.lock import is_running
 
 # Tables whose rows name an instance, each with an index that starts with `instance`.
 BOOK_TABLES = ("performance", "trades")
@@ -32,10 +33,13 @@ def names(backend: Backend) -> list[str]:
 
 
 def runner(backend: Backend, instance: str) -> str:
-    """Who last ran the instance (process, host, since, last heartbeat), or "" if unknown."""
+    """Whether an engine runs the instance now, and who last ran it (process, host, since, last
+    heartbeat); "" when nothing is known."""
+    running = is_running(backend.url, instance, backend)
+    state = {True: "running", False: "not running", None: "running unknown"}[running]
     rows = backend.query("SELECT pid, host, started_at, heartbeat FROM instances WHERE instance = ?", (instance,))
     if not rows:
-        return ""
+        return state if running else ""
     pid, host, started, heartbeat = rows[0]
-    return (f"pid {pid} on host {host}, started {to_utc(started):%Y-%m-%d %H:%M:%S} UTC, "
-            f"last heartbeat {to_utc(heartbeat):%Y-%m-%d %H:%M:%S} UTC")
+    return (f"{state}; {'' if running else 'last '}pid {pid} on host {host}, started {to_utc(started):%Y-%m-%d %H:%M:%S} "
+            f"UTC, last heartbeat {to_utc(heartbeat):%Y-%m-%d %H:%M:%S} UTC")

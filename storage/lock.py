@@ -227,3 +227,34 @@ def instance_lock(url: StoreUrl, instance: str, backend: Any) -> InstanceLock:
     if url.dialect == "sqlite":
         return FileLock(url, instance)
     return ServerLock(url, instance, backend.dedicated_connection)
+
+
+def is_running(url: StoreUrl, instance: str, backend: Any) -> bool | None:
+    """Whether an engine holds the instance's lock now, found without taking it (None: cannot tell).
+
+    SQLite: the lock file names its holder until it is released; a holder on this host is
+    checked for being alive (a killed engine leaves its line behind). MariaDB: IS_USED_LOCK.
+    """
+    if url.dialect != "sqlite":
+        [(holder,)] = backend.query("SELECT IS_USED_LOCK(?)", (server_lock_name(url.database, instance),))
+        return holder is not None
+    try:
+        text = lock_file(url, instance).read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    if not text.strip():
+        return False
+    try:
+        pid, host, _ = text.split()
+        if host != socket.gethostname():
+            return None
+        os.kill(int(pid), 0)
+    except ValueError:
+        return None
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True

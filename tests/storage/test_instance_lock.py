@@ -102,7 +102,7 @@ async def test_two_instances_keep_separate_books_side_by_side(backend):
         east_part, west_part = text.split("== instance east ==")[1].split("== instance west ==")
         assert "10,010.00 USDT" in east_part and "trades 2" in east_part and "BTCUSDT" in east_part
         assert "9,990.00 USDT" in west_part and "trades 1" in west_part and "HALTED (daily loss)" in west_part
-        assert f"pid {os.getpid()} on host {socket.gethostname()}" in west_part
+        assert f"engine  running; pid {os.getpid()} on host {socket.gethostname()}, started " in west_part
         only = status_report(backend.url, NO_SECRETS, instance="west")
         assert "== instance west ==" in only and "== instance east ==" not in only
         with pytest.raises(StoreError, match=r"has no instance 'north' \(instances: east, west\)"):
@@ -181,7 +181,7 @@ def test_two_real_engines_one_instance_refused_another_instance_runs(backend):
     status = run(home, "status", "--db", backend.url)
     assert status.returncode == 0, status.stderr
     assert "instances  default, other" in status.stdout
-    assert f"engine  pid {first.pid} on host" in status.stdout
+    assert f"engine  not running; last pid {first.pid} on host" in status.stdout
     # The other instance's fills are its own: counted from its trades, none of them in the default book.
     other_trades = db.rows(backend.url, "SELECT COUNT(*) FROM trades WHERE instance = 'other'")[0][0]
     assert other_trades > 0
@@ -239,6 +239,8 @@ def test_a_killed_engine_leaves_no_lock_behind(backend):
     finally:
         first.kill()  # kill -9: no chance to release anything
         first.wait(timeout=30)
+    status = run(home, "status", "--db", backend.url)
+    assert f"engine  not running; last pid {first.pid} on host" in status.stdout, status.stdout + status.stderr
     again = run(home, "run", "--headless", "--bars", "2", "--db", backend.url)
     assert again.returncode == 0, again.stderr
     assert db.rows(backend.url, "SELECT pid FROM instances WHERE instance = 'default'") != [(first.pid,)]
