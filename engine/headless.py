@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
-from typing import TextIO
+from typing import Callable, TextIO
 
 from engine.control import ControlServer
 from engine.engine import Engine
@@ -19,6 +20,7 @@ from engine.events import CommandResult, EngineError, EquityUpdate, Event, FillE
 from engine.startup import StartError
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE  # what a shell reports for a tool whose reader went away
 STOP_DEADLINE_S = 2.5  # the store then gets the rest of the 5 s a SIGTERM may take
 EXIT_CANNOT_START = 2
 
@@ -65,8 +67,22 @@ class _Printer:
         self.engine, self.out, self.every = engine, out, max(1, every)
         self.bars = 0
         self.store: tuple[str, str] | None = None
+        self.broken = False  # the reader went away (`| head`): stop quietly, as Unix tools do
+        self.on_broken: Callable[[], None] = lambda: None
 
     def show(self, events: list[Event]) -> None:
+        if self.broken:
+            return
+        try:
+            self._show(events)
+        except BrokenPipeError:
+            self.broken = True
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                # What is still buffered, and the final summary, go nowhere instead of raising again.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self.out.fileno())
+            self.on_broken()
+
+    def _show(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, EquityUpdate):
                 self.bars += 1
@@ -99,9 +115,10 @@ async def run_headless(engine: Engine, max_bars: int | None = None, *, out: Text
     stopping: list[asyncio.Task] = []
     running: list[asyncio.Task] = []
 
-    def on_signal() -> None:
+    def on_signal(quiet: bool = False) -> None:
         if not stopping:
-            print("stopping: finishing the orders in flight...", file=out, flush=True)
+            if not quiet:
+                print("stopping: finishing the orders in flight...", file=out, flush=True)
             stopping.append(asyncio.ensure_future(engine.stop()))
             # A service manager escalates to SIGKILL after a few seconds: whatever the engine
             # waits on (a frozen database at start-up, an exchange that does not answer), it is
@@ -111,6 +128,7 @@ async def run_headless(engine: Engine, max_bars: int | None = None, *, out: Text
     for sig in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, on_signal)
+    printer.on_broken = lambda: on_signal(quiet=True)
 
     async def pump() -> None:
         while True:
@@ -150,5 +168,7 @@ async def run_headless(engine: Engine, max_bars: int | None = None, *, out: Text
         await engine.bus.commit()
         printer.show(subscription.drain())
         engine.bus.unsubscribe(subscription)
+    if printer.broken:
+        return code or EXIT_BROKEN_PIPE
     print(summary(engine), file=out, flush=True)
     return code

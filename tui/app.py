@@ -7,7 +7,9 @@ log file, never to the screen).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -31,6 +33,7 @@ from tui.pump import EventPump
 from tui.screens.desk import DeskScreen
 
 log = logging.getLogger("trifactor.desk")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 STOP_TIMEOUT_S = 2.5  # with the store's own bounded close, quitting takes under 5 s whatever the database does
 HISTORY_ORDERS, HISTORY_TRADES, HISTORY_COMMANDS = 500, 500, 200  # what the event log reads back at start
 
@@ -96,10 +99,23 @@ class DeskApp(App):
                         exit_on_error=False)
         self.run_worker(self._run_engine(), name="engine", group="engine", exclusive=True,
                         exit_on_error=False)
+        self._handle_stop_signals()
         self.set_interval(1.0, self.desk.tick, name="clock")
         self.set_interval(2.0, self.desk.resort, name="resort")
         for notice in notices:
             self.notify(notice, severity="warning", timeout=10)
+
+    def _handle_stop_signals(self) -> None:
+        """SIGTERM (a service manager, `kill`) and SIGHUP (the SSH session or tmux pane went away)
+        quit like q: the engine stops, the store is flushed and closed, the terminal restored."""
+        loop = asyncio.get_running_loop()
+        for sig in STOP_SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._stop_signal, sig)
+
+    def _stop_signal(self, sig: signal.Signals) -> None:
+        log.info("%s received: stopping the engine and quitting", signal.Signals(sig).name)
+        self.shutdown()
 
     def _choose_theme(self) -> list[str]:
         wanted = self.state_file.read().get("theme") or self.config.ui.theme
