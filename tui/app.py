@@ -101,7 +101,6 @@ class DeskApp(App):
                         exit_on_error=False)
         self._handle_stop_signals()
         self.set_interval(1.0, self.desk.tick, name="clock")
-        self.set_interval(2.0, self.desk.resort, name="resort")
         for notice in notices:
             self.notify(notice, severity="warning", timeout=10)
 

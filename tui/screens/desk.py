@@ -241,10 +241,6 @@ class DeskScreen(DeskActions, Screen):
         self.header.store = self.host.store_status() or self.header.store
         self.header.redraw()
 
-    def resort(self) -> None:
-        if self.signals.sort_index:
-            self.signals.resort()
-
     def retitle(self) -> None:
         count = len(self.signals.latest)
         self.query_one("#signals-pane").border_title = (

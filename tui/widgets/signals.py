@@ -49,6 +49,16 @@ SORTS: tuple[tuple[Column, Callable[[SignalUpdate], Any], bool], ...] = (
 ROWS_PER_FRAME = 8
 
 
+def sorted_symbols(latest: dict[str, SignalUpdate], sort_index: int) -> list[str]:
+    """Every symbol in the chosen order. Equal values keep the symbols' alphabetical order (a
+    stable sort of an alphabetical list), so equal rows never swap places between updates."""
+    _, value, descending = SORTS[sort_index]
+    by_symbol = sorted(latest)
+    if not sort_index:
+        return by_symbol
+    return sorted(by_symbol, key=lambda symbol: value(latest[symbol]), reverse=descending)
+
+
 class SignalsTable(KeyedTable):
     COLUMNS = tuple(column for column, _, _ in SORTS)
     PANE = "Signals"
@@ -85,6 +95,8 @@ class SignalsTable(KeyedTable):
         for s in updates:
             self.latest[s.symbol] = s
         self._show(s.symbol for s in updates)
+        if self.sort_index:  # the chosen order holds at every update
+            self.resort()
 
     def set_state(self, state: EngineState) -> None:
         before = self.state
@@ -158,14 +170,20 @@ class SignalsTable(KeyedTable):
         self.sort_index = (self.sort_index + 1) % len(SORTS)
         self.resort()
 
+    def sorted_keys(self) -> list[str]:
+        return sorted_symbols(self.latest, self.sort_index)
+
     def resort(self) -> None:
-        """Order rows by the sort column, keeping the cursor on the same symbol."""
+        """Order rows by the sort column, keeping the cursor on the same symbol. Only when the
+        order changed: re-sorting a table redraws all of it."""
         if not self.row_count:
             return
-        _, value, descending = SORTS[self.sort_index]
+        order = self.sorted_keys()
+        if [row.key.value for row in self.ordered_rows] == order:
+            return
         keep = self.cursor_key
-        self.show_pending(everything=True)
-        latest = self.latest
-        self.sort("symbol", key=lambda symbol: value(latest[str(symbol)]), reverse=descending)
+        position = {symbol: n for n, symbol in enumerate(order)}
+        self.sort("symbol", key=lambda symbol: position[str(symbol)])
         if keep is not None:
-            self.move_cursor(row=self.get_row_index(keep), scroll=True)
+            self.move_cursor(row=self.get_row_index(keep), scroll=False)
+        self.call_after_refresh(self.show_pending)  # rows that moved into view show their newest values
