@@ -90,9 +90,9 @@ class DeskApp(App):
         if self.state_file.problem:
             notices.append(self.state_file.problem)
         self.theme_changed_signal.subscribe(
-            self, lambda theme: self.desk.set_palette(Palette.from_theme(theme)))
+            self, lambda theme: self.desk.set_palette(Palette.from_theme(theme, plain=self.no_color)))
         await self.push_screen(self.desk)
-        self.desk.set_palette(Palette.from_theme(self.current_theme))
+        self.desk.set_palette(Palette.from_theme(self.current_theme, plain=self.no_color))
         self.desk.seed()
         self.pump.post = self.desk.post_message
         self.run_worker(self.pump.run(), name="event pump", group="events", exclusive=True,

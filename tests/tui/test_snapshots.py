@@ -1,4 +1,4 @@
-"""The main screen at 80x24 and 160x48, on the seeded sim market, after a fixed number of bars.
+"""The main screen at 80x24, 120x40 and 160x48, and without colour (NO_COLOR), on the seeded sim market, after a fixed number of bars.
 
 The desk sees every bar (the feed waits for it), the clock is frozen, and the screenshot is
 taken only once everything the engine said is on screen, so the picture is the same on
@@ -38,3 +38,22 @@ def test_main_screen_160x48(snap_compare, tmp_path):
 def test_breakdown_pane_80x24(snap_compare, tmp_path):
     app, settle = settled_desk(tmp_path)
     assert snap_compare(app, terminal_size=(80, 24), run_before=settle, press=["enter"])
+
+
+def test_main_screen_120x40(snap_compare, tmp_path):
+    app, settle = settled_desk(tmp_path)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=settle)
+
+
+def test_main_screen_no_color_with_entries_halted(snap_compare, tmp_path, monkeypatch):
+    """Alarms are bold and reverse, never fainter than normal text, when there is no colour."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app, settle = settled_desk(tmp_path)
+
+    async def halted(pilot) -> None:
+        await settle(pilot)
+        await app.engine.halt_entries()
+        await until(pilot, lambda: app.desk.header.state.halted and app.desk.signals.up_to_date
+                    and not len(app.subscription), "the desk shows entries halted")
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=halted)

@@ -233,6 +233,7 @@ class DeskScreen(DeskActions, Screen):
             self.header.redraw()
             self.signals.set_palette(palette)
             self.risk.palette = palette
+            self.event_log.palette = palette
             self.positions.set_palette(palette)
             self.trades.palette = palette
 

@@ -38,7 +38,7 @@ class EventLogPane(Vertical):
 
     def styled(self, entry: LogEntry) -> Text:
         # Bold and reverse read without colour and are never fainter than normal text.
-        return Text(entry.line(), style=f"bold reverse {self.palette.loss}" if entry.alarm else "")
+        return Text(entry.line(), style=self.palette.alarm if entry.alarm else "")
 
     def add(self, entries: Iterable[LogEntry]) -> None:
         view = self.log_view

@@ -24,36 +24,36 @@ def header_text(mode: str, state: EngineState | None, store: StoreStatus | None,
     """`engine` is starting, running or stopped."""
     items: list[tuple[str, str]] = []
     if mode == "live" and engine == "running":
-        items.append(("‼ LIVE ‼", f"bold reverse {palette.loss}"))
+        items.append(("‼ LIVE ‼", palette.alarm))
     elif mode == "live":  # asked for, but nothing is live yet (or any more): no alarm that lies
-        items.append(("live: not trading", f"bold {palette.warn}"))
+        items.append(("live: not trading", palette.caution))
     else:
         items.append((mode.upper(), "bold reverse"))
     if engine != "running":
         items.append(("engine starting…" if engine == "starting" else "ENGINE STOPPED",
-                      palette.warn if engine == "starting" else f"bold {palette.loss}"))
+                      palette.warn if engine == "starting" else palette.alarm))
     if state is not None and state.connecting:
-        items.append((f"connecting ({state.connecting})", f"bold {palette.warn}"))
+        items.append((f"connecting ({state.connecting})", palette.caution))
     if state is not None:
         items.append((f"market {state.market}", ""))
         feed_ok = state.feed_status == "live"
-        items.append((f"feed {state.feed_status}", "" if feed_ok else f"bold {palette.warn}"))
+        items.append((f"feed {state.feed_status}", "" if feed_ok else palette.caution))
     if store is None:
         items.append(("db off", ""))
     else:
         db_ok = store.status in ("up", "off")
         spool = f" ({store.spooled} queued)" if store.spooled else ""
-        items.append((f"db {store.status}{spool}", "" if db_ok else f"bold {palette.warn}"))
+        items.append((f"db {store.status}{spool}", "" if db_ok else palette.caution))
     items.append((now.strftime("%H:%M:%S UTC"), ""))
     if state is not None:
         if state.halted:
             reason = f": {state.halt_reason}" if state.halt_reason else ""
-            items.append((f"ENTRIES HALTED{reason}", f"bold {palette.loss}"))
+            items.append((f"ENTRIES HALTED{reason}", palette.alarm))
         else:
             items.append(("entries on", ""))
         tripped = [f"{name}: {why}" for name, why in state.breakers.items() if why]
         if tripped:
-            items.append(("BREAKER " + "; ".join(tripped), f"bold {palette.loss}"))
+            items.append(("BREAKER " + "; ".join(tripped), palette.alarm))
         else:
             items.append(("breakers ok", ""))
         if state.paused:

@@ -22,7 +22,7 @@ def _pct(value) -> str:
 def risk_text(r: RiskFigures | None, palette: Palette) -> Text:
     if r is None:
         return Text("No equity reported yet.")
-    alarm = f"bold reverse {palette.loss}"
+    alarm = palette.alarm
     text = Text(no_wrap=True, overflow="ellipsis")
     use = r.gross_use
     text.append(f"Gross   {fmt.compact(r.gross):>7} of {fmt.compact(r.gross_cap):>7} {fmt.bar(use)} {_pct(use):>6}",
