@@ -146,6 +146,15 @@ class UiConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    command: str | None = opt(None, "Program run on each alert (breaker trip, engine stop, store down, "
+                              "mismatch, flatten not flat, stale feed), e.g. a script that sends a Telegram or "
+                              "ntfy message: its arguments are the alert's kind and text, its standard input "
+                              "the alert as one line. Unset: the bell and the highlighted header only.")
+    timeout_s: float = opt(10.0, "Seconds an alert command may run before it is stopped.", min=0.1, max=300)
+
+
+@dataclass(frozen=True)
 class Config:
     trading_mode: str = opt("paper", "Trading mode at start: paper, testnet (Binance demo trading) or live.",
                             choices=MODES)
@@ -177,6 +186,7 @@ class Config:
     flow: FlowConfig = opt(None, "Taker flow source.", factory=FlowConfig)
     storage: StorageConfig = opt(None, "The store.", factory=StorageConfig)
     ui: UiConfig = opt(None, "The desk.", factory=UiConfig)
+    alerts: AlertsConfig = opt(None, "Operator alerts.", factory=AlertsConfig)
 
     def strategy_params(self) -> dict:
         """The mapping `strategy.StrategyParams` takes."""

@@ -26,6 +26,8 @@ from engine.statefile import StateFile
 from storage.errors import InstanceBusy
 from themes import ThemeSet, load_themes
 from tui import event_log
+from tui.alert_command import run_alert_command
+from tui.alerts import Alert
 from tui import messages as m
 from tui.bindings import ALL_BINDING_IDS, APP_BINDINGS, FLATTEN_ALL, unknown_binding_ids
 from tui.palette import Palette
@@ -152,6 +154,20 @@ class DeskApp(App):
     def run_command(self, call: Awaitable[Any], name: str) -> None:
         self.run_worker(call, name=name, group="commands", exit_on_error=False)
 
+    def ring(self, alert: Alert) -> None:
+        self.bell()
+        log.warning("%s", alert.line())
+        command = self.config.alerts.command
+        if command:
+            self.run_worker(self._alert_command(command, alert), name="alert command", group="alerts",
+                            exit_on_error=False)
+
+    async def _alert_command(self, command: str, alert: Alert) -> None:
+        problem = await run_alert_command(command, alert, self.config.alerts.timeout_s)
+        if problem:
+            log.warning("%s", problem)
+            self.desk.log_entries([event_log.LogEntry(self.clock(), "error", problem, alarm=True)])
+
     def store_status(self) -> StoreStatus | None:
         return self.store.status() if self.store is not None else None
 
@@ -211,6 +227,9 @@ class DeskApp(App):
             self.engine_done = True
             self.desk.header.engine = "stopped"
             self.desk.header.redraw()
+            if not self.stopping:
+                why = describe_error(worker.error) if event.state == WorkerState.ERROR else "it ended"
+                self.desk.raise_alerts([Alert("engine", f"the engine stopped: {why}")])
         if event.state == WorkerState.ERROR:
             log.error("%s failed", worker.name, exc_info=worker.error)
             if isinstance(worker.error, StartError):

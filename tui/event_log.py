@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from engine.events import CommandResult, EngineError, EngineState, FillEvent, OrderUpdate, StoreStatus
 from tui import formatting as fmt
 
-KINDS = ("order", "fill", "command", "breaker", "mismatch", "feed", "store", "error")
+KINDS = ("order", "fill", "command", "breaker", "mismatch", "feed", "store", "error", "alert")
 ALARM_STATUSES = ("rejected", "error")
 FILLED = ("filled", "partially_filled")  # shown by the fill itself, with its price and fee
 MAX_DETAILS = 50
@@ -28,7 +28,7 @@ class LogEntry:
 
     def line(self) -> str:
         """The entry as one line of plain text (the log file, the pane)."""
-        return f"{self.ts:%m-%d %H:%M:%S} {self.kind:<8} {self.symbol or '-':<12} {self.text}"
+        return f"{self.ts:%m-%d %H:%M:%S} {self.kind:<8} {self.symbol or '-':<9} {self.text}"
 
     def matches(self, words: Iterable[str]) -> bool:
         """Every word is a prefix of the symbol, the kind, or appears in the text."""

@@ -26,6 +26,8 @@ def price(value: float | Decimal | None) -> str:
         return MISSING
     v = float(value)
     magnitude = abs(v)
+    if magnitude >= 100_000:  # 113,423.2 still fits a 10-column cell with its gap
+        return f"{v:,.1f}"
     if magnitude >= 1000:
         return f"{v:,.2f}"
     if magnitude >= 1:
@@ -73,10 +75,22 @@ def signed_usd(value: Decimal | float | None, places: int = 2) -> str:
 
 
 def notional(value: Decimal | float | None) -> str:
-    """Target and current position sizes: whole dollars, signed (long +, short -)."""
+    """Target and current position sizes: whole dollars, signed (long +, short -); from 100k
+    they shrink (+1.2M) rather than be cut."""
     if is_missing(value):
         return MISSING
+    if abs(float(value)) >= 100_000:
+        return compact(value, signed=True)
     return f"{float(value):+,.0f}"
+
+
+def signed_usd_short(value: Decimal | float | None) -> str:
+    """signed_usd for a narrow column: from 1,000 it shrinks to ▲+1.2k."""
+    if is_missing(value):
+        return MISSING
+    if abs(float(value)) >= 1000:
+        return f"{arrow(value)}{compact(value, signed=True)}"
+    return signed_usd(value)
 
 
 def quantity(value: Decimal | None) -> str:

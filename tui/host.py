@@ -11,6 +11,7 @@ from typing import Any, Awaitable, Callable, Mapping, Protocol
 
 from engine.config import Config
 from engine.events import StoreStatus
+from tui.alerts import Alert
 
 
 class DeskHost(Protocol):
@@ -39,6 +40,9 @@ class DeskHost(Protocol):
     def store_status(self) -> StoreStatus | None: ...
 
     def next_theme(self) -> None: ...
+
+    def ring(self, alert: Alert) -> None:
+        """The terminal bell, and `alerts.command` when the config sets one."""
 
     def shutdown(self) -> None:
         """Stop the engine, close the store and leave."""

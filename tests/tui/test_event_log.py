@@ -80,4 +80,4 @@ def test_an_entry_matches_when_every_word_is_its_symbol_kind_or_text():
                      "SOLUSDT")
     assert entry.matches(("sol",)) and entry.matches(("order", "sol")) and entry.matches(("minimum",))
     assert not entry.matches(("eth",)) and not entry.matches(("fill",))
-    assert entry.line().startswith("01-01 00:00:00 order    SOLUSDT")
+    assert entry.line().startswith("01-01 00:00:00 order    SOLUSDT   BUY 1")

@@ -41,7 +41,7 @@ def test_exposure_margin_and_breaker_distances():
     btc = next(p for p in r.positions if p.symbol == "BTCUSDT")
     assert btc.cap_use == Decimal("2") and btc.liquidation < Decimal(100000)
     text = str(risk_text(r, Palette()))
-    assert "15.0k of   25.0k" in text and "60.0%" in text and "120 USDT (1.2%) away" in text
+    assert "Gross 15.0k of 25.0k" in text and "60.0%" in text and "10.4k→9.9k: 120 (1.2%) away" in text
     assert "Daily loss" in text and "Drawdown" in text and "BTCUSDT" in text
 
 
@@ -64,4 +64,4 @@ async def test_7_shows_the_risk_pane_at_80x24(tmp_path):
         await until(pilot, lambda: app.desk.shown_pane == "risk", "the risk pane is shown")
         figures = app.desk.query_one("#risk-figures")
         await until(pilot, lambda: "SOLUSDT" in shown(figures), "the positions' risk is shown")
-        assert "Gross" in shown(figures) and "Margin" in shown(figures)
+        assert "Gross" in shown(figures) and "margin" in shown(figures)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rich.text import Text
 import logging
+import time
 
 from textual import on
 from textual.app import ComposeResult
@@ -19,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from tui import event_log
+from tui.alerts import Alert, AlertWatch
 from tui import messages as m
 from tui.actions import DESK_COMMANDS, DeskActions, first_line
 from tui.bindings import DESK_BINDINGS, HELP_TEXT, WIDGET_BINDINGS
@@ -41,6 +43,9 @@ PANES = ("signals", "breakdown", "positions", "trades", "equity", "log", "risk")
 PANE_FOCUS = {"signals": "#signals", "breakdown": "#breakdown-scroll", "positions": "#positions",
               "trades": "#trades", "log": "#event-log", "risk": "#risk-pane"}
 LOG_POINTER = "see the log (6)"
+TRADES_ROWS, BOTTOM_ROWS, MIN_PANE_ROWS = 10, 8, 5
+FIXED_ROWS = TRADES_ROWS + BOTTOM_ROWS
+ALERT_SHOWN_S = 60.0  # how long the header stays highlighted after an alert
 events_log = logging.getLogger("trifactor.events")
 
 
@@ -53,6 +58,10 @@ class DeskScreen(DeskActions, Screen):
         self._in_flight: set[str] = set()
         self.history = SignalHistory()
         self.day_open = DayOpen()
+        self.alerts = AlertWatch()
+        self._alert_timer = None
+        self._grid_rows = ""
+        self._last_bar_ts = None
         self.shown_pane = "signals"
 
     def compose(self) -> ComposeResult:
@@ -86,6 +95,7 @@ class DeskScreen(DeskActions, Screen):
         self.event_log = self.query_one(EventLogPane)
         self.risk = self.query_one(RiskPane)
         self.header.mode = self.host.engine.mode.value
+        self.header.bar_age = lambda: self.alerts.bar_age(time.monotonic())
         self.show_pane(self.shown_pane)
         self.retitle()
         self.signals.focus()
@@ -93,6 +103,11 @@ class DeskScreen(DeskActions, Screen):
     # Engine messages ------------------------------------------------------------------
 
     def on_signals_arrived(self, message: m.SignalsArrived) -> None:
+        newest = max((s.ts for s in message.updates), default=None)
+        if newest is not None and (self._last_bar_ts is None or newest > self._last_bar_ts):
+            self._last_bar_ts = newest
+            self.alerts.on_bar(time.monotonic())
+            self.header.market_ts = newest
         with self.app.batch_update():
             for signal in message.updates:
                 self.history.record(signal)
@@ -110,6 +125,7 @@ class DeskScreen(DeskActions, Screen):
         state = message.state
         previous = self.signals.state
         self.log_entries(event_log.state_changes(previous, state))
+        self.raise_alerts(self.alerts.on_state(state))
         with self.app.batch_update():
             self.header.state = state
             if self.host.engine.started:
@@ -149,12 +165,14 @@ class DeskScreen(DeskActions, Screen):
         if before is None or (before.status, before.spooled > 0) != (message.status.status,
                                                                      message.status.spooled > 0):
             self.log_entries([event_log.from_store_status(message.status, self.host.clock())])
+        self.alerts.on_store(message.status, time.monotonic())
         self.header.store = message.status
         self.header.redraw()
 
     def on_command_answered(self, message: m.CommandAnswered) -> None:
         result = message.result
         self.log_entries(event_log.from_result(result))
+        self.raise_alerts(self.alerts.on_result(result))
         if result.command not in DESK_COMMANDS:  # breakers, reconciliation: the engine acted alone
             self.notify(f"{first_line(result.message)} · {LOG_POINTER}",
                         title=result.command.replace("_", " ").capitalize(),
@@ -170,6 +188,23 @@ class DeskScreen(DeskActions, Screen):
 
     def on_log_history_loaded(self, message: m.LogHistoryLoaded) -> None:
         self.event_log.add_history(message.entries)
+
+    def raise_alerts(self, alerts: list[Alert]) -> None:
+        """Each alert: a line in the log, the bell (and the alert command), the header highlighted."""
+        if not alerts:
+            return
+        self.log_entries(event_log.LogEntry(self.host.clock(), "alert", a.text, alarm=True) for a in alerts)
+        for alert in alerts:
+            self.host.ring(alert)
+        self.header.alert = f"ALERT {alerts[-1].kind}: {alerts[-1].text}"
+        self.header.redraw()
+        if self._alert_timer is not None:
+            self._alert_timer.stop()
+        self._alert_timer = self.set_timer(ALERT_SHOWN_S, self.clear_alert)
+
+    def clear_alert(self) -> None:
+        self.header.alert = ""
+        self.header.redraw()
 
     def log_entries(self, entries) -> None:
         """Into the event log pane and the log file."""
@@ -240,9 +275,35 @@ class DeskScreen(DeskActions, Screen):
     def tick(self) -> None:
         """Once a second: the clock and the store's health."""
         self.header.store = self.host.store_status() or self.header.store
+        if self.header.store is not None:
+            self.alerts.on_store(self.header.store, time.monotonic())
         self.header.redraw()
+        if self.host.engine.started and not self.host.engine_done:
+            self.raise_alerts(self.alerts.tick(time.monotonic()))
+
+    def fit_rows(self) -> None:
+        """Wide layout: Positions gets the rows its positions need before Signals gets rows it
+        would leave empty; Trades and the log/risk row keep fixed heights."""
+        if not (self.has_class("-wide") or self.has_class("-very-wide")) or not self.has_class("-tall"):
+            return
+        body = self.query_one("#body")
+        free = body.size.height - FIXED_ROWS
+        if free <= 0:
+            return
+        framed = 3  # border top and bottom, and the column header
+        positions = max(self.positions.open_count, 1) + framed
+        signals = len(self.signals.latest) + framed
+        positions = min(positions, max(MIN_PANE_ROWS, free - min(signals, free // 2)))
+        rows = f"{max(MIN_PANE_ROWS, free - positions)} {positions} {TRADES_ROWS} {BOTTOM_ROWS}"
+        if rows != self._grid_rows:
+            self._grid_rows = rows
+            body.styles.grid_rows = rows
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.fit_rows)
 
     def retitle(self) -> None:
+        self.fit_rows()
         count = len(self.signals.latest)
         self.query_one("#signals-pane").border_title = (
             f"1 Signals · {count} symbols · sort {self.signals.sort_label}")
@@ -256,8 +317,7 @@ class DeskScreen(DeskActions, Screen):
         self.query_one("#trades-pane").border_title = f"4 Trades · {self.trades.count} fills"
         self.query_one("#equity-pane").border_title = f"5 Equity · {self.current_mode}"
         self.query_one("#log-pane").border_title = "6 Log · / filters by symbol or kind"
-        self.query_one("#risk-pane").border_title = (
-            f"7 Risk · max exposure {self.host.config.max_total_risk_exposure:.0%} of equity x leverage")
+        self.query_one("#risk-pane").border_title = "7 Risk"
 
     # Panes and the highlighted symbol ------------------------------------------------------
 

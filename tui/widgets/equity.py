@@ -19,11 +19,12 @@ def equity_text(e: EquityUpdate | None) -> Text:
         return Text(f"Equity {fmt.MISSING}")
     rows = (
         ("Equity", fmt.usd(e.equity), "Realized", fmt.signed_usd(e.realized)),
-        ("Unrealized", fmt.signed_usd(e.unrealized), "Fees", fmt.usd(e.fees)),
+        ("Unreal.", fmt.signed_usd(e.unrealized), "Fees", fmt.usd(e.fees)),
         ("Funding", fmt.signed_usd(e.funding), "Drawdown", fmt.fraction_pct(e.drawdown)),
         ("Capital", fmt.usd(e.capital), "Trades", str(e.trade_count)),
     )
-    return Text("\n".join(f"{a:<11}{b:>14}   {c:<9}{d:>13}" for a, b, c, d in rows), no_wrap=True)
+    # 40 columns: it fits the right-hand column of a 120-column desk without wrapping.
+    return Text("\n".join(f"{a:<8}{b:>11}  {c:<8}{d:>11}" for a, b, c, d in rows), no_wrap=True)
 
 
 class EquityPane(Vertical):

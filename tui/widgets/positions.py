@@ -10,9 +10,10 @@ from tui.widgets.keyed_table import Cell, Column, KeyedTable
 class PositionsTable(KeyedTable):
     PANE = "Positions"
     COLUMNS = (
-        Column("symbol", "Symbol"), Column("side", "Side", 8), Column("qty", "Qty", 10, right=True),
-        Column("entry", "Entry", 11, right=True), Column("mark", "Mark", 11, right=True),
-        Column("upnl", "Unrealized", 12, right=True), Column("notional", "Notional", 10, right=True),
+        # Sized to fit a 120-column desk's half without cutting a value: numbers shrink instead.
+        Column("symbol", "Symbol"), Column("side", "Side", 7), Column("qty", "Qty", 9, right=True),
+        Column("entry", "Entry", 10, right=True), Column("mark", "Mark", 10, right=True),
+        Column("upnl", "Unrealized", 11, right=True), Column("notional", "Notional", 9, right=True),
         Column("leverage", "Lev", 5, right=True),
     )
 
@@ -23,14 +24,14 @@ class PositionsTable(KeyedTable):
         self.latest: dict[str, PositionUpdate] = {}
 
     def cells(self, p: PositionUpdate) -> tuple[Cell, ...]:
-        side = "LONG ▲" if p.quantity > 0 else "SHORT ▼"
+        side = "LONG▲" if p.quantity > 0 else "SHORT▼"
         return (
             p.symbol,
             side,
             fmt.quantity(abs(p.quantity)),
             fmt.price(p.entry_price),
             fmt.price(p.mark_price),
-            self.palette.signed(fmt.signed_usd(p.unrealized_pnl), p.unrealized_pnl),
+            self.palette.signed(fmt.signed_usd_short(p.unrealized_pnl), p.unrealized_pnl),
             fmt.notional(p.notional),
             f"{p.leverage}x",
         )

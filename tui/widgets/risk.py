@@ -20,29 +20,29 @@ def _pct(value) -> str:
 
 
 def risk_text(r: RiskFigures | None, palette: Palette) -> Text:
+    """About 40 columns wide, so it fits beside the log on a 120-column desk."""
     if r is None:
         return Text("No equity reported yet.")
     alarm = palette.alarm
-    text = Text(no_wrap=True, overflow="ellipsis")
+    text = Text()
     use = r.gross_use
-    text.append(f"Gross   {fmt.compact(r.gross):>7} of {fmt.compact(r.gross_cap):>7} {fmt.bar(use)} {_pct(use):>6}",
+    text.append(f"Gross {fmt.compact(r.gross)} of {fmt.compact(r.gross_cap)} {fmt.bar(use, 10)} {_pct(use)}\n",
                 style=alarm if use is not None and use > 1 else "")
-    text.append(f"   net {fmt.compact(r.net, signed=True)}\n")
-    text.append(f"Margin  used {fmt.compact(r.margin_used)}  free {fmt.compact(r.margin_free)} USDT\n")
+    text.append(f"Net {fmt.compact(r.net, signed=True)} · margin {fmt.compact(r.margin_used)} used, "
+                f"{fmt.compact(r.margin_free)} free\n")
     for b in r.breakers:
         if b.trips_at is None:
-            text.append(f"{b.name.capitalize():<11} off\n")
+            text.append(f"{b.name.capitalize():<10} off\n")
             continue
         near = b.distance_pct is not None and b.distance_pct < NEAR * (1 - b.trips_at / b.reference)
-        text.append(f"{b.name.capitalize():<11} ref {fmt.compact(b.reference)}  trips at {fmt.compact(b.trips_at)}  "
-                    f"{fmt.compact(b.distance)} USDT ({_pct(b.distance_pct)}) away\n", style=alarm if near else "")
+        text.append(f"{b.name.capitalize():<10} {fmt.compact(b.reference)}→{fmt.compact(b.trips_at)}: "
+                    f"{fmt.compact(b.distance)} ({_pct(b.distance_pct)}) away\n", style=alarm if near else "")
     if r.positions:
-        text.append(f"{'Symbol':<13}{'Notional':>9}  {'Cap use':<14}{'Liq.':>11}{'Dist.':>8}\n", style="bold")
+        text.append(f"{'Symbol':<9}{'Notion.':>7}{'Cap':>7}{'Liq.':>10}{'Dist.':>7}\n", style="bold")
     for p in r.positions:
         near = p.liquidation_distance is not None and abs(p.liquidation_distance) < NEAR
-        text.append(f"{p.symbol:<13}{fmt.compact(p.notional, signed=True):>9}  {fmt.bar(p.cap_use, 6)} "
-                    f"{_pct(p.cap_use):>6}{fmt.price(p.liquidation):>11}{_pct(p.liquidation_distance):>8}\n",
-                    style=alarm if near else "")
+        text.append(f"{p.symbol:<9}{fmt.compact(p.notional, signed=True):>7}{_pct(p.cap_use):>7}"
+                    f"{fmt.price(p.liquidation):>10}{_pct(p.liquidation_distance):>7}\n", style=alarm if near else "")
     text.rstrip()
     return text
 

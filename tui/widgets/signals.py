@@ -36,12 +36,12 @@ def number(value: Any) -> tuple[bool, Any]:
 # Column, sort value (from the event, never recomputed), highest first?
 SORTS: tuple[tuple[Column, Callable[[SignalUpdate], Any], bool], ...] = (
     (Column("symbol", "Symbol"), lambda s: s.symbol, False),
-    (Column("price", "Price", 11, right=True), lambda s: number(s.price), True),
+    (Column("price", "Price", 10, right=True), lambda s: number(s.price), True),
     (Column("ret", "Return", 9, right=True), lambda s: number(s.ret), True),
-    (Column("final", "Final", 8, right=True), lambda s: number(s.final_factor), True),
-    (Column("target", "Target", 8, right=True), lambda s: number(s.target_factor), True),
-    (Column("target_notional", "Tgt $", 9, right=True), lambda s: s.target_notional, True),
-    (Column("current_notional", "Cur $", 9, right=True), lambda s: s.current_notional, True),
+    (Column("final", "Final", 7, right=True), lambda s: number(s.final_factor), True),
+    (Column("target", "Target", 7, right=True), lambda s: number(s.target_factor), True),
+    (Column("target_notional", "Tgt $", 8, right=True), lambda s: s.target_notional, True),
+    (Column("current_notional", "Cur $", 8, right=True), lambda s: s.current_notional, True),
     (Column("status", "Status", 10), lambda s: s.status, False),
 )
 
