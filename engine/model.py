@@ -110,7 +110,9 @@ class Fill:
 @dataclass(frozen=True, slots=True)
 class OrderResult:
     request: OrderRequest
-    status: str  # "filled", "partially_filled", "rejected", "skipped", "error"
+    # "filled", "partially_filled", "rejected", "skipped", "error", "not_placed" (the exchange has no
+    # such order), or "unknown": the exchange may or may not have acted on it; never resend it.
+    status: str
     fills: tuple[Fill, ...] = ()
     exchange_order_id: str | None = None
     message: str = ""

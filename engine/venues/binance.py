@@ -12,6 +12,7 @@ import logging
 from decimal import Decimal
 from typing import Awaitable, Callable
 
+import aiohttp
 import ccxt
 
 from engine.config import Config
@@ -23,13 +24,16 @@ from engine.feeds.binance_universe import instrument_from_info
 from engine.model import Instrument, Mode, OrderRequest, OrderResult, VenuePosition
 from engine.secrets import Secrets
 from engine.venues.base import VenueError
-from engine.venues.binance_fills import fill_from_order, fill_from_trade, order_status, position_from_risk
+from engine.venues.binance_fills import (WORKING, fill_from_order, fill_from_trade, is_order_answer, order_status,
+                                         position_from_risk, trade_rows)
 from engine.venues.binance_pacer import OrderPacer
 
 log = logging.getLogger("trifactor.venue.binance")
 MARGIN_TYPES = {"isolated": "ISOLATED", "cross": "CROSSED"}
 MARGIN_LOCKED = {-4047, -4048}  # margin type cannot change with open orders / an open position
 TRADE_LIST_TRIES = 3  # Binance can list an order's trades a moment after the order answer
+LOOKUP_TRIES = 3  # lookups by client order id before an outcome is left unknown
+LOOKUP_BACKOFF_S = 0.25  # doubles per try
 FILLS_HEADROOM = 240  # weight a minute that trade-list reads leave for positions, balance and prices
 
 
@@ -42,9 +46,15 @@ class BinanceCallError(VenueError):
 
     @property
     def never_reached(self) -> bool:
-        """Binance turned the request away, or it never left: nothing happened on the exchange."""
+        """Binance turned the request away, or it never left: nothing happened on the exchange.
+
+        An answer cut off in transit (ccxt reports aiohttp's payload errors as ExchangeError) is not
+        a refusal: the request may have been acted on.
+        """
         c = self.cause
-        return isinstance(c, (ccxt.ExchangeError, ccxt.InvalidNonce)) or is_rate_limited(c) or connection_failed(c)
+        cut_off = isinstance(c.__cause__, aiohttp.ClientError)
+        refused = isinstance(c, (ccxt.ExchangeError, ccxt.InvalidNonce)) and not cut_off
+        return refused or is_rate_limited(c) or connection_failed(c)
 
 
 class BinanceVenue:
@@ -207,6 +217,10 @@ class BinanceVenue:
                                       retryable=is_rate_limited)
         except BinanceCallError as e:
             return await self._after_failed_send(order, e)
+        if not is_order_answer(answer):
+            log.warning("%s: the answer to order %s is not the order Binance should describe; looking it up",
+                        symbol, order.client_order_id)
+            return await self._settled(order, f"{symbol}: the answer to order {order.client_order_id} was unreadable")
         return await self._result(order, answer)
 
     async def _after_failed_send(self, order: OrderRequest, error: BinanceCallError) -> OrderResult:
@@ -214,15 +228,41 @@ class BinanceVenue:
         if error.never_reached:
             status = "rejected" if isinstance(error.cause, ccxt.ExchangeError) else "error"
             return OrderResult(order, status, message=f"{error}; not placed")
-        try:
-            answer = await self._call(order.symbol, "looking up the order", self.client.fapiPrivateGetOrder,
-                                      {"symbol": order.symbol, "origClientOrderId": order.client_order_id})
-        except BinanceCallError as lookup:
-            if isinstance(lookup.cause, ccxt.OrderNotFound):
-                return OrderResult(order, "error", message=f"{error}; Binance has no such order: not placed")
-            return OrderResult(order, "error", message=f"{error}; whether it was placed is unknown until the "
-                                                       f"next reconciliation")
-        return await self._result(order, answer)
+        return await self._settled(order, str(error))
+
+    async def _settled(self, order: OrderRequest, why: str) -> OrderResult:
+        result = await self.resolve(order)
+        if result.status == "not_placed":  # a send that failed, as far as the caller is concerned
+            return OrderResult(order, "error", message=f"{why}; Binance has no such order: not placed")
+        if result.status == "unknown":
+            return OrderResult(order, "unknown", message=f"{why}; {result.message}")
+        return result
+
+    async def resolve(self, order: OrderRequest) -> OrderResult:
+        """What became of an order, looked up by its client order id: its fills, `not_placed` when
+        Binance has no such order, or `unknown` while Binance cannot say (it is never resent)."""
+        await self._ensure_markets()
+        problem = ""
+        for attempt in range(LOOKUP_TRIES):
+            if attempt:
+                await self.retry.sleep(LOOKUP_BACKOFF_S * 2 ** (attempt - 1))
+            try:
+                answer = await self._call(order.symbol, f"looking up order {order.client_order_id}",
+                                          self.client.fapiPrivateGetOrder,
+                                          {"symbol": order.symbol, "origClientOrderId": order.client_order_id})
+            except BinanceCallError as e:
+                if isinstance(e.cause, ccxt.OrderNotFound):
+                    return OrderResult(order, "not_placed",
+                                       message=f"{order.symbol}: Binance has no order {order.client_order_id}")
+                problem = str(e)
+                continue
+            if not is_order_answer(answer):
+                problem = f"{order.symbol}: the lookup of order {order.client_order_id} answered unreadably"
+            elif answer["status"] in WORKING:
+                problem = f"{order.symbol}: order {order.client_order_id} is still working on Binance"
+            else:
+                return await self._result(order, answer)
+        return OrderResult(order, "unknown", message=f"its outcome is unknown ({problem})")
 
     async def _result(self, order: OrderRequest, answer: dict) -> OrderResult:
         status = order_status(answer)
@@ -242,9 +282,13 @@ class BinanceVenue:
                             answer["orderId"])
                 break
             try:
-                trades = await self._call(order.symbol, "reading the order's trades",
-                                          self.client.fapiPrivateGetUserTrades,
-                                          {"symbol": order.symbol, "orderId": answer["orderId"]})
+                listed = trade_rows(await self._call(order.symbol, "reading the order's trades",
+                                                     self.client.fapiPrivateGetUserTrades,
+                                                     {"symbol": order.symbol, "orderId": answer["orderId"]}))
+                if listed is None:
+                    log.warning("%s: the trade list of order %s was unreadable", order.symbol, answer["orderId"])
+                else:
+                    trades = listed
             except VenueError as e:
                 log.warning("%s", e)
             if sum((Decimal(t["qty"]) for t in trades), Decimal(0)) >= executed:
