@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from engine.events import EquityUpdate, FillEvent, PositionUpdate
-from engine.model import Mode
+from engine.model import Fill, Mode, unlisted_trade_id
 from engine.portfolio import Portfolio
 from engine.risk import Breakers
 from engine.venues.base import Venue
@@ -28,6 +28,13 @@ class ModeBook:
         self.equity_history: deque[tuple[datetime, Decimal]] = deque(maxlen=EQUITY_POINTS_KEPT)
         self.positions: dict[str, PositionUpdate] = {}  # open positions as last published
         self.last_equity: EquityUpdate | None = None
+        self.trade_ids: set[str] = set()  # every exchange trade id booked in this mode (restored at start)
+
+    def already_booked(self, fill: Fill) -> bool:
+        """The same trade can reach us twice (listed twice, or by the stream and by REST): book it once."""
+        if fill.trade_id in self.trade_ids:
+            return True
+        return fill.exchange_order_id is not None and unlisted_trade_id(fill.exchange_order_id) in self.trade_ids
 
     def position_update(self, symbol: str, ts: datetime) -> PositionUpdate:
         pos = self.portfolio.positions.get(symbol)

@@ -27,6 +27,7 @@ from engine.ids import OrderIds
 from engine.model import Bar, Instrument, Mode, Side
 from engine.operator import OperatorCommands
 from engine.portfolio import Portfolio
+from engine.recovery import recover
 from engine.restore import apply_state, merge_controls
 from engine.risk import Breakers
 from engine.secrets import Secrets
@@ -73,7 +74,9 @@ class Engine(OperatorCommands):
         self._venue_factory = venue_factory
         self._clock = clock or utcnow
         self._gate = CommandGate()
-        self._orders = OrderSender(self._publish, self._error, store, OrderIds(self._clock()), self.market_time)
+        self._orders = OrderSender(self._publish, self._error, store, OrderIds(self._clock()), self.market_time,
+                                   uncertain_changed=self._publish_state)
+        self._recovery = ""  # why testnet/live start-up recovery is not done yet
         self._limits = SizingLimits.from_config(config)
         self._instruments: dict[str, Instrument] = {}
         self._runner: StrategyRunner | None = None
@@ -121,7 +124,7 @@ class Engine(OperatorCommands):
                            paused=frozenset(self._paused),
                            breakers=dict(book.breakers.tripped) if book else {},
                            mismatched=frozenset(self._mismatched), feed_status=self.feed.status,
-                           ts=self._clock())
+                           ts=self._clock(), uncertain=self._orders.uncertain.symbols, recovery=self._recovery)
 
     def snapshot(self) -> EngineSnapshot:
         book = self._book
@@ -186,6 +189,7 @@ class Engine(OperatorCommands):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reconcile_task
             self._reconcile_task = None
+        await self._orders.uncertain.close()
         gc.unfreeze()  # the run is over; its long-lived objects may become garbage like any other
         with contextlib.suppress(Exception):
             await self.feed.close()
@@ -295,12 +299,25 @@ class Engine(OperatorCommands):
             if state is not None:
                 apply_state(book, state)
             if mode is not Mode.PAPER:
+                await self._recover(book, state)
                 await self._reconcile(book, announce_ok=True)
             return book
         except BaseException:
             with contextlib.suppress(Exception):
                 await venue.close()
             raise
+
+    async def _recover(self, book: ModeBook, state) -> None:
+        """Bring what the exchange did while we were away into the book; no order goes out before."""
+        def report(why: str) -> None:
+            self._recovery = why
+            if why:
+                self._error(why)
+            self._publish_state()
+
+        summary = await recover(book, state, self._orders, self._publish, self.market_time, report=report,
+                                stopped=self._stop.is_set)
+        self._answer("recover", True, summary)
 
     async def _warm_up(self) -> None:
         wanted = (self.config.data_fetch_limit if self.market == "binance"
@@ -458,7 +475,7 @@ class Engine(OperatorCommands):
         self._publish(book.equity_update(ts))
 
     def _tradable(self, symbol: str) -> bool:
-        return symbol not in self._paused and symbol not in self._mismatched
+        return symbol not in self._paused and symbol not in self._mismatched and symbol not in self._orders.uncertain
 
     def _publish_signals(self, symbols, results: dict, targets: dict[str, Decimal], book: ModeBook,
                          ts: datetime) -> None:
@@ -467,6 +484,7 @@ class Engine(OperatorCommands):
         It runs for every symbol every minute, hence the local names.
         """
         paused, mismatched, halted = self._paused, self._mismatched, self._halted
+        uncertain = self._orders.uncertain.symbols
         ready, progress = self._runner.ready, self._runner.progress
         prices, prev_closes, signals = self._prices, self._prev_close, self._signals
         quantity, publish = book.portfolio.quantity, self.bus.publish
@@ -479,6 +497,8 @@ class Engine(OperatorCommands):
             current = quantity(symbol) * price
             if symbol in mismatched:
                 status = "mismatch"
+            elif symbol in uncertain:
+                status = "uncertain"
             elif symbol in paused:
                 status = "paused"
             elif result is None or not ready(symbol):

@@ -53,6 +53,7 @@ def apply_state(book: ModeBook, state: RestoredState) -> None:
     """Load a mode's committed state into a fresh book (and the paper venue's own book)."""
     p = book.portfolio
     p.realized, p.fees, p.funding, p.trade_count = state.realized, state.fees, state.funding, state.trade_count
+    book.trade_ids.update(state.trade_ids)
     restore_venue = getattr(book.venue, "restore", None)
     for symbol, pos in state.positions.items():
         if pos.quantity:

@@ -20,6 +20,19 @@ class RestoredPosition:
 
 
 @dataclass(frozen=True)
+class PendingOrder:
+    """An order the store lists as sent (or about to be) but never saw settled."""
+
+    client_order_id: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    reduce_only: bool
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class RestoredState:
     """One mode's committed state, as the store holds it."""
 
@@ -32,6 +45,11 @@ class RestoredState:
     peak_equity: Decimal | None = None
     day_open_equity: Decimal | None = None
     equity_tail: list[tuple[datetime, Decimal]] = field(default_factory=list)
+    trade_ids: frozenset[str] = frozenset()  # the exchange's trade ids already booked
+    traded_symbols: frozenset[str] = frozenset()
+    last_fill_at: datetime | None = None
+    last_funding_at: datetime | None = None
+    pending_orders: tuple[PendingOrder, ...] = ()  # status new, sent or unknown
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal, localcontext
 
-from engine.store import RestoredControls, RestoredPosition, RestoredState
+from engine.store import PendingOrder, RestoredControls, RestoredPosition, RestoredState
 from storage.backend import Backend
-from storage.codec import EXACT, money, to_decimal
+from storage.codec import EXACT, money, to_decimal, to_utc
 from storage.reads import day_open_equity, equity_history
 from storage.rows import ENGINE_STATE_ID
 
@@ -42,11 +42,14 @@ def positions_from_fills(fills: list[tuple]) -> dict[str, RestoredPosition]:
 
 def load_state(backend: Backend, mode: str, now: datetime | None = None) -> RestoredState | None:
     now = now or datetime.now(timezone.utc)
-    fills = backend.query("SELECT symbol, side, quantity, price, realized_pnl, commission FROM trades "
-                          "WHERE mode = ? ORDER BY timestamp, id", (mode,))
-    funding = backend.query("SELECT amount FROM funding_payments WHERE mode = ?", (mode,))
+    fills = backend.query("SELECT symbol, side, quantity, price, realized_pnl, commission, trade_id, trade_time "
+                          "FROM trades WHERE mode = ? ORDER BY timestamp, id", (mode,))
+    funding = backend.query("SELECT amount, timestamp FROM funding_payments WHERE mode = ?", (mode,))
+    pending = backend.query("SELECT client_order_id, symbol, side, quantity, reduce_only, reason, created_at "
+                            "FROM orders WHERE mode = ? AND status IN ('new', 'sent', 'unknown') "
+                            "ORDER BY created_at", (mode,))
     tail = equity_history(backend, mode, EQUITY_TAIL)
-    if not fills and not funding and not tail:
+    if not fills and not funding and not tail and not pending:
         return None
     zero = Decimal(0)
     peak = None
@@ -63,6 +66,12 @@ def load_state(backend: Backend, mode: str, now: datetime | None = None) -> Rest
         peak_equity=peak,
         day_open_equity=day_open_equity(backend, mode, midnight) if tail else None,
         equity_tail=[(p.ts, p.equity) for p in tail],
+        trade_ids=frozenset(str(f[6]) for f in fills),
+        traded_symbols=frozenset(f[0] for f in fills),
+        last_fill_at=max((to_utc(f[7]) for f in fills), default=None),
+        last_funding_at=max((to_utc(r[1]) for r in funding), default=None),
+        pending_orders=tuple(PendingOrder(r[0], r[1], r[2], to_decimal(r[3]), bool(r[4]), r[5] or "", to_utc(r[6]))
+                             for r in pending),
     )
 
 

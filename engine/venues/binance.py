@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from decimal import Decimal
 from typing import Awaitable, Callable
 
@@ -21,11 +22,12 @@ from engine.exchange_errors import (RetryPolicy, binance_answer, connection_fail
                                     is_transient, with_retries)
 from engine.feeds.base import FeedError
 from engine.feeds.binance_universe import instrument_from_info
-from engine.model import Instrument, Mode, OrderRequest, OrderResult, VenuePosition
+from engine.model import Fill, FundingIncome, Instrument, Mode, OrderRequest, OrderResult, VenuePosition
 from engine.secrets import Secrets
 from engine.venues.base import VenueError
 from engine.venues.binance_fills import (WORKING, fill_from_order, fill_from_trade, is_order_answer, order_status,
                                          position_from_risk, trade_rows)
+from engine.venues.binance_history import AccountHistory
 from engine.venues.binance_pacer import OrderPacer
 
 log = logging.getLogger("trifactor.venue.binance")
@@ -79,6 +81,7 @@ class BinanceVenue:
         self._leverage: dict[str, int] = {}
         self._markets_lock = asyncio.Lock()
         self._pacer = OrderPacer()
+        self._history = AccountHistory(self._call, self.client, self.mode)
 
     # plumbing ---------------------------------------------------------------------------------
     def _clean(self, text: str) -> str:
@@ -301,6 +304,13 @@ class BinanceVenue:
                         "price without its fee", order.symbol, missing, answer["orderId"])
             fills.append(fill_from_order(self.mode, order, answer, missing))
         return tuple(fills)
+
+    async def fills_since(self, symbols: list[str], since: datetime, ours: Callable[[str], bool]) -> list[Fill]:
+        await self._ensure_markets()
+        return await self._history.fills_since(symbols, since, ours)
+
+    async def funding_since(self, since: datetime) -> list[FundingIncome]:
+        return await self._history.funding_since(since)
 
     async def _price(self, symbol: str) -> Decimal:
         answer = await self._call(symbol, "reading the price", self.client.fapiPublicGetTickerPrice, {"symbol": symbol})

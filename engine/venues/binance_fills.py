@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from engine.feeds.binance_bars import ms_to_dt
-from engine.model import Fill, Mode, OrderRequest, VenuePosition
+from engine.model import Fill, Mode, OrderRequest, VenuePosition, unlisted_trade_id
 
 
 def fill_from_trade(mode: Mode, order: OrderRequest, trade: dict) -> Fill:
@@ -53,11 +53,6 @@ def trade_rows(answer: object) -> list[dict] | None:
     for trade in answer:
         unique.setdefault(str(trade["id"]), trade)
     return list(unique.values())
-
-
-def unlisted_trade_id(exchange_order_id: str) -> str:
-    """The trade id of the part of an order booked without its trade (see fill_from_order)."""
-    return f"{exchange_order_id}-unlisted"
 
 
 def order_status(answer: dict) -> str:
