@@ -89,10 +89,16 @@ class OrderSender:
             self._book_fill(entry.book, fill, entry.factor)
         self.publish_outcome(entry.book, entry.request, result)
 
-    def publish_outcome(self, book: ModeBook, request: OrderRequest, result: OrderResult) -> None:
-        """The final status of an order settled after the fact (its fills are booked by the caller)."""
+    def publish_outcome(self, book: ModeBook, request: OrderRequest, result: OrderResult,
+                        not_before: datetime | None = None) -> None:
+        """The final status of an order settled after the fact (its fills are booked by the caller).
+
+        It is stamped no earlier than `not_before` (the order's own time), so it supersedes the
+        order's earlier status whatever clock that one was stamped with.
+        """
+        ts = self._now() if not_before is None else max(self._now(), not_before)
         self._publish(OrderUpdate(book.mode, request.client_order_id, request.symbol, request.side.value,
-                                  request.quantity, result.status, request.reduce_only, request.reason, self._now(),
+                                  request.quantity, result.status, request.reduce_only, request.reason, ts,
                                   result.exchange_order_id, result.message))
         what = f"filled {result.filled_qty:f}" if result.fills else result.status.replace("_", " ")
         self._publish(CommandResult("resolve", True, f"{request.symbol}: order {request.client_order_id} resolved: "

@@ -15,9 +15,11 @@ from engine.events import CommandResult, EngineError, EquityUpdate, Event
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def bar_line(update: EquityUpdate, positions: int, halted: bool) -> str:
+def bar_line(update: EquityUpdate, positions: int, halted: bool, uncertain: frozenset[str] = frozenset()) -> str:
     pnl = update.equity - update.capital
     flag = "  HALTED" if halted else ""
+    if uncertain:
+        flag += f"  UNCERTAIN {','.join(sorted(uncertain))}"
     return (f"{update.ts:%Y-%m-%d %H:%M}  {update.mode.value:<7} equity {update.equity:,.2f}  "
             f"pnl {pnl:+,.2f}  positions {positions}  trades {update.trade_count}  "
             f"drawdown {update.drawdown:.2%}{flag}")
@@ -45,7 +47,8 @@ class _Printer:
                 self.bars += 1
                 if self.bars % self.every == 0:
                     snap = self.engine.snapshot()
-                    print(bar_line(event, len(snap.positions), snap.state.halted), file=self.out)
+                    print(bar_line(event, len(snap.positions), snap.state.halted, snap.state.uncertain),
+                          file=self.out)
             elif isinstance(event, CommandResult):
                 print(f"{'ok' if event.ok else 'REFUSED'} {event.command}: {event.message}", file=self.out)
             elif isinstance(event, EngineError):

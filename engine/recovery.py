@@ -43,7 +43,7 @@ class RecoveryStopped(Exception):
 class Found:
     """What one pass read from the exchange, booked only once all of it is in."""
 
-    settled: list[tuple[OrderRequest, OrderResult]] = field(default_factory=list)
+    settled: list[tuple[OrderRequest, OrderResult, datetime]] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
     funding: list[FundingIncome] = field(default_factory=list)
 
@@ -58,7 +58,7 @@ async def read_account(book: ModeBook, state: RestoredState) -> Found:
         if result.status == "unknown":
             raise RecoveryIncomplete(f"{pending.symbol}: order {pending.client_order_id} from the last run: "
                                      f"{result.message}")
-        found.settled.append((request, result))
+        found.settled.append((request, result, pending.created_at))
         found.fills.extend(result.fills)
     anchors = [t for t in [state.last_fill_at] + [p.created_at for p in state.pending_orders] if t is not None]
     if anchors:
@@ -80,8 +80,8 @@ def book_found(book: ModeBook, found: Found, orders: OrderSender, publish: Calla
     before = p.realized - p.fees + p.funding
     unique = {f.trade_id: f for f in found.fills}
     booked = sum(1 for f in sorted(unique.values(), key=lambda f: (f.ts, f.trade_id)) if orders.book_fill(book, f))
-    for request, result in found.settled:
-        orders.publish_outcome(book, request, result)
+    for request, result, created_at in found.settled:
+        orders.publish_outcome(book, request, result, not_before=created_at)
     for income in found.funding:
         quantity = p.quantity(income.symbol)
         pos = p.positions.get(income.symbol)
