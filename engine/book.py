@@ -29,6 +29,7 @@ class ModeBook:
         self.positions: dict[str, PositionUpdate] = {}  # open positions as last published
         self.last_equity: EquityUpdate | None = None
         self.trade_ids: set[str] = set()  # every exchange trade id booked in this mode (restored at start)
+        self.last_funding_at: datetime | None = None  # the newest funding payment booked (restored at start)
 
     def already_booked(self, fill: Fill) -> bool:
         """The same trade can reach us twice (listed twice, or by the stream and by REST): book it once."""

@@ -21,6 +21,7 @@ from engine.commands import CommandGate
 from engine.config import Config
 from engine.events import (BarClosed, CommandResult, EngineError, EngineState, EquityUpdate, Event, EventBus,
                            FillEvent, FundingPayment, PositionUpdate, SignalUpdate, utcnow)
+from engine.exchange_funding import ExchangeFunding
 from engine.execution import OrderSender
 from engine.feeds.base import Feed
 from engine.ids import OrderIds
@@ -77,6 +78,7 @@ class Engine(OperatorCommands):
         self._orders = OrderSender(self._publish, self._error, store, OrderIds(self._clock()), self.market_time,
                                    uncertain_changed=self._publish_state)
         self._recovery = ""  # why testnet/live start-up recovery is not done yet
+        self._exchange_funding = ExchangeFunding(self._publish, self.market_time)
         self._limits = SizingLimits.from_config(config)
         self._instruments: dict[str, Instrument] = {}
         self._runner: StrategyRunner | None = None
@@ -190,6 +192,7 @@ class Engine(OperatorCommands):
                 await self._reconcile_task
             self._reconcile_task = None
         await self._orders.uncertain.close()
+        await self._exchange_funding.close()
         gc.unfreeze()  # the run is over; its long-lived objects may become garbage like any other
         with contextlib.suppress(Exception):
             await self.feed.close()
@@ -515,6 +518,9 @@ class Engine(OperatorCommands):
             publish(update)
 
     def _settle_funding(self, book: ModeBook, ts: datetime) -> None:
+        if book.mode is not Mode.PAPER:
+            self._exchange_funding.due(book, ts)  # the exchange's own fees, not our estimate
+            return
         for symbol, pos in book.portfolio.open_positions().items():
             rate = Decimal(repr(self._funding_rates.get(symbol, 0.0)))
             quantity = pos.quantity

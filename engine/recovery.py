@@ -15,11 +15,11 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Awaitable, Callable
 
 from engine.book import ModeBook
-from engine.events import Event, FundingPayment
+from engine.events import Event
+from engine.exchange_funding import book_funding
 from engine.execution import OrderSender
 from engine.ids import is_ours
 from engine.model import Fill, FundingIncome, OrderRequest, OrderResult, Side
@@ -28,7 +28,6 @@ from engine.store import RestoredState
 log = logging.getLogger(__name__)
 FIRST_WAIT_S = 1.0
 MAX_WAIT_S = 30.0
-ZERO = Decimal(0)
 
 
 class RecoveryIncomplete(Exception):
@@ -82,17 +81,11 @@ def book_found(book: ModeBook, found: Found, orders: OrderSender, publish: Calla
     booked = sum(1 for f in sorted(unique.values(), key=lambda f: (f.ts, f.trade_id)) if orders.book_fill(book, f))
     for request, result, created_at in found.settled:
         orders.publish_outcome(book, request, result, not_before=created_at)
-    for income in found.funding:
-        quantity = p.quantity(income.symbol)
-        pos = p.positions.get(income.symbol)
-        p.book_funding(income.amount)
-        # The exchange's own amount; the rate it applied is not in its income history.
-        publish(FundingPayment(book.mode, income.symbol, income.ts, ZERO, quantity, pos.mark if pos else ZERO,
-                               income.amount))
+    funding = book_funding(book, found.funding, publish)
     # The wallet the capital was derived from already held all of this: keep the equity identity.
     p.capital -= (p.realized - p.fees + p.funding) - before
     publish(book.equity_update(now()))
-    return booked, len(found.funding)
+    return booked, funding
 
 
 async def recover(book: ModeBook, state: RestoredState | None, orders: OrderSender,

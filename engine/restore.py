@@ -54,6 +54,7 @@ def apply_state(book: ModeBook, state: RestoredState) -> None:
     p = book.portfolio
     p.realized, p.fees, p.funding, p.trade_count = state.realized, state.fees, state.funding, state.trade_count
     book.trade_ids.update(state.trade_ids)
+    book.last_funding_at = state.last_funding_at
     restore_venue = getattr(book.venue, "restore", None)
     for symbol, pos in state.positions.items():
         if pos.quantity:
