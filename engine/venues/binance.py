@@ -29,6 +29,7 @@ from engine.venues.binance_fills import (WORKING, fill_from_order, fill_from_tra
                                          position_from_risk, trade_rows)
 from engine.venues.binance_history import AccountHistory
 from engine.venues.binance_pacer import OrderPacer
+from engine.venues.binance_user_stream import UserTradeStream, fill_from_stream
 
 log = logging.getLogger("trifactor.venue.binance")
 MARGIN_TYPES = {"isolated": "ISOLATED", "cross": "CROSSED"}
@@ -37,6 +38,7 @@ TRADE_LIST_TRIES = 3  # Binance can list an order's trades a moment after the or
 LOOKUP_TRIES = 3  # lookups by client order id before an outcome is left unknown
 LOOKUP_BACKOFF_S = 0.25  # doubles per try
 FILLS_HEADROOM = 240  # weight a minute that trade-list reads leave for positions, balance and prices
+STREAM_WAIT_S = 1.0  # how long an order's fills may take on the user-data stream before REST is asked
 
 
 class BinanceCallError(VenueError):
@@ -82,6 +84,7 @@ class BinanceVenue:
         self._markets_lock = asyncio.Lock()
         self._pacer = OrderPacer()
         self._history = AccountHistory(self._call, self.client, self.mode)
+        self._stream = UserTradeStream(self.client)
 
     # plumbing ---------------------------------------------------------------------------------
     def _clean(self, text: str) -> str:
@@ -150,6 +153,7 @@ class BinanceVenue:
             raise VenueError("the Binance account is in hedge mode; trifactor trades one-way positions: switch "
                              "the futures position mode to one-way (no open positions or orders allowed then)")
         self._prepared = list(instruments)
+        self._stream.start()
         margin_type = MARGIN_TYPES[margin_mode]
         limit = asyncio.Semaphore(10)
 
@@ -278,6 +282,12 @@ class BinanceVenue:
 
     async def _fills(self, order: OrderRequest, answer: dict) -> tuple:
         executed = Decimal(str(answer["executedQty"]))
+        if self._stream.live:
+            streamed = await self._stream.trades_for(order.client_order_id, executed, STREAM_WAIT_S)
+            if streamed is not None:
+                return tuple(fill_from_stream(self.mode, order, t) for t in streamed)
+            log.warning("%s: the user-data stream did not deliver order %s's fills within %g s; reading them "
+                        "over REST", order.symbol, order.client_order_id, STREAM_WAIT_S)
         trades: list = []
         for attempt in range(TRADE_LIST_TRIES):
             if not self.client.throttler.try_take(USER_TRADES_WEIGHT, keep=FILLS_HEADROOM):
@@ -337,4 +347,5 @@ class BinanceVenue:
         return Decimal(0)
 
     async def close(self) -> None:
+        await self._stream.close()
         await self.client.close()

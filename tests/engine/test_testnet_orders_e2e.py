@@ -43,6 +43,7 @@ async def test_a_truncated_answer_to_an_executed_order_fills_once_and_freezes_th
     fake.garble("/fapi/v1/order", "truncated", executed=True, method="POST")  # the first order's answer
     fake.garble("/fapi/v1/order", "html", executed=True, method="GET", times=6)  # and its first lookups
     fake.duplicate_trades(answers=10_000)  # every trade list names each trade twice
+    fake.silence_user_stream()  # so fills are read over REST, where the duplicates are
     engine = await EngineProcess(tmp_path, fake, [SYMBOL], bars=40).start()
     await engine.subscribed()
     await engine.drive_until(lambda: len(fake.orders) >= 1, "the first order")
@@ -73,6 +74,7 @@ async def test_a_restart_books_what_the_exchange_did_while_the_engine_was_down_o
     assert await engine.finish() == 0, engine.output()
     assert fake.orders, engine.output()
     assert_store_equals_exchange(engine, fake)
+    assert fake.requests_to("/fapi/v1/userTrades") == []  # its fills came over the user-data stream
 
     # While it is down: one of our orders fills (its record lost), and funding is settled.
     fake.set_price(SYMBOL, fake.market(SYMBOL).price)
