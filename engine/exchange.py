@@ -61,8 +61,9 @@ class BinanceClient(ccxt.pro.binanceusdm):
         _guarded(super().handle_trade, client, message)
 
     def handle_order_update(self, client: Any, message: dict) -> None:
-        if self.order_tap is not None and message.get("e") == "ORDER_TRADE_UPDATE" and isinstance(message.get("o"), dict):
-            _guarded(self.order_tap, message["o"])
+        order = message.get("o") if message.get("e") == "ORDER_TRADE_UPDATE" else None
+        if self.order_tap is not None and isinstance(order, dict):
+            _guarded(self.order_tap, order)
         _guarded(super().handle_order_update, client, message)
 
     def handle_message(self, client: Any, message: Any) -> None:

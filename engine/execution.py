@@ -43,11 +43,15 @@ class OrderSender:
     async def send(self, book: ModeBook, symbol: str, planned: PlannedOrder, reason: str, price: Decimal,
                    factor: float | None = None) -> OrderResult:
         mode = book.mode
-        if symbol in self.uncertain and not await self.uncertain.try_symbol(symbol) and reason != "flatten":
-            # A flatten goes on regardless: reduce-only closes cannot overshoot.
-            message = f"{symbol}: no new order while an earlier order's outcome is unknown"
-            return OrderResult(OrderRequest("", symbol, planned.side, planned.quantity, planned.reduce_only, reason,
-                                            mark_price=price), "skipped", message=message)
+        if symbol in self.uncertain:
+            settled = await self.uncertain.try_symbol(symbol)
+            # The plan was made on a book the settled order may have changed: plan again next bar.
+            # A flatten goes on: reduce-only closes cannot overshoot, and it re-reads the positions.
+            if reason != "flatten":
+                why = "was settled just now" if settled else "is still unknown"
+                return OrderResult(OrderRequest("", symbol, planned.side, planned.quantity, planned.reduce_only,
+                                                reason, mark_price=price), "skipped",
+                                   message=f"{symbol}: not sent: an earlier order's outcome {why}")
         request = OrderRequest(self._ids.next(mode.value), symbol, planned.side, planned.quantity,
                                planned.reduce_only, reason, mark_price=price)
         new = OrderUpdate(mode, request.client_order_id, symbol, planned.side.value, planned.quantity, "new",

@@ -283,7 +283,9 @@ class OperatorCommands:
             self._error(f"reconciliation with the exchange failed: {e}")
             return
         ours = {s: p.quantity for s, p in book.portfolio.positions.items()}
-        found = mismatches(ours, venue_positions, self._instruments)
+        # A symbol with an order of unknown outcome is frozen already; its lookup settles the book.
+        found = [m for m in mismatches(ours, venue_positions, self._instruments)
+                 if m.symbol not in self._orders.uncertain]
         for symbol in outside_universe(venue_positions, self._instruments):
             self._error(f"{symbol}: the exchange holds a position outside the traded universe; left alone", symbol)
         new = [m for m in found if m.symbol not in self._mismatched]

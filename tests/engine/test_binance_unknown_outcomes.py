@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from engine.model import Side
-from tests.engine.test_binance_venue import SYMBOLS, fake, order, sent_orders, venue_for  # noqa: F401
+from tests.engine.test_binance_venue import fake, order, sent_orders, venue_for  # noqa: F401 (fixture)
 from tests.fake_binance.helpers import RecordingSleep
 
 

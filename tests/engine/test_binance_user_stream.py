@@ -2,7 +2,7 @@
 from decimal import Decimal
 
 from engine.model import Side
-from tests.engine.test_binance_venue import SYMBOLS, fake, order, rules, venue_for  # noqa: F401
+from tests.engine.test_binance_venue import SYMBOLS, fake, order, rules, venue_for  # noqa: F401 (fixture)
 from tests.fake_binance.helpers import eventually
 
 
