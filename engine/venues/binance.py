@@ -238,14 +238,15 @@ class BinanceVenue:
         return await self._settled(order, str(error))
 
     async def _settled(self, order: OrderRequest, why: str) -> OrderResult:
-        result = await self.resolve(order)
+        # Just sent: if it filled, the stream is about to say so.
+        result = await self.resolve(order, stream_wait_s=STREAM_WAIT_S)
         if result.status == "not_placed":  # a send that failed, as far as the caller is concerned
             return OrderResult(order, "error", message=f"{why}; Binance has no such order: not placed")
         if result.status == "unknown":
             return OrderResult(order, "unknown", message=f"{why}; {result.message}")
         return result
 
-    async def resolve(self, order: OrderRequest) -> OrderResult:
+    async def resolve(self, order: OrderRequest, stream_wait_s: float = 0.0) -> OrderResult:
         """What became of an order, looked up by its client order id: its fills, `not_placed` when
         Binance has no such order, or `unknown` while Binance cannot say (it is never resent)."""
         await self._ensure_markets()
@@ -253,6 +254,14 @@ class BinanceVenue:
         for attempt in range(LOOKUP_TRIES):
             if attempt:
                 await self.retry.sleep(LOOKUP_BACKOFF_S * 2 ** (attempt - 1))
+            # The stream may have seen it fill, even while Binance's REST API is unreachable.
+            wait = stream_wait_s if attempt == 0 and self._stream.live else 0.0
+            streamed = self._stream.settled(order.client_order_id) if not wait else \
+                await self._stream.settled_within(order.client_order_id, wait)
+            if streamed is not None:
+                order_id, trades = streamed
+                return OrderResult(order, "filled", tuple(fill_from_stream(self.mode, order, t) for t in trades),
+                                   exchange_order_id=order_id)
             try:
                 answer = await self._call(order.symbol, f"looking up order {order.client_order_id}",
                                           self.client.fapiPrivateGetOrder,

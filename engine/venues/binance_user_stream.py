@@ -18,13 +18,14 @@ import contextlib
 import logging
 from collections import OrderedDict
 from decimal import Decimal
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, TypeVar
 
 import ccxt
 
 from engine.feeds.binance_bars import ms_to_dt
 from engine.model import Fill, Mode, OrderRequest
 
+T = TypeVar("T")
 log = logging.getLogger("trifactor.venue.binance")
 KEEP_ALIVE_S = 20 * 60.0
 KEPT_ORDERS = 5_000  # orders whose streamed trades are kept for a venue call to collect
@@ -66,7 +67,9 @@ class UserTradeStream:
         self._trades.move_to_end(str(o["c"]))
         while len(self._trades) > KEPT_ORDERS:
             self._trades.popitem(last=False)
-        self._arrived.set()
+        # Wake every waiter; each takes the next event before it looks, so none misses an arrival.
+        arrived, self._arrived = self._arrived, asyncio.Event()
+        arrived.set()
 
     def _expired(self) -> None:
         log.warning("Binance: the user-data stream's listenKey expired; reconnecting with a new one")
@@ -89,17 +92,37 @@ class UserTradeStream:
             return False
         return ws.connected.exception() is None
 
+    def settled(self, client_order_id: str) -> tuple[str, list[dict]] | None:
+        """(exchange order id, trades) of an order the stream has seen fill completely, else None."""
+        trades = list(self._trades.get(client_order_id, {}).values())
+        if not trades:
+            return None
+        last = max(trades, key=lambda t: Decimal(str(t.get("z") or "0")))
+        total = sum((Decimal(str(t["l"])) for t in trades), Decimal(0))
+        if last.get("X") != "FILLED" or total != Decimal(str(last.get("z") or "-1")):
+            return None
+        return str(last["i"]), trades
+
     async def trades_for(self, client_order_id: str, quantity: Decimal, timeout: float) -> list[dict] | None:
         """The order's streamed trades once they add up to `quantity`; None if they do not in time."""
-        async def complete() -> list[dict]:
+        def complete() -> list[dict] | None:
+            trades = list(self._trades.get(client_order_id, {}).values())
+            return trades if sum((Decimal(str(t["l"])) for t in trades), Decimal(0)) >= quantity else None
+        return await self._within(complete, timeout)
+
+    async def settled_within(self, client_order_id: str, timeout: float) -> tuple[str, list[dict]] | None:
+        return await self._within(lambda: self.settled(client_order_id), timeout)
+
+    async def _within(self, look: Callable[[], T | None], timeout: float) -> T | None:
+        async def wait() -> T:
             while True:
-                trades = list(self._trades.get(client_order_id, {}).values())
-                if sum((Decimal(str(t["l"])) for t in trades), Decimal(0)) >= quantity:
-                    return trades
-                self._arrived.clear()
-                await self._arrived.wait()
+                arrived = self._arrived
+                found = look()
+                if found is not None:
+                    return found
+                await arrived.wait()
         try:
-            return await asyncio.wait_for(complete(), timeout)
+            return await asyncio.wait_for(wait(), timeout)
         except asyncio.TimeoutError:
             return None
 

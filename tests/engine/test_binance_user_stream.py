@@ -60,3 +60,13 @@ async def test_the_listen_key_is_kept_alive_and_a_refused_renewal_starts_over(fa
                          what="a fresh listenKey after -1125")
         result = await venue.submit(order("renewed"))
     assert result.status == "filled" and trade_reads(fake) == 0
+
+
+async def test_an_unreadable_answer_is_settled_by_the_stream_when_lookups_fail(fake):
+    async with venue_for(fake) as venue:
+        await streaming_venue(venue, fake)
+        fake.garble("/fapi/v1/order", "html", executed=True, method="POST")
+        fake.outage("/fapi/v1/order", 60, method="GET")  # no lookup gets through
+        result = await venue.submit(order("streamed-1"))
+    assert result.status == "filled" and [f.trade_id for f in result.fills] == [str(fake.trades[-1]["id"])]
+    assert len(fake.orders) == 1 and trade_reads(fake) == 0
