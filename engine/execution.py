@@ -74,7 +74,9 @@ class OrderSender:
             result = OrderResult(request, "error", message=str(e))
         except Exception as e:  # noqa: BLE001 - a venue bug must not kill the loop
             log.exception("order submission failed")
-            result = OrderResult(request, "error", message=f"{symbol}: {type(e).__name__}: {e}")
+            # The order may have reached an exchange: settle it by lookup rather than risk sending it twice.
+            status = "unknown" if getattr(book.venue, "resolve", None) is not None else "error"
+            result = OrderResult(request, status, message=f"{symbol}: {type(e).__name__}: {e}")
         for fill in result.fills:
             self._book_fill(book, fill, factor)
         self._publish(OrderUpdate(mode, new.client_order_id, symbol, new.side, new.quantity, result.status,

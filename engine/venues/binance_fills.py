@@ -38,16 +38,23 @@ TRADE_FIELDS = ("id", "orderId", "qty", "price", "time")
 WORKING = {"NEW", "PARTIALLY_FILLED"}  # an order Binance may still fill
 
 
+def _numbers(row: dict, fields: tuple[str, ...]) -> bool:
+    try:
+        return all(Decimal(str(row[k])).is_finite() for k in fields)
+    except (KeyError, ArithmeticError, ValueError):
+        return False
+
+
 def is_order_answer(answer: object) -> bool:
     """An order as Binance describes it; a truncated, HTML or empty body (which ccxt hands back as
     text) is not, and says nothing about what happened to the order."""
-    return isinstance(answer, dict) and all(answer.get(k) not in (None, "") for k in ORDER_FIELDS)
+    return (isinstance(answer, dict) and all(answer.get(k) not in (None, "") for k in ORDER_FIELDS)
+            and _numbers(answer, ("orderId", "executedQty")))
 
 
 def trade_rows(answer: object) -> list[dict] | None:
     """userTrades rows, each trade once (Binance can list one twice); None if the answer is unreadable."""
-    if not isinstance(answer, list) or not all(isinstance(t, dict) and all(k in t for k in TRADE_FIELDS)
-                                               for t in answer):
+    if not isinstance(answer, list) or not all(isinstance(t, dict) and _numbers(t, TRADE_FIELDS) for t in answer):
         return None
     unique: dict[str, dict] = {}
     for trade in answer:
