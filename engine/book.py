@@ -28,14 +28,24 @@ class ModeBook:
         self.equity_history: deque[tuple[datetime, Decimal]] = deque(maxlen=EQUITY_POINTS_KEPT)
         self.positions: dict[str, PositionUpdate] = {}  # open positions as last published
         self.last_equity: EquityUpdate | None = None
-        self.trade_ids: set[str] = set()  # every exchange trade id booked in this mode (restored at start)
+        # Every exchange trade id booked in this mode (restored at start). Paper fills need none:
+        # the simulation makes each fill once.
+        self.trade_ids: set[str] = set()
         self.last_funding_at: datetime | None = None  # the newest funding payment booked (restored at start)
 
-    def already_booked(self, fill: Fill) -> bool:
-        """The same trade can reach us twice (listed twice, or by the stream and by REST): book it once."""
-        if fill.trade_id in self.trade_ids:
+    def claim_trade(self, fill: Fill) -> bool:
+        """True the first time an exchange trade is seen (and from then on it counts as booked).
+
+        The same trade can reach us twice: listed twice, by the stream and by REST, again at
+        recovery. Only its first sighting is booked.
+        """
+        if self.mode is Mode.PAPER:
             return True
-        return fill.exchange_order_id is not None and unlisted_trade_id(fill.exchange_order_id) in self.trade_ids
+        if fill.trade_id in self.trade_ids or (
+                fill.exchange_order_id is not None and unlisted_trade_id(fill.exchange_order_id) in self.trade_ids):
+            return False
+        self.trade_ids.add(fill.trade_id)
+        return True
 
     def position_update(self, symbol: str, ts: datetime) -> PositionUpdate:
         pos = self.portfolio.positions.get(symbol)

@@ -116,10 +116,9 @@ class OrderSender:
         return self._book_fill(book, fill, factor)
 
     def _book_fill(self, book: ModeBook, fill: Fill, factor: float | None) -> bool:
-        if book.already_booked(fill):
+        if not book.claim_trade(fill):
             log.info("%s: trade %s is already booked; not counted again", fill.symbol, fill.trade_id)
             return False
-        book.trade_ids.add(fill.trade_id)
         realized = book.portfolio.apply_fill(fill)
         # The PnL our book realized (the same arithmetic for every venue) and the factor behind it.
         event = FillEvent(Fill(fill.mode, fill.symbol, fill.side, fill.quantity, fill.price, fill.fee, fill.fee_asset,
