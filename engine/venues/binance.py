@@ -25,8 +25,8 @@ from engine.feeds.binance_universe import instrument_from_info
 from engine.model import Fill, FundingIncome, Instrument, Mode, OrderRequest, OrderResult, VenuePosition
 from engine.secrets import Secrets
 from engine.venues.base import VenueError
-from engine.venues.binance_fills import (WORKING, fill_from_order, fill_from_trade, is_order_answer, order_status,
-                                         position_from_risk, trade_rows)
+from engine.venues.binance_fills import (WORKING, account_rows, fill_from_order, fill_from_trade, is_order_answer,
+                                         order_status, position_from_risk, trade_rows)
 from engine.venues.binance_history import AccountHistory
 from engine.venues.binance_pacer import OrderPacer
 from engine.venues.binance_user_stream import UserTradeStream, fill_from_stream
@@ -341,7 +341,10 @@ class BinanceVenue:
                                           {"symbol": s}) for s in symbols))
 
     async def positions(self) -> dict[str, VenuePosition]:
-        rows = await self._call("Binance", "reading positions", self.client.fapiPrivateV3GetPositionRisk)
+        rows = account_rows(await self._call("Binance", "reading positions", self.client.fapiPrivateV3GetPositionRisk),
+                            ("positionAmt", "entryPrice"))
+        if rows is None:  # an unreadable answer is not "flat"
+            raise VenueError("Binance: the positions answer was unreadable")
         out = {}
         for row in rows:
             if Decimal(row["positionAmt"]) != 0:
@@ -349,7 +352,10 @@ class BinanceVenue:
         return out
 
     async def balance(self) -> Decimal:
-        rows = await self._call("Binance", "reading the balance", self.client.fapiPrivateV3GetBalance)
+        rows = account_rows(await self._call("Binance", "reading the balance", self.client.fapiPrivateV3GetBalance),
+                            ("balance",))
+        if rows is None:
+            raise VenueError("Binance: the balance answer was unreadable")
         for row in rows:
             if row.get("asset") == "USDT":
                 return Decimal(row["balance"])

@@ -62,6 +62,13 @@ def trade_rows(answer: object) -> list[dict] | None:
     return list(unique.values())
 
 
+def account_rows(answer: object, numbers: tuple[str, ...]) -> list[dict] | None:
+    """positionRisk or balance rows, or None if the answer is unreadable: never read as "nothing"."""
+    if not isinstance(answer, list) or not all(isinstance(r, dict) and _numbers(r, numbers) for r in answer):
+        return None
+    return answer
+
+
 def order_status(answer: dict) -> str:
     executed = Decimal(str(answer.get("executedQty") or "0"))
     if executed <= 0:

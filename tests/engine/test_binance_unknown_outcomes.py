@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 
 from engine.model import Side
+from engine.venues.base import VenueError
 from tests.engine.test_binance_venue import fake, order, sent_orders, venue_for  # noqa: F401 (fixture)
 from tests.fake_binance.helpers import RecordingSleep
 
@@ -72,3 +73,12 @@ async def test_duplicate_and_unreadable_trade_lists_book_each_trade_once(fake):
     assert [f.trade_id for f in doubled.fills] == [str(fake.trades[0]["id"])]
     assert [f.trade_id for f in retried.fills] == [str(fake.trades[1]["id"])]
     assert len(fake.requests_to("/fapi/v1/userTrades")) == 3
+
+
+@pytest.mark.parametrize("path, read", [("/fapi/v3/positionRisk", "positions"), ("/fapi/v3/balance", "balance")])
+async def test_an_unreadable_account_answer_is_an_error_never_an_empty_account(fake, path, read):
+    fake.set_position("BTCUSDT", "0.010")
+    fake.garble(path, "truncated", executed=True)
+    async with venue_for(fake) as venue:
+        with pytest.raises(VenueError, match=f"^Binance: the {read} answer was unreadable$"):
+            await getattr(venue, read)()
