@@ -24,6 +24,7 @@ from engine.execution import OrderSender
 from engine.ids import is_ours
 from engine.model import Fill, FundingIncome, OrderRequest, OrderResult, Side
 from engine.store import RestoredState
+from engine.venues.base import ExchangeVenue
 
 log = logging.getLogger(__name__)
 FIRST_WAIT_S = 1.0
@@ -48,7 +49,7 @@ class Found:
 
 
 async def read_account(book: ModeBook, state: RestoredState) -> Found:
-    venue = book.venue
+    venue: ExchangeVenue = book.venue  # testnet/live books hold exchange venues
     found = Found()
     for pending in state.pending_orders:
         request = OrderRequest(pending.client_order_id, pending.symbol, Side(pending.side), pending.quantity,
