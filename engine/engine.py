@@ -318,8 +318,12 @@ class Engine(OperatorCommands):
                 self._error(why)
             self._publish_state()
 
+        async def pause(seconds: float) -> None:  # a stop ends the wait at once
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), seconds)
+
         summary = await recover(book, state, self._orders, self._publish, self.market_time, report=report,
-                                stopped=self._stop.is_set)
+                                stopped=self._stop.is_set, sleep=pause)
         self._answer("recover", True, summary)
 
     async def _warm_up(self) -> None:

@@ -277,26 +277,28 @@ class BinanceVenue:
             elif answer["status"] in WORKING:
                 problem = f"{order.symbol}: order {order.client_order_id} is still working on Binance"
             else:
-                return await self._result(order, answer)
+                return await self._result(order, answer, stream_wait_s)
         return OrderResult(order, "unknown", message=f"its outcome is unknown ({problem})")
 
-    async def _result(self, order: OrderRequest, answer: dict) -> OrderResult:
+    async def _result(self, order: OrderRequest, answer: dict, stream_wait_s: float = STREAM_WAIT_S) -> OrderResult:
         status = order_status(answer)
         order_id = str(answer["orderId"])
         if status == "rejected":
             return OrderResult(order, "rejected", exchange_order_id=order_id,
                                message=f"{order.symbol}: order {answer.get('status', '?')} without a fill")
-        fills = await self._fills(order, answer)
+        fills = await self._fills(order, answer, stream_wait_s)
         return OrderResult(order, status, fills=fills, exchange_order_id=order_id)
 
-    async def _fills(self, order: OrderRequest, answer: dict) -> tuple:
+    async def _fills(self, order: OrderRequest, answer: dict, stream_wait_s: float) -> tuple:
+        """The order's trades: from the stream (waiting up to `stream_wait_s` for a fresh order's), else REST."""
         executed = Decimal(str(answer["executedQty"]))
         if self._stream.live:
-            streamed = await self._stream.trades_for(order.client_order_id, executed, STREAM_WAIT_S)
+            streamed = await self._stream.trades_for(order.client_order_id, executed, stream_wait_s)
             if streamed is not None:
                 return tuple(fill_from_stream(self.mode, order, t) for t in streamed)
-            log.warning("%s: the user-data stream did not deliver order %s's fills within %g s; reading them "
-                        "over REST", order.symbol, order.client_order_id, STREAM_WAIT_S)
+            if stream_wait_s:
+                log.warning("%s: the user-data stream did not deliver order %s's fills within %g s; reading them "
+                            "over REST", order.symbol, order.client_order_id, stream_wait_s)
         trades: list = []
         for attempt in range(TRADE_LIST_TRIES):
             if not self.client.throttler.try_take(USER_TRADES_WEIGHT, keep=FILLS_HEADROOM):

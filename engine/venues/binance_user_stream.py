@@ -114,6 +114,9 @@ class UserTradeStream:
         return await self._within(lambda: self.settled(client_order_id), timeout)
 
     async def _within(self, look: Callable[[], T | None], timeout: float) -> T | None:
+        if timeout <= 0:
+            return look()
+
         async def wait() -> T:
             while True:
                 arrived = self._arrived

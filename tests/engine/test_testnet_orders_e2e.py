@@ -101,12 +101,15 @@ async def test_a_restart_books_what_the_exchange_did_while_the_engine_was_down_o
                                                     "quantity": "0.002", "newClientOrderId": "by-hand-1"},
                               fake.now_ms(), fake.prices)  # not ours: left to reconciliation
 
-    # Third run: every trade listed twice, still booked once.
+    # Third run: every trade listed twice, still booked once; the first recovery pass fails (the
+    # income history is unavailable through all of a request's retries) and is tried again.
     fake.duplicate_trades(answers=10_000)
+    fake.fail_next("/fapi/v1/income", status=503, times=4)
     engine.bars = 1
     await engine.start()
     line = await engine.wait_line("ok recover:")
     assert "recovered 1 unsettled order(s), 1 fill(s) and 0 funding payment(s)" in line, engine.output()
+    assert "! recovering the testnet account (attempt 1, next in 1 s)" in engine.output(), engine.output()
     await engine.subscribed()
     await engine.drive_until(lambda: not engine.running(), "the end of the third run")
     assert await engine.finish() == 0, engine.output()
