@@ -96,6 +96,8 @@ class OperatorCommands:
         """Close positions at once with reduce-only orders, then re-query the venue until flat."""
         wanted = (lambda s: True) if symbols is None else (lambda s: s in symbols)
         details: dict[str, str] = {}
+        # An order of unknown outcome may have changed what is open: settle it before closing.
+        await self._orders.uncertain.try_all(wanted)
         try:
             await book.venue.cancel_all(None if symbols is None else next(iter(symbols)))
         except Exception as e:  # noqa: BLE001 - closing positions matters more than reporting this

@@ -60,6 +60,11 @@ class UncertainOrders:
             await self._try(entry)
         return symbol not in self
 
+    async def try_all(self, wanted: Callable[[str], bool]) -> None:
+        """One lookup of each unsettled order whose symbol is `wanted` (a flatten does this first)."""
+        for symbol in sorted(s for s in self.symbols if wanted(s)):
+            await self.try_symbol(symbol)
+
     async def _try(self, entry: Unresolved) -> None:
         try:
             result = await entry.book.venue.resolve(entry.request)
