@@ -102,11 +102,18 @@ def from_store_status(status: StoreStatus, ts: datetime) -> LogEntry:
 
 
 def state_changes(before: EngineState | None, after: EngineState) -> list[LogEntry]:
-    """Feed status changes and breaker trips between two engine states."""
+    """Feed status changes, symbols frozen by an order of unknown outcome, and breaker trips
+    between two engine states."""
     entries: list[LogEntry] = []
     if before is None or before.feed_status != after.feed_status:
         entries.append(LogEntry(after.ts, "feed", f"feed {after.feed_status}",
                                 alarm=after.feed_status in ("stale", "reconnecting", "stopped")))
+    was_uncertain = before.uncertain if before is not None else frozenset()
+    for symbol in sorted(after.uncertain - was_uncertain):
+        entries.append(LogEntry(after.ts, "order", "an order's outcome is unknown: the symbol is frozen until a "
+                                                   "lookup settles it", symbol, alarm=True))
+    for symbol in sorted(was_uncertain - after.uncertain):
+        entries.append(LogEntry(after.ts, "order", "the unknown order is settled: trading resumes", symbol))
     old = before.breakers if before is not None else {}
     for name, reason in after.breakers.items():
         if reason and old.get(name) != reason:

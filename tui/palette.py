@@ -49,7 +49,7 @@ class Palette:
     def status(self, text: str, kind: str) -> Text:
         if kind in ("halted", "mismatch"):
             return Text(text, style=self.alarm)
-        if kind == "paused":
+        if kind in ("paused", "uncertain"):
             return Text(text, style=self.caution)
         if kind == "warming":
             return Text(text, style=self.muted)
