@@ -10,7 +10,8 @@ from decimal import Decimal
 from engine.config import DEFAULT_INSTANCE
 from storage.backend import Backend
 from storage.codec import to_decimal, to_utc
-from storage.records import AuditRecord, EquityPoint, OrderRecord, PositionRecord, SignalRecord, TradeRecord
+from storage.records import (AuditRecord, EquityPoint, OrderRecord, PositionRecord, SignalRecord, SymbolTotals,
+                             TradeRecord)
 from storage.statements import SIGNAL_COLUMNS
 
 TRADE_COLUMNS = ("timestamp, mode, symbol, side, quantity, price, commission, commission_asset, realized_pnl, "
@@ -142,3 +143,17 @@ def newest_market_time(backend: Backend, instance: str = DEFAULT_INSTANCE) -> da
     """The instance's newest equity point's time, any mode: where a simulated market carries on."""
     rows = backend.query("SELECT MAX(timestamp) FROM performance WHERE instance = ?", (instance,))
     return to_utc(rows[0][0]) if rows and rows[0][0] is not None else None
+
+
+def symbol_totals(backend: Backend, mode: str, instance: str = DEFAULT_INSTANCE) -> list[SymbolTotals]:
+    """Per symbol since the mode began: realized PnL, fees, funding, fill count and turnover.
+    Two grouped reads over the instance and mode's own index range, once at start."""
+    trades = backend.query("SELECT symbol, SUM(realized_pnl), SUM(commission), COUNT(*), SUM(quantity * price) "
+                           "FROM trades WHERE instance = ? AND mode = ? GROUP BY symbol", (instance, mode))
+    funding = {symbol: _d(amount) for symbol, amount in backend.query(
+        "SELECT symbol, SUM(amount) FROM funding_payments WHERE instance = ? AND mode = ? GROUP BY symbol",
+        (instance, mode))}
+    out = [SymbolTotals(symbol, _d(realized), _d(fees), funding.pop(symbol, Decimal(0)), int(count), _d(turnover))
+           for symbol, realized, fees, count, turnover in trades]
+    out += [SymbolTotals(symbol, Decimal(0), Decimal(0), amount, 0, Decimal(0)) for symbol, amount in funding.items()]
+    return sorted(out, key=lambda t: t.symbol)

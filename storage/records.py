@@ -90,3 +90,15 @@ class OrderRecord:
     reason: str
     status: str
     message: str
+
+
+@dataclass(frozen=True)
+class SymbolTotals:
+    """One symbol's book since the mode began: what its fills and funding added up to."""
+
+    symbol: str
+    realized: Decimal
+    fees: Decimal
+    funding: Decimal
+    trades: int
+    turnover: Decimal  # sum of |quantity| x price over its fills

@@ -41,7 +41,8 @@ from storage.errors import StoreError, StoreUnreachable, Unavailable
 from storage.heartbeat import Heartbeat
 from storage.ledger import LedgerJournal, newest_time
 from storage.lock import InstanceBusy, InstanceLock, instance_lock
-from storage.records import AuditRecord, EquityPoint, OrderRecord, PositionRecord, SignalRecord, TradeRecord
+from storage.records import (AuditRecord, EquityPoint, OrderRecord, PositionRecord, SignalRecord, SymbolTotals,
+                             TradeRecord)
 from storage.rows import Row, rows_for
 from storage.schema import migrate, problems
 from storage.threads import DaemonWorker
@@ -478,6 +479,9 @@ class Store:
 
     async def recent_orders(self, mode: str, n: int) -> list[OrderRecord]:
         return await self._in_reader(reads.recent_orders, mode, n, self.instance)
+
+    async def symbol_totals(self, mode: str) -> list[SymbolTotals]:
+        return await self._in_reader(reads.symbol_totals, mode, self.instance)
 
 
 def open_store(url: str | None, config: StorageConfig, secrets: Secrets, journal_dir: Path | None = None, *,

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -36,6 +38,7 @@ from tui.screens.desk import DeskScreen
 
 log = logging.getLogger("trifactor.desk")
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+HARD_EXIT_S = 12.0
 STOP_TIMEOUT_S = 2.5  # with the store's own bounded close, quitting takes under 5 s whatever the database does
 HISTORY_ORDERS, HISTORY_TRADES, HISTORY_COMMANDS = 500, 500, 200  # what the event log reads back at start
 
@@ -116,6 +119,11 @@ class DeskApp(App):
 
     def _stop_signal(self, sig: signal.Signals) -> None:
         log.info("%s received: stopping the engine and quitting", signal.Signals(sig).name)
+        # With the terminal gone (SIGHUP) restoring it can block for good: whatever happens,
+        # the process ends once the engine and the store had their bounded time to stop.
+        deadline = threading.Timer(HARD_EXIT_S, os._exit, args=(128 + int(sig),))
+        deadline.daemon = True
+        deadline.start()
         self.shutdown()
 
     def _choose_theme(self) -> list[str]:
@@ -204,17 +212,19 @@ class DeskApp(App):
         return True
 
     async def _load_log_history(self) -> None:
-        """Earlier runs' orders, fills and commands into the event log (before the engine runs,
-        so nothing of this run is read back twice)."""
+        """Earlier runs' orders, fills and commands into the event log, and the per-symbol totals
+        (before the engine runs, so nothing of this run is read back twice)."""
         mode = self.engine.mode.value
         try:
             orders = await self.store.recent_orders(mode, HISTORY_ORDERS)
             trades = await self.store.last_trades(HISTORY_TRADES, mode)
             audit = await self.store.recent_audit(HISTORY_COMMANDS)
+            totals = await self.store.symbol_totals(mode)
         except Exception as e:  # noqa: BLE001 - the log starts empty; trading is not held up
             log.warning("the event log's history could not be read from the store: %s", describe_error(e))
             return
         self.desk.post_message(m.LogHistoryLoaded(tuple(event_log.from_store(orders, trades, audit))))
+        self.desk.post_message(m.SymbolTotalsLoaded(mode, tuple(totals)))
 
     # Workers ------------------------------------------------------------------------
     # Every worker runs on the app (worker state messages do not bubble), so this one

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, FillEvent, OrderUpdate,
-                           PositionUpdate, SignalUpdate, StoreStatus)
+from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, FillEvent, FundingPayment,
+                           OrderUpdate, PositionUpdate, SignalUpdate, StoreStatus)
 from tui.event_log import LogEntry
 
 
@@ -33,6 +33,19 @@ class FillsArrived(Message):
 @dataclass
 class OrdersArrived(Message):
     updates: tuple[OrderUpdate, ...]
+
+
+@dataclass
+class FundingArrived(Message):
+    payments: tuple[FundingPayment, ...]
+
+
+@dataclass
+class SymbolTotalsLoaded(Message):
+    """Per-symbol totals of the mode from the store (storage.SymbolTotals)."""
+
+    mode: str
+    totals: tuple
 
 
 @dataclass

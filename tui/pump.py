@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 from textual.message import Message
 
 from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, Event, FillEvent,
-                           OrderUpdate, PositionUpdate, SignalUpdate, StoreStatus, Subscription)
+                           FundingPayment, OrderUpdate, PositionUpdate, SignalUpdate, StoreStatus, Subscription)
 from tui import messages as m
 
 
@@ -22,6 +22,7 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
     positions: list[PositionUpdate] = []
     fills: list[FillEvent] = []
     orders: list[OrderUpdate] = []
+    funding: list[FundingPayment] = []
     errors: list[EngineError] = []
     singles: list[Message] = []
     for event in events:
@@ -33,6 +34,8 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
             fills.append(event)
         elif isinstance(event, OrderUpdate):
             orders.append(event)
+        elif isinstance(event, FundingPayment):
+            funding.append(event)
         elif isinstance(event, EquityUpdate):
             singles.append(m.EquityChanged(event))
         elif isinstance(event, EngineState):
@@ -53,6 +56,8 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
         out.append(m.OrdersArrived(tuple(orders)))
     if fills:
         out.append(m.FillsArrived(tuple(fills)))
+    if funding:
+        out.append(m.FundingArrived(tuple(funding)))
     if errors:
         out.append(m.EngineReported(tuple(errors)))
     out.extend(s for s in singles if not isinstance(s, m.EngineStateChanged))

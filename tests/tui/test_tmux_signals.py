@@ -1,6 +1,7 @@
 """SIGTERM and SIGHUP to a desk in a real terminal quit it like q: exit 0, the store written,
 and the terminal back from the alternate screen with mouse reporting off."""
 import asyncio
+import os
 import shutil
 import sqlite3
 import sys
@@ -46,3 +47,28 @@ async def test_a_stop_signal_quits_like_q(tmp_path, sig):
             assert conn.execute("SELECT COUNT(*) FROM trades").fetchone()[0] > 0
     finally:
         desk.close()
+
+
+async def test_a_closed_terminal_ends_the_desk(tmp_path):
+    """The SSH session or the tmux pane goes away: the desk must not linger without a terminal."""
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"universe": {"type": "list", "symbol_list": ["BTCUSDT"]}, "sim": {"speed": 4},
+                                      "storage": {"url": f"sqlite:///{tmp_path / 'x.db'}"}}))
+    pid_file = tmp_path / "pid"
+    desk = TmuxDesk(["bash", "-c", f"echo $$ > {pid_file}; exec {sys.executable} -m tui run --config {config}"],
+                    process_env(tmp_path), str(ROOT), width=100, height=30)
+    desk.session = desk.socket = f"desk-gone-{desk.socket}"
+    desk.start()
+    try:
+        await desk.wait_for(r"Signals ·", "the desk is up")
+    finally:
+        desk.close()
+    pid = int(pid_file.read_text())
+    for _ in range(300):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        await asyncio.sleep(0.1)
+    os.kill(pid, 9)
+    raise AssertionError("the desk kept running after its terminal closed")

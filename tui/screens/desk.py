@@ -37,6 +37,7 @@ from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.positions import PositionsTable
 from tui.widgets.risk import RiskPane
 from tui.widgets.signals import SignalsTable
+from tui.widgets.symbol_pnl import SymbolPnlTable
 from tui.widgets.trades import TradesLog
 
 PANES = ("signals", "breakdown", "positions", "trades", "equity", "log", "risk")
@@ -61,6 +62,7 @@ class DeskScreen(DeskActions, Screen):
         self.alerts = AlertWatch()
         self._alert_timer = None
         self._grid_rows = ""
+        self._risk_stale = True
         self._last_bar_ts = None
         self.shown_pane = "signals"
 
@@ -94,6 +96,7 @@ class DeskScreen(DeskActions, Screen):
         self.equity = self.query_one(EquityPane)
         self.event_log = self.query_one(EventLogPane)
         self.risk = self.query_one(RiskPane)
+        self.symbol_pnl = self.query_one(SymbolPnlTable)
         self.header.mode = self.host.engine.mode.value
         self.header.bar_age = lambda: self.alerts.bar_age(time.monotonic())
         self.show_pane(self.shown_pane)
@@ -138,6 +141,7 @@ class DeskScreen(DeskActions, Screen):
     def on_positions_arrived(self, message: m.PositionsArrived) -> None:
         with self.app.batch_update():
             self.positions.apply(message.updates, self.current_mode)
+            self.symbol_pnl.set_unrealized(message.updates, self.current_mode)
             self.retitle()
             self.refresh_risk()
 
@@ -146,6 +150,7 @@ class DeskScreen(DeskActions, Screen):
 
     def on_fills_arrived(self, message: m.FillsArrived) -> None:
         self.log_entries(map(event_log.from_fill, message.fills))
+        self.symbol_pnl.add_fills(message.fills, self.current_mode)
         with self.app.batch_update():
             self.trades.apply(message.fills, self.current_mode)
             self.retitle()
@@ -185,6 +190,13 @@ class DeskScreen(DeskActions, Screen):
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         self.notify(f"{first_line(errors[0].message)}{more} · {LOG_POINTER}", title="Engine",
                     severity="error", timeout=8)
+
+    def on_funding_arrived(self, message: m.FundingArrived) -> None:
+        self.symbol_pnl.add_funding(message.payments, self.current_mode)
+
+    def on_symbol_totals_loaded(self, message: m.SymbolTotalsLoaded) -> None:
+        if message.mode == self.current_mode:
+            self.symbol_pnl.reset(message.totals)
 
     def on_log_history_loaded(self, message: m.LogHistoryLoaded) -> None:
         self.event_log.add_history(message.entries)
@@ -242,6 +254,9 @@ class DeskScreen(DeskActions, Screen):
         mode = self.current_mode
         self.positions.reset(snapshot.positions.values(), mode)
         self.trades.reset(snapshot.fills, mode)
+        self.symbol_pnl.reset(())  # the store's totals for this mode follow at start
+        self.symbol_pnl.add_fills(snapshot.fills, mode)
+        self.symbol_pnl.set_unrealized(snapshot.positions.values(), mode)
         self.equity.reset(list(snapshot.equity_history))
         self.day_open = DayOpen()
         for ts, equity in snapshot.equity_history:
@@ -255,11 +270,15 @@ class DeskScreen(DeskActions, Screen):
         self.refresh_risk()
 
     def refresh_risk(self) -> None:
-        """Only while the pane can be seen: with hundreds of positions it is not free."""
-        if not self.risk.display or not self.risk.is_on_screen:
+        """Mark the risk figures stale; the once-a-second tick recomputes them (with hundreds of
+        positions that is not free, and exposure does not need to move ten times a second)."""
+        self._risk_stale = True
+
+    def show_risk(self) -> None:
+        if not self._risk_stale or not self.risk.display or not self.risk.is_on_screen:
             return
-        equity = self.equity.latest
-        self.risk.show(risk_figures(self.host.config, self.positions.latest.values(), equity,
+        self._risk_stale = False
+        self.risk.show(risk_figures(self.host.config, self.positions.latest.values(), self.equity.latest,
                                     self.day_open.equity))
 
     def set_palette(self, palette: Palette) -> None:
@@ -273,7 +292,9 @@ class DeskScreen(DeskActions, Screen):
             self.trades.palette = palette
 
     def tick(self) -> None:
-        """Once a second: the clock and the store's health."""
+        """Once a second: the clock, the store's health, alerts that are about time, the risk pane."""
+        self.show_risk()
+        self.symbol_pnl.show_stale()
         self.header.store = self.host.store_status() or self.header.store
         if self.header.store is not None:
             self.alerts.on_store(self.header.store, time.monotonic())
@@ -359,7 +380,7 @@ class DeskScreen(DeskActions, Screen):
         if target:
             self.query_one(target).focus()
         if name == "risk":
-            self.call_after_refresh(self.refresh_risk)
+            self.call_after_refresh(self.show_risk)
 
     def action_show_pane(self, name: str) -> None:
         self.show_pane(name)

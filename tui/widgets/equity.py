@@ -1,4 +1,5 @@
-"""The equity curve (a Sparkline) and the account's figures, as the engine reports them."""
+"""The equity curve (a Sparkline), the account's figures as the engine reports them, and the
+per-symbol PnL table."""
 from __future__ import annotations
 
 from collections import deque
@@ -12,6 +13,7 @@ from textual.widgets import Sparkline, Static
 
 from engine.events import EquityUpdate
 from tui import formatting as fmt
+from tui.widgets.symbol_pnl import SymbolPnlTable
 
 
 def equity_text(e: EquityUpdate | None) -> Text:
@@ -37,6 +39,7 @@ class EquityPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Sparkline([], id="equity-curve")
         yield Static(equity_text(None), id="equity-figures")
+        yield SymbolPnlTable(id="symbol-pnl")
 
     def reset(self, history: list[tuple[datetime, Decimal]]) -> None:
         """Start the curve afresh from `history` (start-up, mode switch)."""
