@@ -22,7 +22,8 @@ from textual.worker import Worker, WorkerState
 
 from engine.config import Config
 from engine.paths import log_file
-from engine.events import StoreStatus
+from engine.events import FillEvent, StoreStatus
+from engine.model import Fill, Mode, Side
 from engine.startup import StartError
 from engine.statefile import StateFile
 from storage.errors import InstanceBusy
@@ -45,6 +46,12 @@ HISTORY_ORDERS, HISTORY_TRADES, HISTORY_COMMANDS = 500, 500, 200  # what the eve
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def fill_event(t: Any) -> FillEvent:
+    """A stored trade (storage.TradeRecord) as the fill event the Trades pane shows."""
+    return FillEvent(Fill(Mode(t.mode), t.symbol, Side(t.side), t.quantity, t.price, t.fee, t.fee_asset or "",
+                          t.ts, t.client_order_id or "", t.trade_id, realized_pnl=t.realized_pnl))
 
 
 def describe_error(error: BaseException | None) -> str:
@@ -225,6 +232,7 @@ class DeskApp(App):
             return
         self.desk.post_message(m.LogHistoryLoaded(tuple(event_log.from_store(orders, trades, audit))))
         self.desk.post_message(m.SymbolTotalsLoaded(mode, tuple(totals)))
+        self.desk.post_message(m.TradeHistoryLoaded(mode, tuple(fill_event(t) for t in reversed(trades))))
 
     # Workers ------------------------------------------------------------------------
     # Every worker runs on the app (worker state messages do not bubble), so this one

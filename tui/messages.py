@@ -41,6 +41,14 @@ class FundingArrived(Message):
 
 
 @dataclass
+class TradeHistoryLoaded(Message):
+    """The mode's last fills from the store (earlier runs), oldest first, as fill events."""
+
+    mode: str
+    fills: tuple[FillEvent, ...]
+
+
+@dataclass
 class SymbolTotalsLoaded(Message):
     """Per-symbol totals of the mode from the store (storage.SymbolTotals)."""
 

@@ -1,4 +1,5 @@
-"""Per-symbol PnL carries across restarts: the second run starts from the store's totals."""
+"""Per-symbol PnL and the Trades pane carry across restarts: the second run starts from the
+store's totals and its last fills."""
 from __future__ import annotations
 
 import sqlite3
@@ -35,5 +36,6 @@ async def test_per_symbol_totals_carry_across_a_restart(tmp_path):
             assert books[symbol].fees >= Decimal(str(fee)) - Decimal("1e-9")
         await press(pilot, "5")
         await until(pilot, lambda: second.desk.symbol_pnl.row_count >= len(stored), "the table shows each symbol")
+        await until(pilot, lambda: second.desk.trades.count >= sum(stored.values()), "earlier fills in Trades")
         b = next(iter(books.values()))
         assert b.net == b.realized + b.unrealized - b.fees + b.funding

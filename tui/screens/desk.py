@@ -116,6 +116,7 @@ class DeskScreen(DeskActions, Screen):
                 self.history.record(signal)
             new_rows = len(self.signals.latest)
             self.signals.apply(message.updates)
+            self.symbol_pnl.on_bars(message.updates)
             symbol = self.signals.cursor_key
             if symbol is not None:
                 self.breakdown.show_signal(self.signals.latest.get(symbol))
@@ -194,6 +195,12 @@ class DeskScreen(DeskActions, Screen):
     def on_funding_arrived(self, message: m.FundingArrived) -> None:
         self.symbol_pnl.add_funding(message.payments, self.current_mode)
 
+    def on_trade_history_loaded(self, message: m.TradeHistoryLoaded) -> None:
+        """Earlier runs' fills first, so after a restart the pane is not just this run's."""
+        if message.mode == self.current_mode:
+            self.trades.reset([*message.fills, *self.host.engine.snapshot().fills], message.mode)
+            self.retitle()
+
     def on_symbol_totals_loaded(self, message: m.SymbolTotalsLoaded) -> None:
         if message.mode == self.current_mode:
             self.symbol_pnl.reset(message.totals)
@@ -254,7 +261,7 @@ class DeskScreen(DeskActions, Screen):
         mode = self.current_mode
         self.positions.reset(snapshot.positions.values(), mode)
         self.trades.reset(snapshot.fills, mode)
-        self.symbol_pnl.reset(())  # the store's totals for this mode follow at start
+        self.symbol_pnl.reset((), new_mode=True)  # the store's totals for this mode follow at start
         self.symbol_pnl.add_fills(snapshot.fills, mode)
         self.symbol_pnl.set_unrealized(snapshot.positions.values(), mode)
         self.equity.reset(list(snapshot.equity_history))

@@ -12,6 +12,7 @@ from tui import formatting as fmt
 from tui.palette import Palette
 from tui.risk_view import RiskFigures
 
+MAX_ROWS = 40  # the largest positions; redrawing hundreds of lines every second is not free
 NEAR = Decimal("0.2")  # within a fifth of the way to a trip (or to liquidation): shown as an alarm
 
 
@@ -39,10 +40,12 @@ def risk_text(r: RiskFigures | None, palette: Palette) -> Text:
                     f"{fmt.compact(b.distance)} ({_pct(b.distance_pct)}) away\n", style=alarm if near else "")
     if r.positions:
         text.append(f"{'Symbol':<9}{'Notion.':>7}{'Cap':>7}{'Liq.':>10}{'Dist.':>7}\n", style="bold")
-    for p in r.positions:
+    for p in r.positions[:MAX_ROWS]:
         near = p.liquidation_distance is not None and abs(p.liquidation_distance) < NEAR
         text.append(f"{p.symbol:<9}{fmt.compact(p.notional, signed=True):>7}{_pct(p.cap_use):>7}"
                     f"{fmt.price(p.liquidation):>10}{_pct(p.liquidation_distance):>7}\n", style=alarm if near else "")
+    if len(r.positions) > MAX_ROWS:
+        text.append(f"… and {len(r.positions) - MAX_ROWS} smaller positions\n")
     text.rstrip()
     return text
 
@@ -60,4 +63,6 @@ class RiskPane(VerticalScroll):
         if figures == self.figures:
             return
         self.figures = figures
-        self.query_one("#risk-figures", Static).update(risk_text(figures, self.palette))
+        # A fixed height (the stylesheet's): the once-a-second update repaints the figures
+        # without a layout pass of the whole screen.
+        self.query_one("#risk-figures", Static).update(risk_text(figures, self.palette), layout=False)

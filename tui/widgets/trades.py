@@ -35,7 +35,7 @@ class TradesLog(KeyedTable):
             key = f"{self.count}:{f.trade_id}"
             side = "BUY ▲" if f.side.value == "BUY" else "SELL ▼"
             self.show_row(key, (
-                f.ts.strftime("%H:%M:%S"), f.symbol, side, fmt.quantity(f.quantity), fmt.price(f.price),
+                f.ts.strftime("%m-%d %H:%M"), f.symbol, side, fmt.quantity(f.quantity), fmt.price(f.price),
                 fmt.usd(f.fee, 4), self.palette.signed(fmt.signed_usd(f.realized_pnl), f.realized_pnl),
             ))
             self._keys.append(key)
