@@ -205,7 +205,7 @@ async def flatten_figures(n_positions: int, rounds: int) -> None:
             if n:
                 for s in symbols:
                     fake.set_position(s, quantity, 2.0)
-                await engine._reconcile(engine._book)  # the book adopts them again, as an operator would
+                await engine._operator.reconcile(engine._book)  # the book adopts them again, as an operator would
                 for s in symbols:
                     await engine.resume(s)
                     await engine.pause(s)

@@ -16,8 +16,8 @@ import ccxt
 
 from engine.config import Config
 from engine.exchange import USER_TRADES_WEIGHT, create_client
-from engine.exchange_errors import (RetryPolicy, binance_answer, connection_failed, describe, is_rate_limited,
-                                    is_transient, with_retries)
+from engine.exchange_errors import (RetryPolicy, binance_answer, connection_failed, describe, is_permanent,
+                                    is_rate_limited, is_transient, with_retries)
 from engine.feeds.base import FeedError
 from engine.feeds.binance_universe import instrument_from_info
 from engine.model import Instrument, Mode, OrderRequest, OrderResult, VenuePosition
@@ -33,6 +33,10 @@ TRADE_LIST_TRIES = 3  # Binance can list an order's trades a moment after the or
 FILLS_HEADROOM = 240  # weight a minute that trade-list reads leave for positions, balance and prices
 
 
+def _never(exc: BaseException) -> bool:
+    return False
+
+
 class BinanceCallError(VenueError):
     """A failed request, keeping ccxt's exception so callers can tell a refusal from silence."""
 
@@ -45,6 +49,10 @@ class BinanceCallError(VenueError):
         """Binance turned the request away, or it never left: nothing happened on the exchange."""
         c = self.cause
         return isinstance(c, (ccxt.ExchangeError, ccxt.InvalidNonce)) or is_rate_limited(c) or connection_failed(c)
+
+    @property
+    def permanent(self) -> bool:
+        return is_permanent(self.cause)
 
 
 class BinanceVenue:
@@ -65,7 +73,6 @@ class BinanceVenue:
         self.client = create_client(config, keys=keys, demo=self.mode is Mode.TESTNET, weight_per_minute=2400)
         self._keys = keys
         self._instruments: dict[str, Instrument] = {}  # this exchange's rules, read as needed
-        self._prepared: list[str] = []
         self._leverage: dict[str, int] = {}
         self._markets_lock = asyncio.Lock()
         self._pacer = OrderPacer()
@@ -136,7 +143,6 @@ class BinanceVenue:
         if mode.get("dualSidePosition") in (True, "true"):
             raise VenueError("the Binance account is in hedge mode; trifactor trades one-way positions: switch "
                              "the futures position mode to one-way (no open positions or orders allowed then)")
-        self._prepared = list(instruments)
         margin_type = MARGIN_TYPES[margin_mode]
         limit = asyncio.Semaphore(10)
 
@@ -202,9 +208,11 @@ class BinanceVenue:
             await self._pacer.wait_turn()
             return await self.client.fapiPrivatePostOrder(params)
 
+        # A flatten retries its closes itself, with a countdown the operator sees and a key that stops it.
+        retryable = _never if order.reason == "flatten" else is_rate_limited
         try:
             answer = await self._call(symbol, f"{order.side.value} {quantity} market order", place, params,
-                                      retryable=is_rate_limited)
+                                      retryable=retryable)
         except BinanceCallError as e:
             return await self._after_failed_send(order, e)
         return await self._result(order, answer)
@@ -213,7 +221,7 @@ class BinanceVenue:
         """Refused: report it. No answer: ask Binance whether the order exists before saying so."""
         if error.never_reached:
             status = "rejected" if isinstance(error.cause, ccxt.ExchangeError) else "error"
-            return OrderResult(order, status, message=f"{error}; not placed")
+            return OrderResult(order, status, message=f"{error}; not placed", permanent=error.permanent)
         try:
             answer = await self._call(order.symbol, "looking up the order", self.client.fapiPrivateGetOrder,
                                       {"symbol": order.symbol, "origClientOrderId": order.client_order_id})
@@ -263,9 +271,20 @@ class BinanceVenue:
         return Decimal(answer["price"])
 
     async def cancel_all(self, symbol: str | None = None) -> None:
-        symbols = [symbol] if symbol else self._prepared
-        await asyncio.gather(*(self._call(s, "cancelling open orders", self.client.fapiPrivateDeleteAllOpenOrders,
-                                          {"symbol": s}) for s in symbols))
+        """Plain and conditional orders: since 2025-12-09 Binance keeps stops and take-profits in its
+        algo service, with their own list and cancel endpoints. Only symbols with orders are cancelled."""
+        subject, scope = symbol or "Binance", {"symbol": symbol} if symbol else {}
+        plain, algo = await asyncio.gather(
+            self._call(subject, "listing open orders", self.client.fapiPrivateGetOpenOrders, scope),
+            self._call(subject, "listing open conditional orders", self.client.fapiPrivateGetOpenAlgoOrders, scope))
+        cancels = [self._call(s, "cancelling open orders", self.client.fapiPrivateDeleteAllOpenOrders, {"symbol": s})
+                   for s in sorted({row["symbol"] for row in plain})]
+        cancels += [self._call(s, "cancelling open conditional orders", self.client.fapiPrivateDeleteAlgoOpenOrders,
+                               {"symbol": s}) for s in sorted({row["symbol"] for row in algo})]
+        await asyncio.gather(*cancels)
+
+    def rate_limited_for(self) -> float:
+        return self.client.ban.remaining()
 
     async def positions(self) -> dict[str, VenuePosition]:
         rows = await self._call("Binance", "reading positions", self.client.fapiPrivateV3GetPositionRisk)

@@ -130,6 +130,9 @@ class ExchangeStub:
     async def cancel_all(self, symbol=None) -> None:
         pass
 
+    def rate_limited_for(self) -> float:
+        return 0.0
+
     async def positions(self) -> dict[str, VenuePosition]:
         return {s: VenuePosition(s, q, self.entry.get(s, Decimal(1))) for s, q in self.truth.items() if q}
 

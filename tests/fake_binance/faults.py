@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -46,6 +47,19 @@ class Delay:
         return path_matches(self.path, path) and (self.remaining is None or self.remaining > 0)
 
 
+@dataclass
+class Outage:
+    """Every request to `path` fails until `until` (monotonic seconds), without being acted on."""
+
+    path: str
+    until: float
+    method: str | None
+    reset: bool  # cut the connection instead of answering 503
+
+    def matches(self, method: str, path: str) -> bool:
+        return time.monotonic() < self.until and path_matches(self.path, path) and self.method in (None, method)
+
+
 DEFAULT_MESSAGES = {
     -1003: "Too many requests; current limit of IP is 2400 requests per minute.",
     -1021: "Timestamp for this request is outside of the recvWindow.",
@@ -61,6 +75,7 @@ class FaultBook:
         self.faults: list[Fault] = []
         self.delays: list[Delay] = []
         self.holds: list[tuple[str, asyncio.Event]] = []
+        self.outages: list[Outage] = []
 
     def fail_next(self, path: str, status: int = 400, code: int | None = None, msg: str | None = None,
                   retry_after: int | None = None, times: int = 1, method: str | None = None) -> None:
@@ -69,6 +84,12 @@ class FaultBook:
 
     def delay(self, path: str, seconds: float, times: int | None = None) -> None:
         self.delays.append(Delay(path, seconds, times))
+
+    def outage(self, path: str, seconds: float, method: str | None = None, reset: bool = False) -> None:
+        self.outages.append(Outage(path, time.monotonic() + seconds, method, reset))
+
+    def outage_of(self, method: str, path: str) -> Outage | None:
+        return next((o for o in self.outages if o.matches(method, path)), None)
 
     def take_fault(self, method: str, path: str) -> Fault | None:
         for fault in self.faults:

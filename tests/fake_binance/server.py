@@ -31,7 +31,7 @@ from tests.fake_binance.streaming import StreamPusher
 API_KEY = "fake-api-key-0123456789"
 API_SECRET = "fake-api-secret-9876543210"
 PRIVATE = {"leverage", "marginType", "order", "allOpenOrders", "openOrders", "userTrades", "positionRisk",
-           "balance", "account", "dual"}
+           "balance", "account", "dual", "algoOrder", "openAlgoOrders", "algoOpenOrders"}
 # Listed but never tradable by trifactor: a quarterly contract, a USDC perpetual, a delisted one.
 OTHER_LISTINGS = (
     SymbolRules("BTCUSDT_260626", Decimal("0.1"), Decimal("0.001"), Decimal("0.001"), Decimal("5"), 66000.0,
@@ -139,6 +139,11 @@ class FakeBinance(StreamPusher):
         """Answer the next `times` requests to `path` with this error instead of serving them."""
         self.faults.fail_next(path, status, code, msg, retry_after, times, method)
 
+    def outage(self, path: str, seconds: float, method: str | None = None, reset: bool = False) -> None:
+        """Fail every request to `path` for the next `seconds`: 503, or with `reset` a cut connection.
+        Nothing is acted on meanwhile."""
+        self.faults.outage(path, seconds, method, reset)
+
     def delay(self, path: str, seconds: float, times: int | None = None) -> None:
         """Answer requests to `path` `seconds` late (the next `times` requests, or all).
 
@@ -177,6 +182,12 @@ class FakeBinance(StreamPusher):
         return response
 
     async def _answer(self, request: web.Request, handler, private: bool, raw: str) -> web.StreamResponse:
+        outage = self.faults.outage_of(request.method, request.path)
+        if outage is not None:
+            if outage.reset and request.transport is not None:
+                request.transport.abort()
+            return web.Response(status=503, text="<html><body>503 Service Unavailable</body></html>",
+                                content_type="text/html")
         fault = self.faults.take_fault(request.method, request.path)
         if fault is not None:
             return fault.response()
