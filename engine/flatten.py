@@ -102,7 +102,8 @@ class FlattenRun:
                 if e.permanent:
                     return self._failed(str(e))
                 general = f"cancelling open orders failed: {e}"
-            if self._open:
+            sent = set(self._open)
+            if sent:
                 failure = await self._send_closes()
                 if failure:
                     return self._failed(failure)
@@ -121,6 +122,8 @@ class FlattenRun:
                 self._seen |= set(self._open)
                 if not self._open and cancelled:
                     return self._outcome("flat", confirmed)
+                if not (self._errors or general) and not set(self._open) & sent:
+                    continue  # only positions our book did not know of are left: close them now
             failures = failures + 1 if (self._errors or general) else 1
             wait = self.backoff.delay(failures, self.venue.rate_limited_for())
             await self._count_down(wait, general)
