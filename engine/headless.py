@@ -10,9 +10,20 @@ import sys
 from typing import TextIO
 
 from engine.engine import Engine
-from engine.events import CommandResult, EngineError, EquityUpdate, Event
+from engine.events import CommandResult, EngineError, EngineState, EquityUpdate, Event, FlattenProgress
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+COUNTDOWN_EVERY_S = 10.0  # a long wait is re-announced this often
+
+
+def flatten_line(p: FlattenProgress) -> str:
+    if p.state == "waiting":
+        error = f" (last error: {p.last_error})" if p.last_error else ""
+        return f"flatten {p.symbol}: attempt {p.attempt} did not finish; next try in {p.next_try_in_s:.1f} s{error}"
+    if p.state == "closing":
+        return f"flatten {p.symbol}: closing {p.quantity:f} (attempt {p.attempt})"
+    why = f": {p.last_error}" if p.last_error else ""
+    return f"flatten {p.symbol}: {p.state} after {p.attempt} attempt(s){why}"
 
 
 def bar_line(update: EquityUpdate, positions: int, halted: bool) -> str:
@@ -38,6 +49,27 @@ class _Printer:
     def __init__(self, engine: Engine, out: TextIO, every: int) -> None:
         self.engine, self.out, self.every = engine, out, max(1, every)
         self.bars = 0
+        self._flatten_shown: dict[str, tuple[str, int, float]] = {}  # symbol -> state, attempt, wait shown
+        self._banned = False
+
+    def _show_flatten(self, p: FlattenProgress) -> None:
+        shown = self._flatten_shown.get(p.symbol)
+        if p.state == "closing" and p.attempt > 1:
+            return  # every retry is announced by its wait already
+        if shown is not None and shown[:2] == (p.state, p.attempt) and (
+                p.state != "waiting" or shown[2] - p.next_try_in_s < COUNTDOWN_EVERY_S):
+            return
+        self._flatten_shown[p.symbol] = (p.state, p.attempt, p.next_try_in_s)
+        print(flatten_line(p), file=self.out)
+
+    def _show_ban(self, state: EngineState) -> None:
+        banned = state.rate_limited_until is not None
+        if banned and not self._banned:
+            left = (state.rate_limited_until - state.ts).total_seconds()
+            print(f"! rate-limited by Binance: no request goes out for {left:.0f} s", file=self.out)
+        elif self._banned and not banned:
+            print("rate limit over: requests go out again", file=self.out)
+        self._banned = banned
 
     def show(self, events: list[Event]) -> None:
         for event in events:
@@ -50,6 +82,10 @@ class _Printer:
                 print(f"{'ok' if event.ok else 'REFUSED'} {event.command}: {event.message}", file=self.out)
             elif isinstance(event, EngineError):
                 print(f"! {event.message}", file=self.out)
+            elif isinstance(event, FlattenProgress):
+                self._show_flatten(event)
+            elif isinstance(event, EngineState):
+                self._show_ban(event)
         self.out.flush()
 
 
