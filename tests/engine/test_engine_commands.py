@@ -216,6 +216,10 @@ async def test_flatten_all_keeps_trying_until_stopped_and_never_claims_flat():
         mark = len(h.collect())
         await h.step(2)  # the engine carries on meanwhile, and trades nothing being flattened
         assert orders_after(h, mark, reason="rebalance") == []
+        symbol = sorted(stub.truth)[0]
+        assert (await h.engine.pause(symbol)).ok  # other commands do not wait for the flatten
+        switch = await h.engine.set_mode("paper")
+        assert not switch.ok and "a flatten is running" in switch.message
         stopped = await h.engine.stop_flatten()
         result = await flattening
         assert stopped.ok and stopped.command == "stop_flatten"
@@ -227,6 +231,17 @@ async def test_flatten_all_keeps_trying_until_stopped_and_never_claims_flat():
         assert "flat" not in {p.state for p in h.of(FlattenProgress) if p.symbol in result.details
                               and not result.details[p.symbol].startswith("closed")}
         assert (await h.engine.stop_flatten()).ok is False  # nothing left to stop
+
+
+async def test_stopping_the_engine_ends_a_running_flatten_with_an_answer():
+    async with harness_on_testnet() as h:
+        await with_positions(h, 2)
+        Stubborn(h.venues[Mode.TESTNET], Decimal(0))  # nothing ever closes
+        flattening = asyncio.ensure_future(h.engine.flatten_all())
+        await eventually(lambda: h.engine.snapshot().state.flattening, GUARD)
+        await asyncio.wait_for(h.engine.stop(), GUARD)
+        result = await flattening
+        assert not result.ok and "the engine is shutting down" in result.message
 
 
 async def test_flatten_all_closes_what_the_venue_still_reports_in_a_second_round():

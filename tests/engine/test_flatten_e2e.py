@@ -5,7 +5,12 @@ position however long the order endpoint is out or Binance keeps us away.
 """
 import asyncio
 import contextlib
+import json
+import os
+import signal
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +20,7 @@ from tests.engine.support import FAST_STRATEGY, GUARD
 from tests.fake_binance import FakeBinance
 from tests.fake_binance.helpers import config_for, eventually, fake_secrets
 
+ROOT = Path(__file__).resolve().parents[2]
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
 HELD = {"BTCUSDT": "0.020", "ETHUSDT": "-0.50", "SOLUSDT": "3"}
 
@@ -129,3 +135,64 @@ async def test_flatten_cancels_conditional_orders_and_one_symbol_leaves_the_rest
         assert {o["algoStatus"] for o in fake.account.algo_orders} == {"CANCELED"}
         assert filled_closes(fake) == {s: 1 for s in HELD} and Decimal(0) == sum(
             (p.quantity for p in engine.snapshot().positions.values()), Decimal(0))
+
+
+async def test_a_headless_testnet_engine_whose_breaker_trips_flattens_through_an_order_outage(tmp_path):
+    """A real `trifactor run --headless --mode testnet --market binance` process: it trades the first
+    bar, the next bar's loss trips the daily-loss breaker while order POSTs are out for 1 s."""
+    symbols = ["BTCUSDT", "ETHUSDT"]
+    async with FakeBinance(symbols, history_bars=400) as fake:
+        config = {"market": "binance", "universe": {"type": "list", "symbol_list": symbols},
+                  "exchange": {"base_url": fake.base_url, "timeout_ms": 2000}, "data_fetch_limit": 400,
+                  "strategy_v2": dict(FAST_STRATEGY), "risk": {"daily_loss_limit": 0.0001, "max_drawdown": 0},
+                  "max_position_risk_per_trade": 0.05, "max_total_risk_exposure": 0.3}
+        config_file = tmp_path / "config.yaml"
+        config_file.write_text(json.dumps(config))  # JSON is YAML
+        env = {**os.environ, "TRIFACTOR_TESTNET_API_KEY": fake.api_key, "TRIFACTOR_TESTNET_API_SECRET": fake.api_secret}
+        for var in ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"):
+            (tmp_path / var).mkdir(mode=0o700)
+            env[var] = str(tmp_path / var)
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "tui", "run", "--headless", "--mode", "testnet", "--market", "binance",
+            "--config", str(config_file), cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE)
+        lines: list[str] = []
+
+        async def read_until(predicate, what: str) -> str:
+            async def scan() -> str:
+                while True:
+                    raw = await child.stdout.readline()
+                    if not raw:
+                        raise AssertionError(f"the engine ended before {what}: {lines}")
+                    lines.append(raw.decode().rstrip("\n"))
+                    if predicate(lines[-1]):
+                        return lines[-1]
+            return await asyncio.wait_for(scan(), GUARD)
+
+        try:
+            for symbol in symbols:
+                await fake.wait_subscribed(f"{symbol.lower()}@kline_1m", timeout=GUARD)
+            for symbol in symbols:
+                await fake.push_kline(symbol)
+            await read_until(lambda line: " equity " in line and "positions 2" in line, "the first bar's trades")
+            held = dict(fake.positions)
+            assert len(held) == 2
+            fake.outage("/fapi/v1/order", 1.0, method="POST")
+            for symbol, qty in held.items():  # a 2 % move against every position
+                last = float(fake.market(symbol).klines[-1][4])
+                await fake.push_kline(symbol, close=last * (0.98 if qty > 0 else 1.02))
+            answer = await read_until(lambda line: " breaker: " in line, "the breaker's answer")
+            child.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(child.communicate(), GUARD)
+        finally:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+        assert child.returncode == 0, err.decode()
+        assert answer.startswith("ok breaker: daily loss") and "flattened (flat: 2 position(s) closed (after" in answer
+        retries = [line for line in lines if line.startswith("flatten ") and "next try in" in line]
+        assert retries and all("Binance is unavailable" in line for line in retries)
+        assert fake.positions == {}
+        closes = [o for o in fake.orders if o["reduceOnly"]]
+        assert sorted(o["symbol"] for o in closes) == sorted(held)  # one filled close each
+        assert "Traceback" not in err.decode()
