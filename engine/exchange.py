@@ -42,7 +42,10 @@ class BinanceClient(ccxt.pro.binanceusdm):
     """ccxt's USDⓈ-M client with raw stream taps and the Retry-After of rate-limit answers."""
 
     tap: StreamTap | None = None
-    ban: Ban = Ban()  # replaced by the API host's shared ban in create_client
+
+    def __init__(self, config: dict | None = None) -> None:
+        super().__init__(config or {})
+        self.ban = Ban()  # create_client gives it the one ban of its API host instead
 
     def handle_ohlcv(self, client: Any, message: dict) -> None:
         if self.tap is not None and message.get("e") == "kline":

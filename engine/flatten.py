@@ -11,6 +11,7 @@ Resending a close is safe: reduce-only orders never open or flip a position.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,6 +21,7 @@ from engine.events import FlattenProgress
 from engine.model import OrderResult
 from engine.venues.base import Venue, VenueError
 
+log = logging.getLogger(__name__)
 COUNTDOWN_STEP_S = 1.0  # how often a waiting flatten says how long is left
 
 
@@ -126,6 +128,9 @@ class FlattenRun:
                     continue  # only positions our book did not know of are left: close them now
             failures = failures + 1 if (self._errors or general) else 1
             wait = self.backoff.delay(failures, self.venue.rate_limited_for())
+            first_error = general or next(iter(self._errors.values()), "")
+            log.warning("flatten attempt %d: %d position(s) still open; next try in %.1f s%s", self.attempt,
+                        len(self._open), wait, f" ({first_error})" if first_error else "")
             await self._count_down(wait, general)
         return self._stopped(confirmed)
 
