@@ -387,8 +387,10 @@ class Operator:
         while True:
             await asyncio.sleep(self.reconcile_interval_s)
             book = self.engine.book
-            if book is None or book.mode is Mode.PAPER or self.flattening:
-                continue  # a flatten re-reads the venue itself, and its closes would look like mismatches
+            if book is None or book.mode is Mode.PAPER or self.flattening or book.venue.rate_limited_for():
+                # A flatten re-reads the venue itself (its closes would look like mismatches); during
+                # a ban the read would wait inside the gate that a flatten needs.
+                continue
             with contextlib.suppress(Exception):
                 async with self.engine.gate.strategy():
                     await self.reconcile(book)

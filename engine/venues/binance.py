@@ -16,6 +16,7 @@ import ccxt
 
 from engine.config import Config
 from engine.exchange import USER_TRADES_WEIGHT, create_client
+from engine.exchange_ban import BanInForce
 from engine.exchange_errors import (RetryPolicy, binance_answer, connection_failed, describe, is_permanent,
                                     is_rate_limited, is_transient, with_retries)
 from engine.feeds.base import FeedError
@@ -35,6 +36,12 @@ FILLS_HEADROOM = 240  # weight a minute that trade-list reads leave for position
 
 def _never(exc: BaseException) -> bool:
     return False
+
+
+def _answered_rate_limit(exc: BaseException) -> bool:
+    # An order that our own ban held back fails at once rather than waiting it out: it holds the
+    # command gate, and a flatten must not queue behind it.
+    return is_rate_limited(exc) and not isinstance(exc, BanInForce)
 
 
 class BinanceCallError(VenueError):
@@ -209,7 +216,7 @@ class BinanceVenue:
             return await self.client.fapiPrivatePostOrder(params)
 
         # A flatten retries its closes itself, with a countdown the operator sees and a key that stops it.
-        retryable = _never if order.reason == "flatten" else is_rate_limited
+        retryable = _never if order.reason == "flatten" else _answered_rate_limit
         try:
             answer = await self._call(symbol, f"{order.side.value} {quantity} market order", place, params,
                                       retryable=retryable)

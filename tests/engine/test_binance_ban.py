@@ -10,7 +10,7 @@ from engine.model import Mode, OrderRequest, Side
 from engine.venues.base import VenueError
 from engine.venues.binance import BinanceVenue
 from tests.fake_binance import FakeBinance
-from tests.fake_binance.helpers import config_for, fake_secrets
+from tests.fake_binance.helpers import RecordingSleep, config_for, fake_secrets
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
 NO_RETRY = RetryPolicy(attempts=1)
@@ -60,5 +60,20 @@ async def test_a_429_without_retry_after_starts_no_ban(fake):
         with pytest.raises(VenueError):
             await venue.positions()
         assert venue.rate_limited_for() == 0 and await venue.positions() == {}
+    finally:
+        await venue.close()
+
+
+async def test_an_order_held_back_by_a_short_ban_fails_at_once_instead_of_waiting(fake):
+    venue = BinanceVenue(config_for(fake, SYMBOLS), fake_secrets(), Mode.TESTNET,
+                         retry=RetryPolicy(attempts=3, sleep=RecordingSleep()))
+    try:
+        dust = OrderRequest("dust", "BTCUSDT", Side.BUY, Decimal("0.0001"), False, "rebalance")
+        assert (await venue.submit(dust)).status == "skipped"  # the markets are loaded, as in a running engine
+        venue.client.ban.impose(5, 429)
+        result = await venue.submit(OrderRequest("short-ban", "BTCUSDT", Side.BUY, Decimal("0.010"), False,
+                                                 "rebalance", mark_price=Decimal(50000)))
+        assert result.status == "error" and "5 s left; not sent" in result.message
+        assert venue.retry.sleep.waits == [] and fake.requests_to("/fapi/v1/order") == []
     finally:
         await venue.close()
