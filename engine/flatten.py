@@ -54,6 +54,15 @@ def _closed(result: OrderResult) -> bool:
     return result.status in ("filled", "partially_filled")
 
 
+def _permanent(exc: BaseException) -> bool:
+    return isinstance(exc, VenueError) and exc.permanent
+
+
+def _plain(exc: BaseException) -> str:
+    # A venue's own errors are already sentences; anything else (a bug, a garbled answer) is named.
+    return str(exc) if isinstance(exc, VenueError) else f"{type(exc).__name__}: {exc}"
+
+
 class FlattenRun:
     """One flatten of `symbol` (None: everything the venue holds) on one venue.
 
@@ -100,10 +109,10 @@ class FlattenRun:
                 if not cancelled:
                     await self.venue.cancel_all(self.symbol)
                     cancelled = True
-            except VenueError as e:
-                if e.permanent:
+            except Exception as e:  # noqa: BLE001 - whatever went wrong, the next round tries again
+                if _permanent(e):
                     return self._failed(str(e))
-                general = f"cancelling open orders failed: {e}"
+                general = f"cancelling open orders failed: {_plain(e)}"
             sent = set(self._open)
             if sent:
                 failure = await self._send_closes()
@@ -111,10 +120,10 @@ class FlattenRun:
                     return self._failed(failure)
             try:
                 held = await self.venue.positions()
-            except VenueError as e:
-                if e.permanent:
+            except Exception as e:  # noqa: BLE001 - a failed read is never taken for flat
+                if _permanent(e):
                     return self._failed(str(e))
-                general = general or f"reading the positions failed: {e}"
+                general = general or f"reading the positions failed: {_plain(e)}"
                 confirmed = False
             else:
                 confirmed = True
@@ -142,7 +151,7 @@ class FlattenRun:
         results = await asyncio.gather(*(self._close(s, self._open[s]) for s in symbols), return_exceptions=True)
         for symbol, result in zip(symbols, results):
             if isinstance(result, BaseException):
-                self._errors[symbol] = f"{symbol}: {type(result).__name__}: {result}"
+                self._errors[symbol] = f"{symbol}: {_plain(result)}"
             elif _closed(result):
                 self._details[symbol] = f"closed {result.filled_qty:f}"
             else:

@@ -169,3 +169,19 @@ async def test_retry_after_is_waited_out_with_a_countdown_and_a_stop_ends_the_wa
     outcome = await asyncio.wait_for(task, 30)  # well before the 60 s are up
     assert outcome.state == "stopped" and venue.closes == ["BTCUSDT"]
     assert events[-1].state == "stopped" and events[-1].quantity == D("0.5")
+
+
+async def test_an_unexpected_failure_of_the_read_is_retried_like_any_other():
+    venue = ScriptedVenue({"BTCUSDT": "0.5"})
+    reads = venue.positions
+
+    async def garbled():
+        if venue.reads < 2:
+            venue.reads += 1
+            raise AttributeError("'str' object has no attribute 'get'")
+        return await reads()
+    venue.positions = garbled
+    run, events = run_for(venue)
+    outcome = await asyncio.wait_for(run.run(), GUARD)
+    assert outcome.ok and outcome.attempts == 3
+    assert any("AttributeError" in e.last_error for e in events if e.state == "waiting")
