@@ -4,37 +4,30 @@
    CPU over the live bars minus the CPU spent inside the strategy panel in the same run.
 2. The worst event-loop stall during those live bars (a 5 ms ticker measures how late it wakes;
    on a busy machine this includes time the OS gave to other processes).
-3. flatten_all with 50 open positions against the fake exchange (real ccxt, 127.0.0.1): from
-   the call until every close is acknowledged, and until flat is confirmed.
 
-    python benchmarks/engine.py [--symbols 500] [--bars 120] [--speed 20] [--positions 50] [--gross 5]
+Flatten figures are in benchmarks/flatten.py.
+
+    python benchmarks/engine.py [--symbols 500] [--bars 120] [--speed 20] [--gross 5]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import statistics
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import strategy  # noqa: E402
 from engine.config import from_mapping  # noqa: E402
-from engine.engine import Engine  # noqa: E402
-from engine.events import EventBus, OrderUpdate  # noqa: E402
-from engine.feeds.sim import SimFeed  # noqa: E402
-from engine.model import Mode  # noqa: E402
+from engine.events import EventBus  # noqa: E402
 from engine.secrets import Secrets  # noqa: E402
-from engine.store import RestoredControls, RestoredPosition, RestoredState  # noqa: E402
 from engine.wiring import build_engine  # noqa: E402
 
 CPU_TARGET_MS = 10.0
 STALL_TARGET_MS = 50.0
-FLATTEN_TARGET_MS = 100.0
 
 
 def verdict(value: float, target: float) -> str:
@@ -144,106 +137,16 @@ async def cycle_figures(n_symbols: int, bars: int, speed: float, gross: float | 
           f"ratio {worst / STALL_TARGET_MS:.2f}) {verdict(worst, STALL_TARGET_MS)}")
 
 
-class _Store:
-    def __init__(self, state: RestoredState, controls: RestoredControls) -> None:
-        self.state, self.controls = state, controls
-
-    async def load_state(self, mode):
-        return self.state if mode == self.state.mode else None
-
-    async def load_controls(self):
-        return self.controls
-
-    def record_order_intent(self, update) -> None:
-        pass
-
-
-async def flatten_figures(n_positions: int, rounds: int) -> None:
-    try:
-        from tests.fake_binance import FakeBinance
-        from tests.fake_binance.helpers import config_for, fake_secrets
-        from engine.venues.binance import BinanceVenue
-        from engine.venues.paper import PaperVenue
-    except ImportError as e:
-        print(f"flatten_all: not measured yet ({e})")
-        return
-    symbols = [f"FL{i:02d}USDT" for i in range(n_positions)]
-    quantity = Decimal(100)
-    async with FakeBinance(symbols, history_bars=5) as fake:
-        for s in symbols:
-            fake.set_position(s, quantity, 2.0)
-        config = config_for(fake, symbols, trading_mode="testnet", sim={"speed": 1})
-        secrets = fake_secrets()
-        state = RestoredState("testnet", {s: RestoredPosition(s, quantity, Decimal(2)) for s in symbols})
-        # Paused, so the strategy sends nothing of its own while we measure.
-        store = _Store(state, RestoredControls(paused=frozenset(symbols)))
-        feed = SimFeed(config)
-
-        def venue_for(mode):
-            if mode is Mode.PAPER:
-                return PaperVenue(config.paper, feed.last_price)
-            return BinanceVenue(config, secrets, mode)
-
-        bus = EventBus()
-        engine = Engine(config, feed=feed, venue_factory=venue_for, bus=bus, secrets=secrets, store=store)
-        acks: list[float] = []
-        publish = bus.publish
-
-        def noting_acks(event):
-            if isinstance(event, OrderUpdate) and event.status == "filled":
-                acks.append(time.perf_counter())
-            publish(event)
-
-        bus.publish = noting_acks
-        running = asyncio.ensure_future(engine.run())
-        while not engine.started:
-            if running.done():
-                running.result()
-            await asyncio.sleep(0.01)
-        ack_ms, confirm_ms, cpu_ms, flat = [], [], [], True
-        for n in range(rounds):
-            if n:
-                for s in symbols:
-                    fake.set_position(s, quantity, 2.0)
-                await engine._reconcile(engine._book)  # the book adopts them again, as an operator would
-                for s in symbols:
-                    await engine.resume(s)
-                    await engine.pause(s)
-            acks.clear()
-            start, cpu = time.perf_counter(), time.process_time()
-            result = await engine.flatten_all()
-            done = time.perf_counter()
-            cpu_ms.append((time.process_time() - cpu) * 1000)
-            flat = flat and result.ok and not fake.positions and len(acks) == n_positions
-            ack_ms.append((max(acks) - start) * 1000 if acks else float("inf"))
-            confirm_ms.append((done - start) * 1000)
-        await engine.stop()
-        await running
-    worst = max(ack_ms)
-    print(f"flatten_all: {n_positions} positions on the fake exchange, {rounds} rounds, "
-          f"{'flat every time' if flat else 'NOT FLAT'}")
-    print(f"  until every close is acknowledged: median {statistics.median(ack_ms):.1f} ms, worst {worst:.1f} ms "
-          f"(target < {FLATTEN_TARGET_MS:g} ms, ratio {worst / FLATTEN_TARGET_MS:.2f}) "
-          f"{verdict(worst, FLATTEN_TARGET_MS) if flat else 'FAIL'}")
-    print(f"  including the confirming position query: median {statistics.median(confirm_ms):.1f} ms, "
-          f"worst {max(confirm_ms):.1f} ms")
-    print(f"  process CPU per flatten (ccxt and the fake exchange share this process): "
-          f"median {statistics.median(cpu_ms):.1f} ms")
-
-
 async def main() -> None:
     logging.getLogger().addHandler(logging.NullHandler())  # the engine's warnings are not figures
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--symbols", type=int, default=500)
     parser.add_argument("--bars", type=int, default=120)
     parser.add_argument("--speed", type=float, default=20.0, help="simulated bars per second")
-    parser.add_argument("--positions", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--gross", type=float, default=None,
                         help="max_total_risk_exposure (default: the config's; raise it to make 500 symbols trade)")
     args = parser.parse_args()
     await cycle_figures(args.symbols, args.bars, args.speed, args.gross)
-    await flatten_figures(args.positions, args.rounds)
 
 
 if __name__ == "__main__":

@@ -26,15 +26,15 @@ from engine.execution import OrderSender
 from engine.feeds.base import Feed
 from engine.funding import settle
 from engine.ids import OrderIds
-from engine.model import Bar, Instrument, Mode, Side
-from engine.operator import OperatorCommands
+from engine.model import Bar, Instrument, Mode, OrderResult, Side
+from engine.operator import Operator
 from engine.portfolio import Portfolio
 from engine.recovery import recover
 from engine.restore import apply_state, merge_controls
 from engine.risk import Breakers
 from engine.secrets import Secrets
 from engine.signals import StrategyRunner, bar_problem
-from engine.sizing import SizingLimits, plan_orders, target_notionals
+from engine.sizing import PlannedOrder, SizingLimits, plan_orders, target_notionals
 from engine.startup import StartError, StartRetry, keep_trying
 from engine.statefile import StateFile
 from engine.store import StateStore
@@ -59,7 +59,7 @@ class EngineSnapshot:
     equity_history: list[tuple[datetime, Decimal]]
 
 
-class Engine(OperatorCommands):
+class Engine:
     def __init__(self, config: Config, *, feed: Feed, venue_factory: Callable[[Mode], Venue], bus: EventBus,
                  secrets: Secrets, store: StateStore | None = None, state_file: StateFile | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
@@ -99,7 +99,9 @@ class Engine(OperatorCommands):
         self._finished = asyncio.Event()
         self._running = False
         self._live_bars = 0
-        self._reconcile_task: asyncio.Task | None = None
+        self._operator = Operator(self, secrets=secrets,
+                                  reconcile_interval_s=config.exchange.reconcile_interval_s)
+        self._ban_shown: datetime | None = None
         self._restored_mode: str | None = None
         self._skipping: dict[str, Side] = {}  # symbols whose wanted order is below the exchange minimum
         self._resources_open = False
@@ -136,7 +138,8 @@ class Engine(OperatorCommands):
                            breakers=dict(book.breakers.tripped) if book else {},
                            mismatched=frozenset(self._mismatched), feed_status=self.feed.status,
                            ts=self._clock(), connecting=self._connecting,
-                           uncertain=self._orders.uncertain.symbols, recovery=self._recovery)
+                           uncertain=self._orders.uncertain.symbols, recovery=self._recovery,
+                           flattening=self._operator.flattening, rate_limited_until=self._rate_limited_until())
 
     def snapshot(self) -> EngineSnapshot:
         book = self._book
@@ -160,7 +163,20 @@ class Engine(OperatorCommands):
 
     def _publish_state(self) -> None:
         self._feed_status = self.feed.status
-        self._publish(self.state())
+        state = self.state()
+        self._ban_shown = state.rate_limited_until
+        self._publish(state)
+
+    def _rate_limited_until(self) -> datetime | None:
+        book = self._book
+        left = book.venue.rate_limited_for() if book else 0.0
+        return self._clock() + timedelta(seconds=left) if left > 0 else None
+
+    def _ban_changed(self) -> bool:
+        until, shown = self._rate_limited_until(), self._ban_shown
+        if until is None or shown is None:
+            return until is not shown
+        return abs((until - shown).total_seconds()) > 1.0
 
     def _error(self, message: str, symbol: str | None = None) -> None:
         log.warning("%s", message)
@@ -204,11 +220,7 @@ class Engine(OperatorCommands):
         if not self._resources_open:
             return
         self._resources_open = False
-        if self._reconcile_task is not None:
-            self._reconcile_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reconcile_task
-            self._reconcile_task = None
+        await self._operator.close()
         for task in self._restore_tasks:
             task.cancel()
         self._restore_tasks.clear()
@@ -300,7 +312,7 @@ class Engine(OperatorCommands):
                         return  # stopped while connecting
                     self._books[wanted] = book
                     self.mode = wanted
-                    self._start_reconcile_loop()
+                    self._operator.start_reconcile_loop()
                     return
                 except Exception as e:  # noqa: BLE001 - reported below in one sentence
                     why = f"could not start {wanted.value}: {e}"
@@ -354,7 +366,7 @@ class Engine(OperatorCommands):
                 apply_state(book, state)
             if mode is not Mode.PAPER and not problem:
                 await self._recover(book, state)
-                await self._reconcile(book, announce_ok=True)
+                await self._operator.reconcile(book, announce_ok=True)
             return book
         except BaseException:
             with contextlib.suppress(Exception):
@@ -391,7 +403,7 @@ class Engine(OperatorCommands):
                 book.restoring = ""
                 if book.mode is not Mode.PAPER:
                     await self._recover(book, state)
-                    await self._reconcile(book, announce_ok=True)
+                    await self._operator.reconcile(book, announce_ok=True)
             self._publish(CommandResult("restore", True, f"{book.mode.value}: book read back from the store "
                                                          f"({len(book.portfolio.open_positions())} open position(s)); "
                                                          f"trading resumes", ts=self._clock()))
@@ -411,7 +423,8 @@ class Engine(OperatorCommands):
 
         summary = await recover(book, state, self._orders, self._publish, self.market_time, report=report,
                                 stopped=self._stop.is_set, sleep=pause)
-        self._answer("recover", True, summary)
+        log.info("recover: %s", summary)
+        self._publish(CommandResult("recover", True, summary, ts=self._clock()))
 
     async def _warm_up(self) -> None:
         wanted = (self.config.data_fetch_limit if self.market == "binance"
@@ -492,7 +505,7 @@ class Engine(OperatorCommands):
             await asyncio.sleep(FEED_STATUS_CHECK_S)
             for message, symbol in take_notices() if take_notices else ():
                 self._error(message, symbol)  # logged, drawn on the desk and printed by headless runs
-            if self.feed.status != self._feed_status:
+            if self.feed.status != self._feed_status or self._ban_changed():
                 self._publish_state()
 
     def _usable(self, bars: dict[str, Bar] | list[Bar]) -> dict[str, Bar]:
@@ -537,7 +550,7 @@ class Engine(OperatorCommands):
         equity = portfolio.equity
         tripped = book.breakers.update(ts, equity)
         if tripped:
-            await self._trip_breakers(tripped)
+            await self._operator.trip_breakers(tripped)
             equity = portfolio.equity
 
         results, errors = self._runner.update(bars)
@@ -584,7 +597,8 @@ class Engine(OperatorCommands):
         await self.bus.commit()
 
     def _tradable(self, symbol: str) -> bool:
-        return symbol not in self._paused and symbol not in self._mismatched and symbol not in self._orders.uncertain
+        return (symbol not in self._paused and symbol not in self._mismatched
+                and symbol not in self._orders.uncertain and not self._operator.flattening_symbol(symbol))
 
     def _publish_signals(self, symbols, results: dict, targets: dict[str, Decimal], book: ModeBook,
                          ts: datetime) -> None:
@@ -674,3 +688,106 @@ class Engine(OperatorCommands):
             await asyncio.sleep(0)
             if len(plan.orders) == 1:
                 return
+
+    # -- operator commands (engine.operator does the work) --------------------------
+
+    async def flatten_all(self) -> CommandResult:
+        """Close everything until the venue says flat (or stop_flatten); entries stay halted."""
+        return await self._operator.flatten_all()
+
+    async def flatten(self, symbol: str) -> CommandResult:
+        return await self._operator.flatten(symbol)
+
+    async def stop_flatten(self) -> CommandResult:
+        return await self._operator.stop_flatten()
+
+    async def pause(self, symbol: str) -> CommandResult:
+        return await self._operator.pause(symbol)
+
+    async def resume(self, symbol: str) -> CommandResult:
+        return await self._operator.resume(symbol)
+
+    async def halt_entries(self) -> CommandResult:
+        return await self._operator.halt_entries()
+
+    async def resume_entries(self) -> CommandResult:
+        return await self._operator.resume_entries()
+
+    async def set_mode(self, mode: str, confirm: str | None = None) -> CommandResult:
+        return await self._operator.set_mode(mode, confirm)
+
+    def can_trade(self, mode: str) -> tuple[bool, str]:
+        return self._operator.can_trade(mode)
+
+    # -- what the operator's commands may use (engine.operator.EngineLink) ----------
+
+    @property
+    def book(self) -> ModeBook | None:
+        return self._book
+
+    @property
+    def books(self) -> dict[Mode, ModeBook]:
+        return self._books
+
+    @property
+    def instruments(self) -> dict[str, Instrument]:
+        return self._instruments
+
+    @property
+    def prices(self) -> dict[str, Decimal]:
+        return self._prices
+
+    @property
+    def gate(self) -> CommandGate:
+        return self._gate
+
+    @property
+    def paused(self) -> set[str]:
+        return self._paused
+
+    @property
+    def mismatched(self) -> set[str]:
+        return self._mismatched
+
+    @property
+    def halted(self) -> bool:
+        return self._halted
+
+    def set_halt(self, halted: bool, reason: str = "") -> None:
+        self._halted, self._halt_reason = halted, reason if halted else ""
+        self.persist_controls()
+        self._publish_state()
+
+    def persist_controls(self) -> None:
+        if self.state_file is None:
+            return
+        try:
+            self.state_file.update(paused=sorted(self._paused), halted=self._halted,
+                                   halt_reason=self._halt_reason or None, mode=self.mode.value)
+        except OSError as e:
+            self._error(f"could not save the controls to {self.state_file.path}: {e}")
+
+    def publish(self, event: Event) -> None:
+        self._publish(event)
+
+    def publish_state(self) -> None:
+        self._publish_state()
+
+    def report_error(self, message: str, symbol: str | None = None) -> None:
+        self._error(message, symbol)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def send_order(self, book: ModeBook, symbol: str, planned: PlannedOrder, reason: str,
+                         price: Decimal) -> OrderResult:
+        return await self._orders.send(book, symbol, planned, reason, price)
+
+    async def settle_uncertain(self, wanted) -> None:
+        await self._orders.uncertain.try_all(wanted)
+
+    def is_uncertain(self, symbol: str) -> bool:
+        return symbol in self._orders.uncertain
+
+    async def open_book(self, mode: Mode) -> ModeBook:
+        return await self._open_book(mode)

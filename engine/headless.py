@@ -14,13 +14,16 @@ import sys
 from typing import TextIO
 
 from engine.control import ControlServer
+from engine.flatten import flatten_line
 from engine.engine import Engine
-from engine.events import CommandResult, EngineError, EquityUpdate, Event, FillEvent, StoreStatus
+from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, Event, FillEvent, FlattenProgress,
+                           StoreStatus)
 from engine.startup import StartError
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STOP_DEADLINE_S = 2.5  # the store then gets the rest of the 5 s a SIGTERM may take
 EXIT_CANNOT_START = 2
+COUNTDOWN_EVERY_S = 10.0  # a long wait is re-announced this often
 
 
 def bar_line(update: EquityUpdate, positions: int, halted: bool, uncertain: frozenset[str] = frozenset()) -> str:
@@ -67,6 +70,27 @@ class _Printer:
         self.engine, self.out, self.every = engine, out, max(1, every)
         self.bars = 0
         self.store: tuple[str, str] | None = None
+        self._flatten_shown: dict[str, tuple[str, int, float]] = {}  # symbol -> state, attempt, wait shown
+        self._banned = False
+
+    def _show_flatten(self, p: FlattenProgress) -> None:
+        shown = self._flatten_shown.get(p.symbol)
+        if p.state == "closing" and p.attempt > 1:
+            return  # every retry is announced by its wait already
+        if shown is not None and shown[:2] == (p.state, p.attempt) and (
+                p.state != "waiting" or shown[2] - p.next_try_in_s < COUNTDOWN_EVERY_S):
+            return
+        self._flatten_shown[p.symbol] = (p.state, p.attempt, p.next_try_in_s)
+        print(flatten_line(p), file=self.out)
+
+    def _show_ban(self, state: EngineState) -> None:
+        banned = state.rate_limited_until is not None
+        if banned and not self._banned:
+            left = (state.rate_limited_until - state.ts).total_seconds()
+            print(f"! rate-limited by Binance: no request goes out for {left:.0f} s", file=self.out)
+        elif self._banned and not banned:
+            print("rate limit over: requests go out again", file=self.out)
+        self._banned = banned
 
     def show(self, events: list[Event]) -> None:
         for event in events:
@@ -86,6 +110,10 @@ class _Printer:
                 if self.store is not None or event.status != "up" or event.message:
                     print(store_line(event), file=self.out)
                 self.store = (event.status, event.message)
+            elif isinstance(event, FlattenProgress):
+                self._show_flatten(event)
+            elif isinstance(event, EngineState):
+                self._show_ban(event)
         self.out.flush()
 
 

@@ -17,6 +17,7 @@ APP_BINDINGS: list[Binding] = [
 
 DESK_BINDINGS: list[Binding] = [
     FLATTEN_ALL,
+    Binding("S", "stop_flatten", "Stop flatten", id="stop_flatten", key_display="S"),
     Binding("x", "flatten_symbol", "Flatten", id="flatten_symbol"),
     Binding("p", "pause_symbol", "Pause", id="pause_symbol"),
     Binding("space", "halt_entries", "Halt", id="halt_entries"),
@@ -41,6 +42,7 @@ ALL_BINDING_IDS = frozenset(b.id for b in [*DESK_BINDINGS, INSPECT] if b.id)
 
 HELP_TEXT = {
     "flatten_all": "Close every position now (no dialog); entries stay halted until resumed",
+    "stop_flatten": "Stop a running flatten (offered only while one runs); what is still open stays open",
     "flatten_symbol": "Close the highlighted symbol's position",
     "pause_symbol": "Pause or resume the highlighted symbol (it keeps its position)",
     "halt_entries": "Halt or resume all new entries",

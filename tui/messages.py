@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, FillEvent, PositionUpdate,
-                           SignalUpdate, StoreStatus)
+from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, FillEvent, FlattenProgress,
+                           PositionUpdate, SignalUpdate, StoreStatus)
 
 
 @dataclass
@@ -27,6 +27,11 @@ class PositionsArrived(Message):
 @dataclass
 class FillsArrived(Message):
     fills: tuple[FillEvent, ...]
+
+
+@dataclass
+class FlattenProgressed(Message):
+    updates: tuple[FlattenProgress, ...]
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 from textual.message import Message
 
 from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, Event, FillEvent,
-                           PositionUpdate, SignalUpdate, StoreStatus, Subscription)
+                           FlattenProgress, PositionUpdate, SignalUpdate, StoreStatus, Subscription)
 from tui import messages as m
 
 
@@ -22,6 +22,7 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
     positions: list[PositionUpdate] = []
     fills: list[FillEvent] = []
     errors: list[EngineError] = []
+    flattening: list[FlattenProgress] = []
     singles: list[Message] = []
     for event in events:
         if isinstance(event, SignalUpdate):
@@ -40,6 +41,8 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
             singles.append(m.CommandAnswered(event))
         elif isinstance(event, EngineError):
             errors.append(event)
+        elif isinstance(event, FlattenProgress):
+            flattening.append(event)
     # State first: a signal row's status depends on the pause/halt set that came with it.
     out: list[Message] = [s for s in singles if isinstance(s, m.EngineStateChanged)]
     if signals:
@@ -50,6 +53,8 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
         out.append(m.FillsArrived(tuple(fills)))
     if errors:
         out.append(m.EngineReported(tuple(errors)))
+    if flattening:
+        out.append(m.FlattenProgressed(tuple(flattening)))
     out.extend(s for s in singles if not isinstance(s, m.EngineStateChanged))
     return out
 
