@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_control_parsers(sub)
 
+    from tui.backtest_command import add_parser as add_backtest_parser
+
+    add_backtest_parser(sub)
+
     db = sub.add_parser("db", help="database schema tools")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     for name, text in (("upgrade", "apply pending schema migrations"), ("check", "report the schema version")):
@@ -71,8 +75,8 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="URL", help="store: sqlite:///path or mysql://user@host:port/db")
 
 
-def _load_config(args: argparse.Namespace) -> config_mod.Config:
-    overrides: dict = {}
+def _load_config(args: argparse.Namespace, overrides: dict | None = None) -> config_mod.Config:
+    overrides = dict(overrides or {})
     if getattr(args, "mode", None):
         overrides["trading_mode"] = args.mode
     if getattr(args, "market", None):
@@ -214,13 +218,20 @@ def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int
     return app.return_code or 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from tui.backtest_command import run_backtest
+
+    return run_backtest(args, _load_config)
+
+
 COMMANDS = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "db": cmd_db, "ctl": cmd_ctl,
-            "flatten": cmd_flatten}
+            "flatten": cmd_flatten, "backtest": cmd_backtest}
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [UserError, config_mod.ConfigError, SecretError]
     for module, name in (("storage", "StoreError"), ("engine.feeds.base", "FeedError"),
+                         ("engine.backtest.data", "DataError"),
                          ("engine.venues.base", "VenueError"), ("engine.control", "ControlError")):
         try:
             errors.append(getattr(__import__(module, fromlist=[name]), name))

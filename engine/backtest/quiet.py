@@ -1,0 +1,171 @@
+"""Which minutes cannot change anything, so the backtest need not step them.
+
+Between two stepped minutes the book is fixed (quantities, costs, cash), so equity is a linear
+function of the prices and every symbol's wanted change can be bounded in floats, many minutes
+at once. A minute must be stepped when any of these may hold (each test is conservative: its
+margin is far wider than the float error, plus the cent the sizing rounds away):
+
+- it is a funding time, or the first minute of a new UTC day (the breakers re-base);
+- equity may reach a new high (the drawdown breaker's peak moves) or a breaker's limit;
+- some symbol's wanted change may reach max(min notional, band) and one quantity step (or
+  the whole position), or its target may be zero or change side while it holds a position.
+
+A skipped minute would only have re-marked the book and remembered prices, which the next
+stepped minute does anyway (`refresh_prices`). The decisions themselves are never made here.
+"""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from engine.backtest.data import MINUTE_NS, MarketData
+from engine.backtest.factors import Targets
+
+DAY_NS = 86_400 * 1_000_000_000
+HOUR_NS = 3_600 * 1_000_000_000
+FIRST_WINDOW, LONGEST_WINDOW = 8, 4096
+RELATIVE_MARGIN = 1e-9  # floats carry ~1e-16; this is seven orders of magnitude wider
+CENT_MARGIN = 0.02  # targets are rounded toward zero to the cent
+EPOCH_DAY = date(1970, 1, 1)
+
+
+class QuietScreen:
+    def __init__(self, engine, book, data: MarketData, targets: Targets) -> None:
+        self.engine, self.book, self.data = engine, book, data
+        close = data.fields["close"]
+        self.close = close
+        self.close_ff = pd.DataFrame(close).ffill().to_numpy()
+        self.funding_ff = pd.DataFrame(data.fields["funding_rate"]).ffill().to_numpy()
+        self.target = targets.target
+        closes_at = data.times + MINUTE_NS  # the engine's clock is each bar's close time
+        self.day = closes_at // DAY_NS
+        self.funding_time = (closes_at % (8 * HOUR_NS)) == 0
+        limits = engine._limits
+        self.leverage = float(limits.leverage)
+        self.per_symbol = float(limits.per_symbol)
+        self.gross = float(limits.gross)
+        instruments = engine._instruments
+        band = limits.band_usd
+        self.threshold = np.array([float(max(instruments[s].min_notional, band)) for s in data.symbols])
+        self.step = np.array([float(instruments[s].step_size) for s in data.symbols])
+        self.symbols = data.symbols
+        self._dirty = True
+        self._window = FIRST_WINDOW
+        self._rest = 0  # minutes to step without screening (the screen found nothing to skip lately)
+        self._misses = 0
+
+    def stepped(self) -> None:
+        self._dirty = True
+
+    def _read_book(self) -> None:
+        portfolio, breakers = self.book.portfolio, self.book.breakers
+        column = {s: j for j, s in enumerate(self.symbols)}
+        q = np.zeros(len(self.symbols))
+        cost = Decimal(0)
+        for symbol, pos in portfolio.open_positions().items():
+            q[column[symbol]] = float(pos.quantity)
+            cost += pos.cost
+        self.q = q
+        self.holding = bool(q.any())
+        self.cash = float(portfolio.capital + portfolio.realized - portfolio.fees + portfolio.funding - cost)
+        self.equity = portfolio.equity
+        self.peak = float(breakers.peak) if breakers.peak is not None else None
+        self.exact_peak = breakers.peak
+        self.day_open = float(breakers.day_open) if breakers.day_open is not None else None
+        self.current_day = breakers.day
+        self.daily_limit = float(breakers.daily_limit) if not breakers.tripped["daily_loss"] else 0.0
+        self.drawdown_limit = float(breakers.drawdown_limit) if not breakers.tripped["max_drawdown"] else 0.0
+        self.halted = self.engine._halted
+        self._dirty = False
+
+    def quiet_until(self, i: int, end: int) -> int:
+        """The first minute from `i` (before `end`) that must be stepped; `end` when none must."""
+        if self._rest:
+            self._rest -= 1
+            return i
+        if self._dirty:
+            self._read_book()
+        hi = min(end, i + self._window)
+        must = self._must_step(i, hi)
+        first = int(np.argmax(must)) if must.any() else hi - i
+        if first == hi - i:
+            self._window = min(LONGEST_WINDOW, self._window * 2)
+            self._misses = 0
+        else:
+            self._window = FIRST_WINDOW
+            if first == 0:
+                # Busy stretches (many symbols, frequent trades): screening costs more than it saves.
+                self._misses += 1
+                if self._misses > 3:
+                    self._rest = min(64, 2 ** (self._misses - 3))
+            else:
+                self._misses = 0
+        return i + first
+
+    def _must_step(self, lo: int, hi: int) -> np.ndarray:
+        must = self.funding_time[lo:hi].copy()
+        if self.current_day is None:
+            return np.ones(hi - lo, dtype=bool)
+        day = self.current_day
+        must |= self.day[lo:hi] != (day - EPOCH_DAY).days
+        prices = self.close_ff[lo:hi]
+        q = self.q
+        if self.holding:
+            value = np.where(np.isnan(prices), 0.0, prices) @ q
+            equity = self.cash + value
+            size = abs(self.cash) + np.abs(np.where(np.isnan(prices), 0.0, prices)) @ np.abs(q)
+            margin = RELATIVE_MARGIN * size + 1e-6
+            if self.peak is not None:
+                must |= equity > self.peak - margin
+                if self.drawdown_limit > 0:
+                    must |= equity < self.peak * (1 - self.drawdown_limit) + margin
+            if self.daily_limit > 0 and self.day_open is not None:
+                must |= equity < self.day_open * (1 - self.daily_limit) + margin
+        else:
+            equity = np.full(hi - lo, float(self.equity))
+            margin = np.full(hi - lo, 1e-6)
+            if self.exact_peak is None or self.equity > self.exact_peak:
+                return np.ones(hi - lo, dtype=bool)
+        factor = self.target[lo:hi]
+        has = ~np.isnan(factor)
+        if not has.any():
+            return must
+        unit = self.leverage * equity[:, None]
+        wanted = np.clip(np.where(has, factor, 0.0), -1.0, 1.0) * unit
+        cap = self.per_symbol * unit
+        wanted = np.clip(wanted, -cap, cap)
+        total = np.abs(wanted).sum(axis=1)
+        close = np.where(has, self.close[lo:hi], 0.0)
+        held_notional = np.abs(np.where(np.isnan(prices), 0.0, prices) * q)
+        held = np.where(has, 0.0, held_notional).sum(axis=1)
+        budget = np.maximum(0.0, self.gross * unit[:, 0] - held)
+        scale = np.where(total > budget, budget / np.where(total > 0, total, 1.0), 1.0)
+        target = wanted * scale[:, None]
+        position = q * close
+        slack = CENT_MARGIN + RELATIVE_MARGIN * (np.abs(target) + np.abs(position) + unit) + margin[:, None]
+        change = np.abs(target - position)
+        # Wanted, and big enough for at least one quantity step (or a whole close): an order goes out.
+        # A wanted change below one step is only reported as skipped, which changes nothing.
+        busy = (change >= self.threshold - slack) & ((change >= self.step * close * (1 - RELATIVE_MARGIN) - slack)
+                                                    | (change >= np.abs(position) - slack))
+        holding = q != 0
+        if holding.any():
+            near_zero = np.abs(target) <= slack
+            busy |= holding & near_zero
+            if self.halted:
+                busy |= holding & (np.sign(target) != np.sign(q))
+        must |= (busy & has).any(axis=1)
+        return must
+
+    def refresh_prices(self, i: int) -> None:
+        """The latest price and funding rate of every symbol as of minute `i` (the skipped minutes' bars)."""
+        prices, rates, last = self.engine._prices, self.engine._funding_rates, self.engine.feed.last
+        row, rate_row = self.close_ff[i].tolist(), self.funding_ff[i].tolist()
+        for symbol, price, rate in zip(self.symbols, row, rate_row):
+            if price == price:
+                prices[symbol] = Decimal(repr(price))
+                rates[symbol] = rate
+                last[symbol] = price
