@@ -147,7 +147,8 @@ def print_summary(result, format_value) -> None:
 
     s = result.summary
     console = Console()
-    table = Table(title=f"Backtest {s['start'][:16]} .. {s['end'][:16]}  ({s['days']:.2f} days, "
+    table = Table(title=f"Backtest {s['start'][:16].replace('T', ' ')} .. {s['end'][:16].replace('T', ' ')} UTC  "
+                        f"({s['days']:.2f} days, "
                         f"{s['bars']:,} bars)")
     table.add_column("Measure")
     table.add_column("Value", justify="right")

@@ -70,9 +70,19 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="PATH", help="config file (default: XDG config dir, if present)")
     p.add_argument("--mode", choices=config_mod.MODES, help="trading mode at start")
     p.add_argument("--market", choices=config_mod.MARKETS, help="market data source")
-    p.add_argument("--speed", type=float, metavar="BARS_PER_S", help="simulated bars per second")
+    p.add_argument("--speed", type=_speed, metavar="BARS_PER_S",
+                   help="simulated or replayed bars per second, or `max`: as fast as the engine goes")
     p.add_argument("--seed", type=int, help="seed of the simulated market")
     p.add_argument("--db", metavar="URL", help="store: sqlite:///path or mysql://user@host:port/db")
+
+
+def _speed(text: str) -> float | str:
+    if text.strip().lower() == "max":
+        return "max"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number of bars per second nor `max`") from None
 
 
 def _load_config(args: argparse.Namespace, overrides: dict | None = None) -> config_mod.Config:
@@ -81,7 +91,9 @@ def _load_config(args: argparse.Namespace, overrides: dict | None = None) -> con
         overrides["trading_mode"] = args.mode
     if getattr(args, "market", None):
         overrides["market"] = args.market
-    if getattr(args, "speed", None) is not None:
+    if getattr(args, "speed", None) == "max":
+        overrides.setdefault("sim", {})["unpaced"] = True
+    elif getattr(args, "speed", None) is not None:
         overrides.setdefault("sim", {})["speed"] = args.speed
     if getattr(args, "seed", None) is not None:
         overrides.setdefault("sim", {})["seed"] = args.seed

@@ -86,7 +86,7 @@ def render(result: "Result") -> str:
     charts = []
     for n, (name, fig) in enumerate(figures(result)):
         charts.append(f'<div class="chart" id="chart-{name}">'
-                      + fig.to_html(full_html=False, include_plotlyjs=(n == 0), config={"displaylogo": False})
+                      + fig.to_html(full_html=False, include_plotlyjs=(n == 0), config={"displayModeBar": False})
                       + "</div>")
     summary_rows = [[label, format_value(s[key], kind)] for label, key, kind in SUMMARY_ROWS]
     symbol_rows = [[r["symbol"], str(r["trades"]), format_value(r["traded_notional"], "money"),
@@ -97,7 +97,7 @@ def render(result: "Result") -> str:
     from engine.backtest.job import config_used, data_used
 
     data = data_used(result)
-    title = f"Backtest {s['start'][:16]} to {s['end'][:16]}"
+    title = f"Backtest {s['start'][:16].replace('T', ' ')} to {s['end'][:16].replace('T', ' ')} UTC"
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in s["notes"]) or "<li>none</li>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>

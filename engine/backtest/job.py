@@ -66,10 +66,13 @@ def load_data(request: Request) -> MarketData:
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
-def run(request: Request, progress: Progress | None = None, *, skip_quiet: bool = True) -> Result:
+def run(request: Request, progress: Progress | None = None, *, skip_quiet: bool = True,
+        data: MarketData | None = None) -> Result:
+    """The whole backtest; `data` given (already in memory) is used instead of loading the request's."""
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
-    data = load_data(request)
+    if data is None:
+        data = load_data(request)
     seconds["load"] = time.perf_counter() - clock
     total = data.bars
     done = [0]

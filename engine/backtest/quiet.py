@@ -15,6 +15,7 @@ stepped minute does anyway (`refresh_prices`). The decisions themselves are neve
 """
 from __future__ import annotations
 
+import math
 from datetime import date
 from decimal import Decimal
 
@@ -51,7 +52,15 @@ class QuietScreen:
         band = limits.band_usd
         self.threshold = np.array([float(max(instruments[s].min_notional, band)) for s in data.symbols])
         self.step = np.array([float(instruments[s].step_size) for s in data.symbols])
+        self.min_notional = np.array([float(instruments[s].min_notional) for s in data.symbols])
         self.symbols = data.symbols
+        self._single = None
+        if len(data.symbols) == 1:
+            # One symbol: a plain loop over Python floats beats numpy's per-call cost by far.
+            wanted = np.clip(self.target[:, 0], -1.0, 1.0) * self.leverage
+            most = min(self.per_symbol, self.gross) * self.leverage
+            self._single = (self.close_ff[:, 0].tolist(), np.clip(wanted, -most, most).tolist(),
+                            (self.funding_time | np.r_[True, self.day[1:] != self.day[:-1]]).tolist())
         self._dirty = True
         self._window = FIRST_WINDOW
         self._rest = 0  # minutes to step without screening (the screen found nothing to skip lately)
@@ -88,6 +97,8 @@ class QuietScreen:
             return i
         if self._dirty:
             self._read_book()
+        if self._single is not None:
+            return self._scan_single(i, end)
         hi = min(end, i + self._window)
         must = self._must_step(i, hi)
         first = int(np.argmax(must)) if must.any() else hi - i
@@ -146,11 +157,17 @@ class QuietScreen:
         target = wanted * scale[:, None]
         position = q * close
         slack = CENT_MARGIN + RELATIVE_MARGIN * (np.abs(target) + np.abs(position) + unit) + margin[:, None]
-        change = np.abs(target - position)
-        # Wanted, and big enough for at least one quantity step (or a whole close): an order goes out.
-        # A wanted change below one step is only reported as skipped, which changes nothing.
-        busy = (change >= self.threshold - slack) & ((change >= self.step * close * (1 - RELATIVE_MARGIN) - slack)
-                                                    | (change >= np.abs(position) - slack))
+        delta = target - position
+        change = np.abs(delta)
+        lot = self.step * close * (1 - RELATIVE_MARGIN)
+        # Wanted, and big enough that an order goes out: a whole close, a reduction of at least one
+        # step, or an opening of whole steps worth the minimum notional. Anything smaller is only
+        # reported as skipped, which changes nothing.
+        reducing = (position != 0) & ((delta > 0) != (position > 0))
+        lots = np.floor((change + slack) / np.where(lot > 0, lot, np.inf))
+        sends = np.where(reducing, (change >= np.abs(position) - slack) | (change >= lot - slack),
+                         (lots >= 1) & (lots * self.step * close >= self.min_notional - slack))
+        busy = (change >= self.threshold - slack) & sends
         holding = q != 0
         if holding.any():
             near_zero = np.abs(target) <= slack
@@ -159,6 +176,52 @@ class QuietScreen:
                 busy |= holding & (np.sign(target) != np.sign(q))
         must |= (busy & has).any(axis=1)
         return must
+
+    def _scan_single(self, i: int, end: int) -> int:
+        """`_must_step` for one symbol, minute by minute, stopping at the first that must be stepped."""
+        prices, wanted, breaks = self._single
+        if self.current_day is None or self.equity <= 0:
+            return i
+        q = self.q[0]
+        cash, peak = self.cash, self.peak
+        holding = self.holding
+        if not holding and (self.exact_peak is None or self.equity > self.exact_peak):
+            return i
+        flat_equity = float(self.equity)
+        floor = max(peak * (1 - self.drawdown_limit) if self.drawdown_limit > 0 else -1e300,
+                    self.day_open * (1 - self.daily_limit) if self.daily_limit > 0 else -1e300)
+        threshold, step, leverage, halted = float(self.threshold[0]), float(self.step[0]), self.leverage, self.halted
+        min_notional = float(self.min_notional[0])
+        for t in range(i, end):
+            if breaks[t]:
+                return t  # funding, or a new UTC day (all minutes since the last step share the breakers' day)
+            p = prices[t]
+            if holding:
+                position = q * p
+                equity = cash + position
+                margin = RELATIVE_MARGIN * (abs(cash) + abs(position)) + 1e-6
+                if equity > peak - margin or equity < floor + margin or equity <= margin:
+                    return t
+            else:
+                position, equity, margin = 0.0, flat_equity, 1e-6
+            a = wanted[t]
+            if a != a:
+                continue  # no bar, or not ready: nothing to trade
+            target = a * equity
+            change = abs(target - position)
+            slack = CENT_MARGIN + RELATIVE_MARGIN * (abs(target) + abs(position) + leverage * abs(equity)) + margin
+            if change >= threshold - slack:
+                lot = step * p * (1 - RELATIVE_MARGIN)
+                if position and (target > position) != (position > 0):  # reducing
+                    if change >= abs(position) - slack or change >= lot - slack:
+                        return t
+                else:
+                    lots = math.floor((change + slack) / lot)
+                    if lots >= 1 and lots * step * p >= min_notional - slack:
+                        return t
+            if holding and (abs(target) <= slack or (halted and (target > 0) != (q > 0))):
+                return t
+        return end
 
     def refresh_prices(self, i: int) -> None:
         """The latest price and funding rate of every symbol as of minute `i` (the skipped minutes' bars)."""

@@ -24,7 +24,7 @@ RUN_GUARD = 240  # seconds: only a guard against a hang
 
 
 def write_config(path: Path, **extra) -> Path:
-    data = {"strategy_v2": dict(FAST_STRATEGY), "sim": {"speed": 1000},
+    data = {"strategy_v2": dict(FAST_STRATEGY),
             "risk": {"daily_loss_limit": 0, "max_drawdown": 0.02},
             "max_position_risk_per_trade": 0.05, "max_total_risk_exposure": 0.3, **extra}
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
@@ -82,7 +82,8 @@ def engine_replay(tmp: Path, config: Path, replay: Path) -> tuple[list[Trade], D
     db = tmp / "engine.db"
     cfg = tmp / "engine.yaml"
     cfg.write_text(config.read_text() + f"replay_path: {replay}\n", encoding="utf-8")
-    done = trifactor(tmp, "run", "--headless", "--market", "replay", "--config", str(cfg), "--db", f"sqlite:///{db}")
+    done = trifactor(tmp, "run", "--headless", "--market", "replay", "--speed", "max", "--config", str(cfg),
+                     "--db", f"sqlite:///{db}")
     assert done.returncode == 0, done.stderr
     with sqlite3.connect(db) as conn:
         trades = [(s, side, Decimal(q), Decimal(p), Decimal(fee)) for s, side, q, p, fee in conn.execute(
