@@ -165,8 +165,9 @@ class QuietScreen:
         # reported as skipped, which changes nothing.
         reducing = (position != 0) & ((delta > 0) != (position > 0))
         lots = np.floor((change + slack) / np.where(lot > 0, lot, np.inf))
-        sends = np.where(reducing, (change >= np.abs(position) - slack) | (change >= lot - slack),
-                         (lots >= 1) & (lots * self.step * close >= self.min_notional - slack))
+        # With entries halted nothing opens or grows; only reductions and closes go out.
+        opens = False if self.halted else (lots >= 1) & (lots * self.step * close >= self.min_notional - slack)
+        sends = np.where(reducing, (change >= np.abs(position) - slack) | (change >= lot - slack), opens)
         busy = (change >= self.threshold - slack) & sends
         holding = q != 0
         if holding.any():
@@ -215,7 +216,7 @@ class QuietScreen:
                 if position and (target > position) != (position > 0):  # reducing
                     if change >= abs(position) - slack or change >= lot - slack:
                         return t
-                else:
+                elif not halted:  # with entries halted nothing opens or grows
                     lots = math.floor((change + slack) / lot)
                     if lots >= 1 and lots * step * p >= min_notional - slack:
                         return t

@@ -32,7 +32,7 @@ from engine.secrets import Secrets
 from engine.venues.paper import PaperVenue
 
 MINUTE = timedelta(minutes=1)
-CHUNK = 4096  # minutes converted to Python floats at a time
+PROGRESS_EVERY = 4096  # minutes
 
 
 @dataclass
@@ -119,43 +119,43 @@ async def _simulate(config: Config, data: MarketData, targets: Targets, skip_qui
     stepped = 0
     minutes = len(data.times)
     behind = False  # minutes were skipped since the last step: their prices are not in the engine yet
+    reported = 0
     i = 0
     while i < minutes:
-        end = min(minutes, i + CHUNK)
-        closes, rates_rows, target_rows = close[i:end].tolist(), funding[i:end].tolist(), target[i:end].tolist()
-        base = i
-        while i < end:
-            if screen is not None:
-                quiet_until = screen.quiet_until(i, end)
-                if quiet_until > i:
-                    behind, i = True, quiet_until
-                    continue
-                if behind:
-                    screen.refresh_prices(i)
-                    behind = False
-            k = i - base
-            row, rate_row, target_row = closes[k], rates_rows[k], target_rows[k]
-            factors: dict[str, float] = {}
-            for j, price in enumerate(row):
-                if price != price:
-                    continue  # no bar for this symbol this minute
-                symbol = symbols[j]
-                prices[symbol] = Decimal(repr(price))
-                rates[symbol] = rate_row[j]
-                last[symbol] = price
-                wanted = target_row[j]
-                if wanted == wanted:
-                    factors[symbol] = wanted
-            engine._market_time = data.time(i) + MINUTE
-            bus.minute = i
-            equity = await engine._book_minute(book)
-            await engine._rebalance_all(book, engine._targets(book, factors, equity), factors)
-            stepped += 1
-            if screen is not None:
-                screen.stepped()
-            i += 1
-        if progress is not None:
-            progress(end)
+        if progress is not None and i - reported >= PROGRESS_EVERY:
+            progress(i)
+            reported = i
+        if screen is not None:
+            quiet_until = screen.quiet_until(i, min(minutes, i + PROGRESS_EVERY))
+            if quiet_until > i:
+                behind, i = True, quiet_until
+                continue
+            if behind:
+                screen.refresh_prices(i)
+                behind = False
+        # One row at a time: most minutes are skipped, and a row costs little next to the step.
+        row, rate_row, target_row = close[i].tolist(), funding[i].tolist(), target[i].tolist()
+        factors: dict[str, float] = {}
+        for j, price in enumerate(row):
+            if price != price:
+                continue  # no bar for this symbol this minute
+            symbol = symbols[j]
+            prices[symbol] = Decimal(repr(price))
+            rates[symbol] = rate_row[j]
+            last[symbol] = price
+            wanted = target_row[j]
+            if wanted == wanted:
+                factors[symbol] = wanted
+        engine._market_time = data.time(i) + MINUTE
+        bus.minute = i
+        equity = await engine._book_minute(book)
+        await engine._rebalance_all(book, engine._targets(book, factors, equity), factors)
+        stepped += 1
+        if screen is not None:
+            screen.stepped()
+        i += 1
+    if progress is not None:
+        progress(minutes)
     if behind:
         # The last minutes were quiet: the engine would have marked the book at their prices.
         screen.refresh_prices(minutes - 1)
