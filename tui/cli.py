@@ -54,8 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     add_control_parsers(sub)
 
     from tui.backtest_command import add_parser as add_backtest_parser
+    from tui.data_command import add_parser as add_data_parser
 
     add_backtest_parser(sub)
+    add_data_parser(sub)
 
     db = sub.add_parser("db", help="database schema tools")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -236,8 +238,14 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return run_backtest(args, _load_config)
 
 
+def cmd_data(args: argparse.Namespace) -> int:
+    from tui.data_command import run_data
+
+    return run_data(args, _load_config)
+
+
 COMMANDS = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "db": cmd_db, "ctl": cmd_ctl,
-            "flatten": cmd_flatten, "backtest": cmd_backtest}
+            "flatten": cmd_flatten, "backtest": cmd_backtest, "data": cmd_data}
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
