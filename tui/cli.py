@@ -56,8 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     from tui.backtest_command import add_parser as add_backtest_parser
     from tui.data_command import add_parser as add_data_parser
 
+    from tui.sweep_command import add_parser as add_sweep_parser
+
     add_backtest_parser(sub)
     add_data_parser(sub)
+    add_sweep_parser(sub)
 
     db = sub.add_parser("db", help="database schema tools")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -244,8 +247,14 @@ def cmd_data(args: argparse.Namespace) -> int:
     return run_data(args, _load_config)
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tui.sweep_command import run_sweep_command
+
+    return run_sweep_command(args)
+
+
 COMMANDS = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "db": cmd_db, "ctl": cmd_ctl,
-            "flatten": cmd_flatten, "backtest": cmd_backtest, "data": cmd_data}
+            "flatten": cmd_flatten, "backtest": cmd_backtest, "data": cmd_data, "sweep": cmd_sweep}
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
