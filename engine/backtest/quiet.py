@@ -11,7 +11,9 @@ margin is far wider than the float error, plus the cent the sizing rounds away):
   the whole position), or its target may be zero or change side while it holds a position.
 
 A skipped minute would only have re-marked the book and remembered prices, which the next
-stepped minute does anyway (`refresh_prices`). The decisions themselves are never made here.
+stepped minute does anyway (`refresh_prices`). At a stepped minute the same bound says which
+symbols may send an order; the others are not handed to the engine's order loop, which would
+only plan them to do nothing. The decisions themselves are never made here.
 """
 from __future__ import annotations
 
@@ -31,6 +33,8 @@ FIRST_WINDOW, LONGEST_WINDOW = 8, 4096
 RELATIVE_MARGIN = 1e-9  # floats carry ~1e-16; this is seven orders of magnitude wider
 CENT_MARGIN = 0.02  # targets are rounded toward zero to the cent
 EPOCH_DAY = date(1970, 1, 1)
+# From this many symbols, planning the ones that cannot trade costs more than a one-minute screen.
+FILTER_FROM_SYMBOLS = 24
 
 
 class QuietScreen:
@@ -54,6 +58,7 @@ class QuietScreen:
         self.step = np.array([float(instruments[s].step_size) for s in data.symbols])
         self.min_notional = np.array([float(instruments[s].min_notional) for s in data.symbols])
         self.symbols = data.symbols
+        self.column = {s: j for j, s in enumerate(data.symbols)}
         self._single = None
         if len(data.symbols) == 1:
             # One symbol: a plain loop over Python floats beats numpy's per-call cost by far.
@@ -63,24 +68,29 @@ class QuietScreen:
                             (self.funding_time | np.r_[True, self.day[1:] != self.day[:-1]]).tolist())
         self._dirty = True
         self._window = FIRST_WINDOW
-        self._rest = 0  # minutes to step without screening (the screen found nothing to skip lately)
+        self._busy: np.ndarray | None = None
+        self._candidates: tuple[int, np.ndarray] | None = None
+        self._rest = 0  # minutes to step without screening (few symbols, busy lately)
         self._misses = 0
+        self._filter_pays = len(data.symbols) >= FILTER_FROM_SYMBOLS
 
     def stepped(self) -> None:
         self._dirty = True
 
     def _read_book(self) -> None:
         portfolio, breakers = self.book.portfolio, self.book.breakers
-        column = {s: j for j, s in enumerate(self.symbols)}
+        column = self.column
         q = np.zeros(len(self.symbols))
-        cost = Decimal(0)
-        for symbol, pos in portfolio.open_positions().items():
-            q[column[symbol]] = float(pos.quantity)
-            cost += pos.cost
+        cost = 0.0  # in floats: the margins are far wider than the rounding of a hundred terms
+        for symbol, pos in portfolio.positions.items():
+            if pos.quantity:
+                q[column[symbol]] = float(pos.quantity)
+                cost += float(pos.cost)
         self.q = q
         self.holding = bool(q.any())
-        self.cash = float(portfolio.capital + portfolio.realized - portfolio.fees + portfolio.funding - cost)
-        self.equity = portfolio.equity
+        self.cash = float(portfolio.capital + portfolio.realized - portfolio.fees + portfolio.funding) - cost
+        # Flat, equity is a constant, known exactly; holding, it moves with the prices (floats above).
+        self.equity = None if self.holding else portfolio.equity
         self.peak = float(breakers.peak) if breakers.peak is not None else None
         self.exact_peak = breakers.peak
         self.day_open = float(breakers.day_open) if breakers.day_open is not None else None
@@ -92,6 +102,7 @@ class QuietScreen:
 
     def quiet_until(self, i: int, end: int) -> int:
         """The first minute from `i` (before `end`) that must be stepped; `end` when none must."""
+        self._candidates = None
         if self._rest:
             self._rest -= 1
             return i
@@ -100,21 +111,32 @@ class QuietScreen:
         if self._single is not None:
             return self._scan_single(i, end)
         hi = min(end, i + self._window)
+        self._busy = None
         must = self._must_step(i, hi)
         first = int(np.argmax(must)) if must.any() else hi - i
         if first == hi - i:
-            self._window = min(LONGEST_WINDOW, self._window * 2)
+            self._window = min(LONGEST_WINDOW, self._window * 2)  # quiet: look further ahead next time
             self._misses = 0
+        elif first > 0:
+            self._window, self._misses = FIRST_WINDOW, 0
+        elif self._filter_pays:
+            # Busy, with many symbols: one minute at a time, whose per-symbol answer spares the
+            # engine most symbols' plans (worth more than the screening costs).
+            self._window = 1
         else:
-            self._window = FIRST_WINDOW
-            if first == 0:
-                # Busy stretches (many symbols, frequent trades): screening costs more than it saves.
-                self._misses += 1
-                if self._misses > 3:
-                    self._rest = min(64, 2 ** (self._misses - 3))
-            else:
-                self._misses = 0
+            # Busy, with few symbols: screening costs more than it saves; step a while unscreened.
+            self._window, self._misses = FIRST_WINDOW, self._misses + 1
+            if self._misses > 3:
+                self._rest = min(64, 2 ** (self._misses - 3))
+        if first < hi - i and self._busy is not None:
+            self._candidates = (i + first, self._busy[first])
         return i + first
+
+    def candidates(self, i: int) -> np.ndarray | None:
+        """At a stepped minute `i`: which symbols may send an order (by column), or None when not known."""
+        if self._candidates is None or self._candidates[0] != i:
+            return None
+        return self._candidates[1]
 
     def _must_step(self, lo: int, hi: int) -> np.ndarray:
         must = self.funding_time[lo:hi].copy()
@@ -175,20 +197,21 @@ class QuietScreen:
             busy |= holding & near_zero
             if self.halted:
                 busy |= holding & (np.sign(target) != np.sign(q))
-        must |= (busy & has).any(axis=1)
+        self._busy = busy & has
+        must |= self._busy.any(axis=1)
         return must
 
     def _scan_single(self, i: int, end: int) -> int:
         """`_must_step` for one symbol, minute by minute, stopping at the first that must be stepped."""
         prices, wanted, breaks = self._single
-        if self.current_day is None or self.equity <= 0:
+        if self.current_day is None or (not self.holding and self.equity <= 0):
             return i
         q = self.q[0]
         cash, peak = self.cash, self.peak
         holding = self.holding
         if not holding and (self.exact_peak is None or self.equity > self.exact_peak):
             return i
-        flat_equity = float(self.equity)
+        flat_equity = 0.0 if holding else float(self.equity)
         floor = max(peak * (1 - self.drawdown_limit) if self.drawdown_limit > 0 else -1e300,
                     self.day_open * (1 - self.daily_limit) if self.daily_limit > 0 else -1e300)
         threshold, step, leverage, halted = float(self.threshold[0]), float(self.step[0]), self.leverage, self.halted

@@ -116,6 +116,7 @@ async def _simulate(config: Config, data: MarketData, targets: Targets, skip_qui
     close, funding, target = data.fields["close"], data.fields["funding_rate"], targets.target
     prices, rates, last = engine._prices, engine._funding_rates, feed.last
     screen = QuietScreen(engine, book, data, targets) if skip_quiet else None
+    column = {s: j for j, s in enumerate(symbols)}
     stepped = 0
     minutes = len(data.times)
     behind = False  # minutes were skipped since the last step: their prices are not in the engine yet
@@ -148,8 +149,15 @@ async def _simulate(config: Config, data: MarketData, targets: Targets, skip_qui
                 factors[symbol] = wanted
         engine._market_time = data.time(i) + MINUTE
         bus.minute = i
+        may_trade = screen.candidates(i) if screen is not None else None
+        trades_before = book.portfolio.trade_count
         equity = await engine._book_minute(book)
-        await engine._rebalance_all(book, engine._targets(book, factors, equity), factors)
+        notionals = engine._targets(book, factors, equity)
+        if may_trade is not None and book.portfolio.trade_count == trades_before and not screen.funding_time[i]:
+            # The screen's bound holds (no funding, no flatten since): a symbol it rules out would only
+            # be planned to do nothing, so the engine is not asked to plan it.
+            notionals = {s: t for s, t in notionals.items() if may_trade[column[s]]}
+        await engine._rebalance_all(book, notionals, factors)
         stepped += 1
         if screen is not None:
             screen.stepped()

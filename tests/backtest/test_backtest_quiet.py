@@ -22,10 +22,13 @@ def _everything(outcome):
     (["BTCUSDT", "ETHUSDT", "SOLUSDT"], {"daily_loss_limit": 0.01, "max_drawdown": 0}, {}),
     (["ETHUSDT", "DOGEUSDT"], {"daily_loss_limit": 0, "max_drawdown": 0.02},
      {"max_position_risk_per_trade": 0.2, "max_total_risk_exposure": 0.25}),
+    # Enough symbols that the engine is handed only those the screen cannot rule out.
+    ([f"S{n:02d}USDT" for n in range(30)], {"daily_loss_limit": 0, "max_drawdown": 0},
+     {"max_position_risk_per_trade": 0.02, "max_total_risk_exposure": 0.3}),
 ])
 def test_skipping_quiet_minutes_changes_nothing(symbols, risk, caps):
     config = make_config(risk=risk, **caps)
-    data = sim_data(symbols, 11, 4000)
+    data = sim_data(symbols, 11, 4000 if len(symbols) < 10 else 2600)
     # A stretch with no bar for one symbol and one with none at all.
     data.fields["close"][1500:1600, 0] = float("nan")
     keep = [i for i in range(len(data.times)) if not 2500 <= i < 2520]
