@@ -44,6 +44,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-html", action="store_true", help="no HTML report")
     p.add_argument("--no-charts", action="store_true", help="no terminal charts")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--db", dest="store_url", metavar="URL", help="also write the fills, funding and final book "
+                   "into this store (sqlite:///path or mysql://...; never the engine's own)")
 
 
 def parse_overrides(items: list[str]) -> dict:
@@ -111,7 +113,7 @@ class ProgressBar:
             self.stream.flush()
 
 
-def run_backtest(args: argparse.Namespace, load_config) -> int:
+def run_backtest(args: argparse.Namespace, load_config, engine_store_url=None) -> int:
     from engine.backtest import job
     from engine.backtest.html import format_value
 
@@ -119,6 +121,9 @@ def run_backtest(args: argparse.Namespace, load_config) -> int:
     if overrides:
         config_mod.from_mapping(overrides, "--set")  # names the bad key as a command-line one
     cfg = load_config(args, overrides)
+    if args.store_url and engine_store_url is not None and args.store_url == engine_store_url(cfg):
+        raise config_mod.ConfigError(f"--db {args.store_url} is the engine's own store, whose paper book the next "
+                                     f"session restores; give backtests a database of their own")
     symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()] if args.symbols else None
     request = job.Request(cfg, args.source, data_path=args.data,
                           seed=args.seed if args.seed is not None else cfg.sim.seed, bars=args.bars,
@@ -132,6 +137,14 @@ def run_backtest(args: argparse.Namespace, load_config) -> int:
             bar.close()
     out = Path(args.out) if args.out else Path("backtests") / datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     written = job.write(result, out, html=not args.no_html, force=args.force)
+    if args.store_url:
+        from engine.secrets import Secrets
+        from tui.backtest_store import record
+
+        secrets_file = cfg.exchange.secrets_file
+        count = record(result, args.store_url, cfg, Secrets.load(Path(secrets_file).expanduser() if secrets_file
+                                                                  else None))
+        print(f"{count:,} rows of the backtest written to {args.store_url}")
     print_summary(result, format_value)
     if not args.no_charts:
         print_charts(result)

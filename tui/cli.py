@@ -238,7 +238,7 @@ def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int
 def cmd_backtest(args: argparse.Namespace) -> int:
     from tui.backtest_command import run_backtest
 
-    return run_backtest(args, _load_config)
+    return run_backtest(args, _load_config, _db_url)
 
 
 def cmd_data(args: argparse.Namespace) -> int:

@@ -76,3 +76,25 @@ def test_results_and_a_self_contained_report(tmp_path, monkeypatch, capsys):
     for label, key, kind in SUMMARY_ROWS:
         assert label in page.cells and format_value(summary[key], kind) in page.cells
     assert set(summary["symbols"]) <= set(page.cells)
+
+
+def test_db_writes_the_backtest_into_a_store_of_its_own(tmp_path, monkeypatch, capsys):
+    import sqlite3
+    from decimal import Decimal
+
+    for name in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
+        monkeypatch.setenv(name, str(tmp_path / name))
+    replay = write_dir(history(bars=1200), tmp_path / "replay")
+    config = str(write_config(tmp_path / "c.yaml"))
+    db = tmp_path / "backtests.db"
+    args = ["backtest", "--quiet", "--no-charts", "--no-html", "--data", str(replay), "--config", config]
+    assert main([*args, "--out", str(tmp_path / "a"), "--db", f"sqlite:///{db}"]) == 0
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    with sqlite3.connect(db) as conn:
+        trades = conn.execute("SELECT count(*) FROM trades").fetchone()[0]
+        (equity,), = conn.execute("SELECT total_equity FROM performance ORDER BY id DESC LIMIT 1")
+    assert trades == summary["trades"] and Decimal(equity) == Decimal(summary["final_equity"]).quantize(Decimal("1e-18"))
+    # Never the engine's own store (the default one here): its paper book would come back next session.
+    own = f"sqlite:///{tmp_path / 'XDG_DATA_HOME' / 'trifactor' / 'trifactor.db'}"
+    assert main([*args, "--out", str(tmp_path / "b"), "--db", own]) == 2
+    assert "is the engine's own store" in capsys.readouterr().err
