@@ -17,15 +17,6 @@ import yaml
 
 from engine import config as config_mod
 
-SUMMARY = (("Total return", "total_return", "pct"), ("Annualised return", "annual_return", "pct"),
-           ("Annualised volatility", "annual_volatility", "pct"), ("Sharpe (daily)", "sharpe", "num"),
-           ("Sortino (daily)", "sortino", "num"), ("Max drawdown", "max_drawdown", "pct"),
-           ("Max drawdown duration (days)", "max_drawdown_days", "num"), ("Turnover", "turnover", "num"),
-           ("Fees (USDT)", "fees", "money"), ("Funding (USDT)", "funding", "money"), ("Trades", "trades", "int"),
-           ("Win rate", "win_rate", "pct"), ("Exposure", "exposure", "pct"),
-           ("Time in market", "time_in_market", "pct"), ("Final equity (USDT)", "final_equity", "money"))
-
-
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("backtest", help="run the engine's strategy, sizing, breakers and paper fills over history")
     p.add_argument("--market", dest="source", choices=("replay", "sim"), default="replay",
@@ -115,7 +106,6 @@ class ProgressBar:
 
 def run_backtest(args: argparse.Namespace, load_config, engine_store_url=None) -> int:
     from engine.backtest import job
-    from engine.backtest.html import format_value
 
     overrides = parse_overrides(args.overrides)
     if overrides:
@@ -145,7 +135,7 @@ def run_backtest(args: argparse.Namespace, load_config, engine_store_url=None) -
         count = record(result, args.store_url, cfg, Secrets.load(Path(secrets_file).expanduser() if secrets_file
                                                                   else None))
         print(f"{count:,} rows of the backtest written to {args.store_url}")
-    print_summary(result, format_value)
+    print_summary(result)
     if not args.no_charts:
         print_charts(result)
     seconds = sum(result.seconds.values())
@@ -154,8 +144,10 @@ def run_backtest(args: argparse.Namespace, load_config, engine_store_url=None) -
     return 0
 
 
-def print_summary(result, format_value) -> None:
+def print_summary(result) -> None:
     from rich.console import Console
+
+    from engine.backtest.results import SUMMARY_ROWS, format_value
     from rich.table import Table
 
     s = result.summary
@@ -165,7 +157,7 @@ def print_summary(result, format_value) -> None:
                         f"{s['bars']:,} bars)")
     table.add_column("Measure")
     table.add_column("Value", justify="right")
-    for label, key, kind in SUMMARY:
+    for label, key, kind in SUMMARY_ROWS:
         table.add_row(label, format_value(s[key], kind))
     console.print(table)
     symbols = Table(title="Per symbol")

@@ -13,29 +13,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import plotly.graph_objects as go
 
+from engine.backtest.results import SUMMARY_ROWS, format_value
+
 if TYPE_CHECKING:
     from engine.backtest.job import Result
 
 CHART_POINTS = 4000
-SUMMARY_ROWS = (
-    ("Total return", "total_return", "pct"), ("Annualised return", "annual_return", "pct"),
-    ("Annualised volatility", "annual_volatility", "pct"), ("Sharpe (daily)", "sharpe", "num"),
-    ("Sortino (daily)", "sortino", "num"), ("Max drawdown", "max_drawdown", "pct"),
-    ("Max drawdown duration (days)", "max_drawdown_days", "num"), ("Turnover (x mean equity)", "turnover", "num"),
-    ("Fees (USDT)", "fees", "money"), ("Funding (USDT)", "funding", "money"), ("Trades", "trades", "int"),
-    ("Win rate", "win_rate", "pct"), ("Mean exposure (gross / equity)", "exposure", "pct"),
-    ("Time in market", "time_in_market", "pct"), ("Final equity (USDT)", "final_equity", "money"),
-)
-
-
-def format_value(value, kind: str) -> str:
-    if kind == "pct":
-        return f"{float(value):.2%}"
-    if kind == "money":
-        return f"{float(value):,.2f}"
-    if kind == "int":
-        return f"{int(value):,}"
-    return f"{float(value):.2f}"
 
 
 def _thin(n: int) -> np.ndarray:

@@ -15,6 +15,7 @@ that would do nothing changes no result; a test runs both ways and compares.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -176,7 +177,5 @@ async def _simulate(config: Config, data: MarketData, targets: Targets, skip_qui
 
 
 def _as_paper(config: Config) -> Config:
-    import dataclasses
-
     return dataclasses.replace(config, trading_mode="paper")
 

@@ -5,7 +5,7 @@ import csv
 import json
 from html.parser import HTMLParser
 
-from engine.backtest.html import SUMMARY_ROWS, format_value
+from engine.backtest.results import SUMMARY_ROWS, format_value
 from tests.backtest.support import history, write_config, write_dir
 from tui.cli import main
 
