@@ -41,8 +41,8 @@ class QuietScreen:
     def __init__(self, engine, book, data: MarketData, targets: Targets) -> None:
         self.engine, self.book, self.data = engine, book, data
         close = data.fields["close"]
-        self.close = close
-        self.close_ff = pd.DataFrame(close).ffill().to_numpy()
+        # Each symbol's latest price at each minute, 0 before its first bar (prices are positive).
+        self.prices = pd.DataFrame(close).ffill().fillna(0.0).to_numpy()
         self.funding_ff = pd.DataFrame(data.fields["funding_rate"]).ffill().to_numpy()
         self.target = targets.target
         closes_at = data.times + MINUTE_NS  # the engine's clock is each bar's close time
@@ -64,8 +64,19 @@ class QuietScreen:
             # One symbol: a plain loop over Python floats beats numpy's per-call cost by far.
             wanted = np.clip(self.target[:, 0], -1.0, 1.0) * self.leverage
             most = min(self.per_symbol, self.gross) * self.leverage
-            self._single = (self.close_ff[:, 0].tolist(), np.clip(wanted, -most, most).tolist(),
+            self._single = (self.prices[:, 0].tolist(), np.clip(wanted, -most, most).tolist(),
                             (self.funding_time | np.r_[True, self.day[1:] != self.day[:-1]]).tolist())
+        else:
+            # What does not depend on the book, once for the whole run: each symbol's capped target
+            # per unit of equity (0 without a factor), their sum, the prices of the symbols with a
+            # factor, and those of the others (their positions use up gross budget).
+            self.has = ~np.isnan(self.target)
+            per = self.per_symbol * self.leverage
+            self.per_equity = np.where(self.has, np.clip(np.clip(np.nan_to_num(self.target), -1.0, 1.0)
+                                                         * self.leverage, -per, per), 0.0)
+            self.total_per_equity = np.abs(self.per_equity).sum(axis=1)
+            self.traded_prices = np.where(self.has, close, 0.0)
+            self.other_prices = np.where(self.has, 0.0, self.prices)
         self._dirty = True
         self._window = FIRST_WINDOW
         self._busy: np.ndarray | None = None
@@ -142,43 +153,37 @@ class QuietScreen:
         must = self.funding_time[lo:hi].copy()
         if self.current_day is None:
             return np.ones(hi - lo, dtype=bool)
-        day = self.current_day
-        must |= self.day[lo:hi] != (day - EPOCH_DAY).days
-        prices = self.close_ff[lo:hi]
+        must |= self.day[lo:hi] != (self.current_day - EPOCH_DAY).days
         q = self.q
         if self.holding:
-            value = np.where(np.isnan(prices), 0.0, prices) @ q
-            equity = self.cash + value
-            size = abs(self.cash) + np.abs(np.where(np.isnan(prices), 0.0, prices)) @ np.abs(q)
-            margin = RELATIVE_MARGIN * size + 1e-6
+            prices = self.prices[lo:hi]
+            equity = self.cash + prices @ q
+            margin = RELATIVE_MARGIN * (abs(self.cash) + prices @ np.abs(q)) + 1e-6
             if self.peak is not None:
                 must |= equity > self.peak - margin
                 if self.drawdown_limit > 0:
                     must |= equity < self.peak * (1 - self.drawdown_limit) + margin
             if self.daily_limit > 0 and self.day_open is not None:
                 must |= equity < self.day_open * (1 - self.daily_limit) + margin
+            held = self.other_prices[lo:hi] @ np.abs(q)
         else:
-            equity = np.full(hi - lo, float(self.equity))
-            margin = np.full(hi - lo, 1e-6)
             if self.exact_peak is None or self.equity > self.exact_peak:
                 return np.ones(hi - lo, dtype=bool)
-        factor = self.target[lo:hi]
-        has = ~np.isnan(factor)
+            equity = np.full(hi - lo, float(self.equity))
+            margin = np.full(hi - lo, 1e-6)
+            held = 0.0
+        has = self.has[lo:hi]
         if not has.any():
             return must
-        unit = self.leverage * equity[:, None]
-        wanted = np.clip(np.where(has, factor, 0.0), -1.0, 1.0) * unit
-        cap = self.per_symbol * unit
-        wanted = np.clip(wanted, -cap, cap)
-        total = np.abs(wanted).sum(axis=1)
-        close = np.where(has, self.close[lo:hi], 0.0)
-        held_notional = np.abs(np.where(np.isnan(prices), 0.0, prices) * q)
-        held = np.where(has, 0.0, held_notional).sum(axis=1)
-        budget = np.maximum(0.0, self.gross * unit[:, 0] - held)
+        # target_notionals in floats: per-symbol caps, then the gross budget shared out.
+        total = self.total_per_equity[lo:hi] * equity
+        budget = np.maximum(0.0, self.gross * self.leverage * equity - held)
         scale = np.where(total > budget, budget / np.where(total > 0, total, 1.0), 1.0)
-        target = wanted * scale[:, None]
-        position = q * close
-        slack = CENT_MARGIN + RELATIVE_MARGIN * (np.abs(target) + np.abs(position) + unit) + margin[:, None]
+        target = self.per_equity[lo:hi] * (equity * scale)[:, None]
+        close = self.traded_prices[lo:hi]
+        position = close * q
+        slack = (CENT_MARGIN + RELATIVE_MARGIN * (np.abs(target) + np.abs(position) + self.leverage * equity[:, None])
+                 + margin[:, None])
         delta = target - position
         change = np.abs(delta)
         lot = self.step * close * (1 - RELATIVE_MARGIN)
@@ -186,15 +191,17 @@ class QuietScreen:
         # step, or an opening of whole steps worth the minimum notional. Anything smaller is only
         # reported as skipped, which changes nothing.
         reducing = (position != 0) & ((delta > 0) != (position > 0))
-        lots = np.floor((change + slack) / np.where(lot > 0, lot, np.inf))
         # With entries halted nothing opens or grows; only reductions and closes go out.
-        opens = False if self.halted else (lots >= 1) & (lots * self.step * close >= self.min_notional - slack)
+        if self.halted:
+            opens = False
+        else:
+            lots = np.floor((change + slack) / np.where(lot > 0, lot, np.inf))
+            opens = (lots >= 1) & (lots * self.step * close >= self.min_notional - slack)
         sends = np.where(reducing, (change >= np.abs(position) - slack) | (change >= lot - slack), opens)
         busy = (change >= self.threshold - slack) & sends
         holding = q != 0
-        if holding.any():
-            near_zero = np.abs(target) <= slack
-            busy |= holding & near_zero
+        if self.holding:
+            busy |= holding & (np.abs(target) <= slack)
             if self.halted:
                 busy |= holding & (np.sign(target) != np.sign(q))
         self._busy = busy & has
@@ -250,9 +257,9 @@ class QuietScreen:
     def refresh_prices(self, i: int) -> None:
         """The latest price and funding rate of every symbol as of minute `i` (the skipped minutes' bars)."""
         prices, rates, last = self.engine._prices, self.engine._funding_rates, self.engine.feed.last
-        row, rate_row = self.close_ff[i].tolist(), self.funding_ff[i].tolist()
+        row, rate_row = self.prices[i].tolist(), self.funding_ff[i].tolist()
         for symbol, price, rate in zip(self.symbols, row, rate_row):
-            if price == price:
+            if price > 0:  # the symbol has had a bar
                 prices[symbol] = Decimal(repr(price))
                 rates[symbol] = rate
                 last[symbol] = price
