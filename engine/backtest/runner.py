@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import selectors
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
@@ -89,9 +90,21 @@ class RunOutcome:
     stepped: int  # minutes the engine's step ran for
 
 
+class _NoPollSelector(selectors.DefaultSelector):
+    """The loop polls for I/O on every turn, even with work ready (timeout 0): a system call per
+    order here, as each paper order yields once to the loop. A backtest has no I/O of its own, so
+    with work ready it does not poll; idle, it waits as usual."""
+
+    def select(self, timeout=None):
+        if timeout == 0:
+            return []
+        return super().select(timeout)
+
+
 def run(config: Config, data: MarketData, targets: Targets, *, skip_quiet: bool = True,
         progress: Callable[[int], None] | None = None) -> RunOutcome:
-    return asyncio.run(_simulate(config, data, targets, skip_quiet, progress))
+    with asyncio.Runner(loop_factory=lambda: asyncio.SelectorEventLoop(_NoPollSelector())) as runner:
+        return runner.run(_simulate(config, data, targets, skip_quiet, progress))
 
 
 async def _simulate(config: Config, data: MarketData, targets: Targets, skip_quiet: bool,
