@@ -3,8 +3,10 @@ and the two runs to compare (the engine's replay through the real command line, 
 """
 from __future__ import annotations
 
+import atexit
 import csv
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -63,7 +65,9 @@ def env(tmp: Path) -> dict:
     runtime = tmp / "XDG_RUNTIME_DIR"
     if not runtime.exists():
         # A unix socket path must stay short: the runtime directory lives directly under /tmp.
-        runtime.symlink_to(tempfile.mkdtemp(prefix="tfbt-", dir="/tmp"))
+        short = tempfile.mkdtemp(prefix="tfbt-", dir="/tmp")
+        atexit.register(shutil.rmtree, short, True)
+        runtime.symlink_to(short)
     out["XDG_RUNTIME_DIR"] = os.path.realpath(runtime)
     out["PYTHONPATH"] = str(ROOT)
     return out
