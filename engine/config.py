@@ -103,6 +103,8 @@ class PaperConfig:
 class SimConfig:
     seed: int = opt(42, "Seed of the simulated market; the same seed gives the same market.", min=0)
     speed: float = opt(4.0, "Simulated bars per second (the accelerated clock).", min=0.01, max=1000)
+    unpaced: bool = opt(False, "Play the simulated or replayed market as fast as the engine takes the bars, "
+                        "ignoring `speed` (`--speed max`).")
     warmup_bars: int = opt(900, "History generated before the first live bar, so every factor is defined.",
                            min=0, max=20000)
 

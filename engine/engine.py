@@ -544,14 +544,8 @@ class Engine:
         if book.restoring:
             await self._signals_only(bars, book)
             return
-        portfolio.mark_all(self._prices)
         ts = self.market_time()
-        self._settle_funding(book, min(bar.ts for bar in bars.values()))
-        equity = portfolio.equity
-        tripped = book.breakers.update(ts, equity)
-        if tripped:
-            await self._operator.trip_breakers(tripped)
-            equity = portfolio.equity
+        equity = await self._book_minute(book, min(bar.ts for bar in bars.values()))
 
         results, errors = self._runner.update(bars)
         for symbol, message in errors.items():
@@ -564,19 +558,9 @@ class Engine:
         ready = self._runner.ready
         factors = {s: float(r["target_factor"]) for s, r in results.items()
                    if r is not None and ready(s) and self._tradable(s)}
-        held = sum((abs(p.notional) for s, p in portfolio.open_positions().items() if s not in factors), ZERO)
-        targets = target_notionals(factors, equity, self._limits, held)
-        band, entries = self._limits.band_usd, not self._halted
-        instruments, prices = self._instruments, self._prices
-        for symbol, target in targets.items():
-            # Most symbols, most minutes, have nothing to do: decide that without queueing at the gate.
-            if plan_orders(instruments[symbol], portfolio.quantity(symbol), prices[symbol], target, band,
-                           entries_allowed=entries).wanted:
-                await self._rebalance(book, symbol, target, factors[symbol])
-                if self._book is not book:
-                    return  # the operator switched modes mid-minute: this minute's plan is void
-            else:
-                self._skipping.pop(symbol, None)
+        targets = self._targets(book, factors, equity)
+        if not await self._rebalance_all(book, targets, factors):
+            return  # the operator switched modes mid-minute: this minute's plan is void
         symbols = list(bars)
         for start in range(0, len(symbols), SIGNALS_PER_STEP):
             self._publish_signals(symbols[start:start + SIGNALS_PER_STEP], results, targets, book, ts)
@@ -587,6 +571,42 @@ class Engine:
             self._publish(book.position_update(symbol, ts))
         self._publish(book.equity_update(ts))
         await self.bus.commit()  # everything this minute did is durable before the next one starts
+
+    async def _book_minute(self, book: ModeBook, bar_open: datetime) -> Decimal:
+        """Mark the book at this minute's prices, settle every funding time crossed up to
+        `bar_open` and check the breakers; returns the equity the minute is sized on. The
+        backtest runs the same step."""
+        portfolio = book.portfolio
+        portfolio.mark_all(self._prices)
+        ts = self.market_time()
+        self._settle_funding(book, bar_open)
+        equity = portfolio.equity
+        tripped = book.breakers.update(ts, equity)
+        if tripped:
+            await self._operator.trip_breakers(tripped)
+            equity = portfolio.equity
+        return equity
+
+    def _targets(self, book: ModeBook, factors: dict[str, float], equity: Decimal) -> dict[str, Decimal]:
+        """The target notional of each symbol with a factor; positions without one use up gross budget."""
+        held = sum((abs(p.notional) for s, p in book.portfolio.open_positions().items() if s not in factors), ZERO)
+        return target_notionals(factors, equity, self._limits, held)
+
+    async def _rebalance_all(self, book: ModeBook, targets: dict[str, Decimal], factors: dict[str, float]) -> bool:
+        """Send what each symbol needs to reach its target; False when the operator switched modes meanwhile."""
+        portfolio = book.portfolio
+        band, entries = self._limits.band_usd, not self._halted
+        instruments, prices = self._instruments, self._prices
+        for symbol, target in targets.items():
+            # Most symbols, most minutes, have nothing to do: decide that without queueing at the gate.
+            if plan_orders(instruments[symbol], portfolio.quantity(symbol), prices[symbol], target, band,
+                           entries_allowed=entries).wanted:
+                await self._rebalance(book, symbol, target, factors[symbol])
+                if self._book is not book:
+                    return False
+            else:
+                self._skipping.pop(symbol, None)
+        return True
 
     async def _signals_only(self, bars: dict[str, Bar], book: ModeBook) -> None:
         """A book not yet read back: the strategy runs and is shown, nothing is traded or booked."""

@@ -222,6 +222,11 @@ class Operator:
         self._reporting.add(reporting)
         reporting.add_done_callback(self._reporting.discard)
 
+    async def flattens_finished(self) -> None:
+        """Return once no flatten is running (a backtest steps on only after its breaker flatten)."""
+        while self._flattens:
+            await asyncio.gather(*(asyncio.shield(task) for _, task in list(self._flattens.values())))
+
     async def _answer_breakers(self, reasons: list[str], task: asyncio.Task) -> None:
         outcome = await asyncio.shield(task)
         for reason in reasons:
