@@ -21,13 +21,22 @@ from typing import AsyncIterator
 from engine.config import Config
 from engine.feeds.base import FeedError
 from engine.feeds.sim_market import MinuteArrays, SimMarket
-from engine.feeds.sim_specs import spec_for
+from engine.feeds.sim_specs import sim_universe, spec_for
 from engine.funding import is_funding_time
 from engine.model import Bar, Instrument
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 MINUTE = timedelta(minutes=1)
 FAULTS = ("gap", "stale", "bad")
+
+
+def sim_symbols(config: Config) -> list[str]:
+    """The traded symbols: the list, or with `universe.type: all` the first `sim.symbols` of the
+    simulated market's universe."""
+    if config.universe.type != "all":
+        return config.symbols()
+    excluded = set(config.universe.exclude_symbols)
+    return [s for s in sim_universe(config.sim.symbols) if s not in excluded]
 
 
 def first_live_bar(seed: int) -> datetime:
@@ -48,7 +57,7 @@ class SimFeed:
     def __init__(self, config: Config, *, paced: bool = True, speed: float | None = None,
                  start: datetime | None = None) -> None:
         """`paced=False` yields bars as fast as the consumer takes them (tests, benchmarks)."""
-        self.symbols = config.symbols()
+        self.symbols = sim_symbols(config)
         self.seed = config.sim.seed
         self.warmup_bars = config.sim.warmup_bars
         self.speed = speed if speed is not None else config.sim.speed
