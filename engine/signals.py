@@ -49,6 +49,14 @@ class StrategyRunner:
     def ready(self, symbol: str) -> bool:
         return self._seen.get(symbol, 0) >= self.warmup_bars
 
+    def warm(self, stamps: list, inputs, present) -> None:
+        """Advance every symbol through a warm-up history at once (see FactorPanel.warm): `inputs`
+        (minutes, strategy.INPUT_COLUMNS, symbols) and `present` (minutes, symbols) in the
+        runner's symbol order, checked beforehand."""
+        self._panel.warm(stamps, inputs, present)
+        for symbol, count in zip(self._panel.symbols, present.sum(axis=0).tolist()):
+            self._seen[symbol] += count
+
     def update(self, bars: Mapping[str, Bar]) -> tuple[dict[str, Result], dict[str, str]]:
         """One minute's bars -> (results by symbol, error message by symbol)."""
         inputs = {s: b.as_strategy_input() for s, b in bars.items()}
