@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from . import params as k
 from .params import StrategyParams, resolve_params, warmup_bars
@@ -19,6 +20,9 @@ from .rolling import Ewm, RollingCount, RollingMax, RollingMean, RollingQuantile
 from .schema import FLOAT_KEYS, STREAM_KEYS
 from .turnover import ChangeThreshold
 from .validation import bar_values, check_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _NAN = float("nan")
 _power = np.power
