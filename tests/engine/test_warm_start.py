@@ -1,8 +1,10 @@
 """The engine warms its strategy from the history's arrays in one pass: the same signals, orders
 and state as stepping through the history minute by minute, whichever way the feed gives it."""
 import numpy as np
+import pytest
 
 import strategy
+from engine import signals
 from engine.events import FillEvent, SignalUpdate
 from engine.feeds.sim import SimFeed
 from engine.warmup import WarmHistory
@@ -39,15 +41,18 @@ async def _run(feed_type, bars: int):
         await harness.step(bars)
         live = [(e.symbol, e.ts, dict(e.components), e.target_notional) for e in harness.of(SignalUpdate)]
         fills = [(f.fill.symbol, f.fill.side, f.fill.quantity, f.fill.price) for f in harness.of(FillEvent)]
-        state = harness.engine._runner._panel
-    return start, live, fills, state
+        runner = harness.engine._runner
+        progress = {s: runner.progress(s) for s in runner._seen}
+    return start, live, fills, progress
 
 
-async def test_arrays_and_bars_warm_the_same_and_equal_a_minute_by_minute_panel():
-    start_a, live_a, fills_a, panel_a = await _run(ArrayFeed, 30)
-    start_b, live_b, fills_b, panel_b = await _run(SteppedFeed, 30)
+@pytest.mark.parametrize("kernel", ["streams", "panel"])
+async def test_arrays_and_bars_warm_the_same_and_equal_a_minute_by_minute_panel(kernel, monkeypatch):
+    monkeypatch.setattr(signals, "STREAMS_UP_TO", 1000 if kernel == "streams" else 0)
+    start_a, live_a, fills_a, progress_a = await _run(ArrayFeed, 30)
+    start_b, live_b, fills_b, progress_b = await _run(SteppedFeed, 30)
     assert start_a == start_b and live_a == live_b and fills_a == fills_b and fills_a
-    assert panel_a.bars_seen == panel_b.bars_seen
+    assert progress_a == progress_b and set(progress_a.values()) == {1.0}
 
     # The reference: the panel stepped cycle by cycle through the same history, as before.
     config = make_config()

@@ -7,37 +7,40 @@ import pytest
 from _strategy_helpers import bar_records
 from _strategy_market import synthetic_bars
 
-from strategy import INPUT_COLUMNS, STREAM_KEYS, FactorPanel
+from strategy import INPUT_COLUMNS, STREAM_KEYS, FactorPanel, FactorStream
 
 
-def _state(obj, where="panel"):
-    """Every array, number and timestamp the object holds, by attribute path."""
-    names = getattr(obj, "__slots__", None) or list(vars(obj))
-    out = {}
-    for name in names:
-        value = getattr(obj, name)
-        path = f"{where}.{name}"
-        if isinstance(value, np.ndarray):
-            out[path] = value
-        elif isinstance(value, list) and value and hasattr(value[0], "__slots__"):
-            for i, item in enumerate(value):
-                out.update(_state(item, f"{path}[{i}]"))
-        elif hasattr(value, "__slots__") and not isinstance(value, (int, float, str)):
-            out.update(_state(value, path))
-        elif not callable(value):
-            out[path] = value
-    return out
+def _same(x, y, where: str) -> None:
+    """Equal to the bit, recursing into arrays, sequences and window objects (NaN equals NaN)."""
+    x, y = getattr(x, "__self__", x), getattr(y, "__self__", y)  # a stream keeps bound update methods
+    if isinstance(x, np.ndarray):
+        assert isinstance(y, np.ndarray) and x.dtype == y.dtype, where
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), where
+    elif isinstance(x, (list, tuple)) or type(x).__name__ == "deque":
+        assert type(x) is type(y) and len(x) == len(y), where
+        for i, (p, q) in enumerate(zip(x, y)):
+            _same(p, q, f"{where}[{i}]")
+    elif _slots(x) and not isinstance(x, (int, float, str)):
+        assert type(x) is type(y), where
+        for name in _slots(x):
+            _same(getattr(x, name), getattr(y, name), f"{where}.{name}")
+    elif isinstance(x, float):
+        assert x == y or (x != x and y != y), where
+    else:
+        assert x == y, where
 
 
-def _assert_same_state(a: FactorPanel, b: FactorPanel) -> None:
-    sa, sb = _state(a), _state(b)
-    assert sa.keys() == sb.keys()
-    for key in sa:
-        x, y = sa[key], sb[key]
-        if isinstance(x, np.ndarray):
-            assert x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True), key
-        else:
-            assert x == y, key
+def _slots(obj) -> list[str]:
+    """The object's attribute names (slots or instance dict), for the strategy's own classes."""
+    if not type(obj).__module__.startswith("strategy."):
+        return []
+    names = [n for cls in type(obj).__mro__ for n in getattr(cls, "__slots__", ())]
+    return names + list(getattr(obj, "__dict__", {}))
+
+
+def _assert_same_state(a, b) -> None:
+    assert len(_slots(a)) > 20
+    _same(a, b, type(a).__name__)
 
 
 def _history(n_bars: int, n_symbols: int):
@@ -98,3 +101,21 @@ def test_warm_refuses_bad_input_and_changes_nothing():
     with pytest.raises(ValueError, match="shape"):
         panel.warm(stamps[20:30], values[20:30, :, :1])
     assert panel.bars_seen == {"A": 20, "B": 20}
+
+
+def test_stream_warm_equals_stepping_and_the_next_200_outputs_are_identical():
+    stamps, values, records = _history(1200, 1)
+    stepped = FactorStream()
+    for bar in records[0][:1000]:
+        stepped.update(bar)
+    warmed = FactorStream()
+    warmed.warm(stamps[:1000], values[:1000, :, 0])
+    _assert_same_state(warmed, stepped)
+    assert warmed.last == stepped.last
+    for bar in records[0][1000:]:
+        expected, actual = stepped.update(bar), warmed.update(bar)
+        for key in STREAM_KEYS:
+            e, a = expected[key], actual[key]
+            assert e == a or (e != e and a != a), f"{bar['timestamp']} {key}: {a!r} != {e!r}"
+    with pytest.raises(ValueError, match="does not come after"):
+        warmed.warm(stamps[:10], values[:10, :, 0])
