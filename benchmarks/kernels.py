@@ -3,7 +3,12 @@ FactorPanel, per live minute (the engine's StrategyRunner.update, Bars in, resul
 a warm-up, on the simulated market. Prints both per size and where the panel starts to win;
 engine/signals.py STREAMS_UP_TO is set from it.
 
+Then the warm-up, at 8 and 500 symbols: the old path (the history as Bars, one
+StrategyRunner.update per minute on the panel) against the one shipped (the history as arrays,
+one StrategyRunner.warm on the kernel for the size).
+
     python benchmarks/kernels.py [--sizes 8 16 32 48 64 96 128] [--minutes 200] [--rounds 3]
+                                 [--warm-sizes 8 500]
 """
 from __future__ import annotations
 
@@ -44,11 +49,30 @@ def per_minute_ms(kernel: str, config, symbols, history, live) -> float:
     return (time.process_time() - start) / len(live) * 1000
 
 
+async def warm_figures(size: int) -> tuple[float, float]:
+    """(old, new) CPU seconds to warm the strategy from the sim's history."""
+    config = from_mapping({"universe": {"type": "all"}, "sim": {"symbols": size, "warmup_bars": 956}})
+    feed = SimFeed(config, paced=False)
+    await feed.start()
+    start = time.process_time()
+    histories = [await feed.warmup(s, 10**6) for s in feed.symbols]
+    old = StrategyRunner(feed.symbols, config.strategy_params(), kernel="panel")
+    for minute in zip(*histories):
+        old.update({b.symbol: b for b in minute})
+    old_cpu = time.process_time() - start
+    start = time.process_time()
+    history = feed.warmup_history(10**6)
+    new = StrategyRunner(feed.symbols, config.strategy_params())
+    new.warm(history.stamps, history.strategy_inputs(), history.present)
+    return old_cpu, time.process_time() - start
+
+
 async def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32, 48, 64, 96, 128])
     p.add_argument("--minutes", type=int, default=200)
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--warm-sizes", type=int, nargs="*", default=[8, 500])
     args = p.parse_args()
     crossing = None
     print(f"CPU per live minute, median of {args.rounds} rounds (ms):")
@@ -64,6 +88,10 @@ async def main() -> None:
         print(f"  {size:>4} symbols: streams {s:6.3f}, panel {q:6.3f} (panel/streams {q / s:.2f})")
     print(f"panel cheaper from {crossing} symbols on; the engine uses streams up to {signals.STREAMS_UP_TO}"
           if crossing else f"streams cheaper at every size measured; the engine uses them up to {signals.STREAMS_UP_TO}")
+    for size in args.warm_sizes:
+        old, new = await warm_figures(size)
+        print(f"warm-up of 956 minutes at {size} symbols, CPU: old per-minute path {old:.2f} s, "
+              f"shipped {new:.2f} s (ratio {old / new:.1f}x)")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from engine.events import (BarClosed, CommandResult, EngineError, EngineState, E
 from engine.execution import OrderSender
 from engine.feeds.base import Feed
 from engine.funding import funding_times, settle
+from engine.idle import funding_hint, idle_status
 from engine.ids import OrderIds
 from engine.model import Bar, Instrument, Mode, Side
 from engine.operator import OperatorCommands
@@ -235,6 +236,9 @@ class Engine(OperatorCommands):
         await self._warm_up()
         book = self._book
         book.portfolio.mark_all(self._prices)
+        hint = funding_hint(self.config, book.portfolio.equity, [i.min_notional for i in self._instruments.values()])
+        if hint:
+            self._error(hint)
         ts = self.market_time()
         if not book.restoring:
             book.breakers.update(ts, book.portfolio.equity)
@@ -608,6 +612,7 @@ class Engine(OperatorCommands):
         ready, progress = self._runner.ready, self._runner.progress
         prices, prev_closes, signals = self._prices, self._prev_close, self._signals
         quantity, publish = book.portfolio.quantity, self.bus.publish
+        instruments, band, skipping = self._instruments, self._limits.band_usd, self._skipping
         for symbol in symbols:
             result = results.get(symbol)
             price = prices[symbol]
@@ -621,8 +626,11 @@ class Engine(OperatorCommands):
                 status = "paused"
             elif result is None or not ready(symbol):
                 status = "warming"
+            elif halted:
+                status = "halted"
             else:
-                status = "halted" if halted else "active"
+                status = idle_status(targets.get(symbol, current), current, instruments[symbol].min_notional, band,
+                                     symbol in skipping)
             if result is None:
                 result, final, target_factor = {}, 0.0, 0.0
             else:
