@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import statistics
@@ -37,13 +38,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import strategy  # noqa: E402
 from engine.config import StorageConfig, from_mapping  # noqa: E402
 from engine.engine import Engine  # noqa: E402
 from engine.events import EventBus, OrderUpdate  # noqa: E402
 from engine.feeds.sim import SimFeed  # noqa: E402
 from engine.model import Mode  # noqa: E402
 from engine.secrets import Secrets  # noqa: E402
+from engine.signals import StrategyRunner  # noqa: E402
 from engine.store import RestoredControls, RestoredPosition, RestoredState  # noqa: E402
 from engine.wiring import build_engine  # noqa: E402
 
@@ -53,6 +54,7 @@ STALL_TARGET_MS = 50.0
 FLATTEN_TARGET_MS = 100.0
 MYSQL_DATABASE = "tf_perf_bench"
 ROOT = Path(__file__).resolve().parents[1]
+RUN_NUMBERS = itertools.count(1)
 THREAD_NAMES = {"trifactor-ledger": "ledger", "trifactor-store-write": "writer"}
 
 
@@ -100,23 +102,24 @@ def thread_cpu() -> dict[str, float]:
 
 
 class StrategyMeter:
-    """Times the strategy panel's updates (CPU of the calling thread) so they can be told apart."""
+    """Times the strategy's updates, whichever kernel runs them (CPU of the calling thread), so
+    they can be told apart."""
 
     def __init__(self) -> None:
         self.cpu = 0.0
         self.calls = 0
-        original = strategy.FactorPanel.update
+        original = StrategyRunner.update
         meter = self
 
-        def timed(panel, bars):
+        def timed(runner, bars):
             start = time.thread_time()
             try:
-                return original(panel, bars)
+                return original(runner, bars)
             finally:
                 meter.cpu += time.thread_time() - start
                 meter.calls += 1
 
-        strategy.FactorPanel.update = timed
+        StrategyRunner.update = timed
 
     def reset(self) -> None:
         self.cpu, self.calls = 0.0, 0
@@ -189,7 +192,8 @@ async def store_for(kind: str, tmp: Path):
         mysql_admin(f"DROP DATABASE IF EXISTS {MYSQL_DATABASE}")
         mysql_admin(f"CREATE DATABASE {MYSQL_DATABASE}")
         url = f"mysql://root@127.0.0.1:3306/{MYSQL_DATABASE}"
-    store = open_store(url, StorageConfig(), Secrets.load(environ={}))
+    # A fresh instance name per run: a server's instance lock is the database's and the instance's.
+    store = open_store(url, StorageConfig(), Secrets.load(environ={}), instance=f"bench{next(RUN_NUMBERS)}")
     await store.start()
     try:
         yield store
