@@ -89,16 +89,24 @@ def settings_for(n_symbols: int, all_trading: bool) -> dict:
     return settings
 
 
-def thread_cpu() -> dict[str, float]:
-    """CPU seconds of the store's named threads (each thread's own clock)."""
-    out: dict[str, float] = {}
+def thread_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds of the store's named threads, by thread id (each thread's own clock)."""
+    out: dict[int, tuple[str, float]] = {}
     for thread in threading.enumerate():
         label = THREAD_NAMES.get(thread.name)
         if label is None or thread.ident is None:
             continue
         with contextlib.suppress(OSError, ValueError):
-            out[label] = out.get(label, 0.0) + time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+            out[thread.ident] = (label, time.clock_gettime(time.pthread_getcpuclockid(thread.ident)))
     return out
+
+
+def thread_cpu_spent(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """Per label, the CPU the threads alive at the end spent since `before` (from 0 if started since)."""
+    spent: dict[str, float] = {}
+    for ident, (label, cpu) in after.items():
+        spent[label] = spent.get(label, 0.0) + cpu - before.get(ident, (label, 0.0))[1]
+    return spent
 
 
 class StrategyMeter:
@@ -249,7 +257,7 @@ async def live_run(n_symbols: int, bars: int, all_trading: bool, store_kind: str
             trades = engine.snapshot().equity.trade_count
     (p0, l0, th0, w0), (p1, l1, th1, w1) = live["t0"], live["t1"]
     per = 1000.0 / bars
-    threads = {k: (th1.get(k, 0.0) - th0.get(k, 0.0)) * per for k in th1}
+    threads = {k: v * per for k, v in thread_cpu_spent(th0, th1).items()}
     return RunFigures(n_symbols, all_trading, store_kind, bars, trades, w0 - started, (p1 - p0) * per,
                       (l1 - l0) * per, meter.cpu * per, threads, (w1 - w0) * per, stalls.worst * 1000)
 
