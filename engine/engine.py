@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Callable
 
+import numpy as np
+
 from engine.book import ModeBook
 from engine.commands import CommandGate
 from engine.config import Config
@@ -24,7 +26,8 @@ from engine.events import (BarClosed, CommandResult, EngineError, EngineState, E
 from engine.exchange_funding import ExchangeFunding
 from engine.execution import OrderSender
 from engine.feeds.base import Feed
-from engine.funding import settle
+from engine.funding import funding_times, settle
+from engine.idle import funding_hint, idle_status
 from engine.ids import OrderIds
 from engine.model import Bar, Instrument, Mode, OrderResult, Side
 from engine.operator import Operator
@@ -39,6 +42,7 @@ from engine.startup import StartError, StartRetry, keep_trying
 from engine.statefile import StateFile
 from engine.store import StateStore
 from engine.venues.base import Venue
+from engine.warmup import CLOSE, FUNDING, WarmHistory
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -47,6 +51,7 @@ FEED_STATUS_CHECK_S = 1.0
 STORE_READ_WAIT_S = 10.0
 RESTORE_RETRY_S = (0.5, 10.0)  # first and longest wait between tries to read a book back
 SIGNALS_PER_STEP = 128
+WARM_SLICE = 200  # warm-up minutes per strategy call between turns of the event loop
 
 
 @dataclass(frozen=True)
@@ -250,6 +255,9 @@ class Engine:
         await self._warm_up()
         book = self._book
         book.portfolio.mark_all(self._prices)
+        hint = funding_hint(self.config, book.portfolio.equity, [i.min_notional for i in self._instruments.values()])
+        if hint:
+            self._error(hint)
         ts = self.market_time()
         if not book.restoring:
             book.breakers.update(ts, book.portfolio.equity)
@@ -429,6 +437,49 @@ class Engine:
     async def _warm_up(self) -> None:
         wanted = (self.config.data_fetch_limit if self.market == "binance"
                   else max(self.config.sim.warmup_bars, self._runner.warmup_bars))
+        history = await self._warm_history(wanted)
+        release = getattr(self.feed, "release_warmup", None)
+        if release is not None:
+            release()
+        symbols = self.symbols
+        for t, j in np.argwhere(history.bad()).tolist():
+            bar = history.bar(symbols[j], t, j)
+            self._error(f"{bar.symbol}: bad bar at {bar.ts:%Y-%m-%d %H:%M} skipped: {bar_problem(bar)}", bar.symbol)
+            history.present[t, j] = False
+        stamps, present = history.stamps, history.present
+        if not stamps or self._stop.is_set():
+            return
+        self._catch_up_warm_funding(history)
+        # The whole history but its last minute in one pass (in slices, so the desk stays responsive),
+        # then the last minute as a live one would be, for the signals shown at start.
+        inputs = history.strategy_inputs()
+        last = len(stamps) - 1
+        for begin in range(0, last, WARM_SLICE):
+            if self._stop.is_set():
+                return
+            end = min(begin + WARM_SLICE, last)
+            self._runner.warm(stamps[begin:end], inputs[begin:end], present[begin:end])
+            await asyncio.sleep(0)
+        final = {symbols[j]: history.bar(symbols[j], last, j) for j in np.flatnonzero(present[last]).tolist()}
+        results, errors = self._runner.update(final)
+        for symbol, message in errors.items():
+            self._error(f"{symbol}: warm-up: {message}", symbol)
+        closes, rates = history.fields[:, CLOSE], history.fields[:, FUNDING]
+        latest, previous = history.last_index(), history.previous_index()
+        for j, symbol in enumerate(symbols):
+            if latest[j] >= 0:
+                self._prices[symbol] = Decimal(repr(float(closes[latest[j], j])))
+                self._funding_rates[symbol] = float(rates[latest[j], j])
+            if previous[j] >= 0:
+                self._prev_close[symbol] = float(closes[previous[j], j])
+        self._market_time = max(self._market_time or stamps[last], stamps[last] + MINUTE)
+        self._publish_signals([s for s in symbols if s in self._prices], results, {}, self._book,
+                              self.market_time())
+
+    async def _warm_history(self, wanted: int) -> WarmHistory:
+        from_arrays = getattr(self.feed, "warmup_history", None)
+        if from_arrays is not None:
+            return from_arrays(wanted)
 
         async def history(symbol: str) -> list[Bar]:
             try:
@@ -438,32 +489,22 @@ class Engine:
                 return []
 
         histories = await asyncio.gather(*(history(s) for s in self.symbols))
-        minutes: dict[datetime, dict[str, Bar]] = {}
-        for bars in histories:
-            for bar in bars:
-                minutes.setdefault(bar.ts, {})[bar.symbol] = bar
-        release = getattr(self.feed, "release_warmup", None)
-        if release is not None:
-            release()
-        del histories
-        last_results: dict = {}
-        for ts in sorted(minutes):
-            if self._stop.is_set():
-                return
-            bars = self._usable(minutes.pop(ts))
-            results, errors = self._runner.update(bars)
-            for symbol, message in errors.items():
-                self._error(f"{symbol}: warm-up: {message}", symbol)
-            last_results.update(results)
-            for symbol in bars:
-                if symbol in self._prices:
-                    self._prev_close[symbol] = float(self._prices[symbol])
-            if bars:
-                self._note_bars(bars)
-                self._catch_up_funding(self._book, ts)
-            await asyncio.sleep(0)  # keep the desk responsive during a long warm-up
-        self._publish_signals([s for s in self.symbols if s in self._prices], last_results, {}, self._book,
-                              self.market_time())
+        return WarmHistory.from_bars(self.symbols, histories)
+
+    def _catch_up_warm_funding(self, history: WarmHistory) -> None:
+        """The funding times the warm-up history crosses, each settled at the bar opening on (or
+        first after) it, with the prices and rates known then, as minute-by-minute would."""
+        book = self._book
+        stamps, symbols = history.stamps, self.symbols
+        for t, ts in enumerate(stamps):
+            crossed = not t or t == len(stamps) - 1 or any(funding_times(stamps[t - 1], ts))
+            if not crossed and book.funding_clock.settled_upto is not None:
+                continue  # nothing to settle here: minute by minute would change nothing either
+            carried = history.carried(t)
+            for j in np.flatnonzero(carried >= 0).tolist():
+                self._prices[symbols[j]] = Decimal(repr(float(history.fields[carried[j], CLOSE, j])))
+                self._funding_rates[symbols[j]] = float(history.fields[carried[j], FUNDING, j])
+            self._catch_up_funding(book, ts)
 
     # -- the live loop -------------------------------------------------------------
 
@@ -631,6 +672,7 @@ class Engine:
         ready, progress = self._runner.ready, self._runner.progress
         prices, prev_closes, signals = self._prices, self._prev_close, self._signals
         quantity, publish = book.portfolio.quantity, self.bus.publish
+        instruments, band, skipping = self._instruments, self._limits.band_usd, self._skipping
         for symbol in symbols:
             result = results.get(symbol)
             price = prices[symbol]
@@ -646,8 +688,11 @@ class Engine:
                 status = "paused"
             elif result is None or not ready(symbol):
                 status = "warming"
+            elif halted:
+                status = "halted"
             else:
-                status = "halted" if halted else "active"
+                status = idle_status(targets.get(symbol, current), current, instruments[symbol].min_notional, band,
+                                     symbol in skipping)
             if result is None:
                 result, final, target_factor = {}, 0.0, 0.0
             else:
