@@ -23,6 +23,7 @@ from engine.venues.base import Venue, VenueError
 
 log = logging.getLogger(__name__)
 COUNTDOWN_STEP_S = 1.0  # how often a waiting flatten says how long is left
+COUNTDOWN_EVERY_S = 10.0  # a long wait is re-announced this often in printed progress
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class FlattenRun:
         self._details: dict[str, str] = {}
         self._stop = asyncio.Event()
         self._stopped_by = ""
+        self._read = False  # a position read has succeeded
         self.attempt = 0
 
     def _wanted(self, symbol: str) -> bool:
@@ -126,7 +128,7 @@ class FlattenRun:
                 general = general or f"reading the positions failed: {_plain(e)}"
                 confirmed = False
             else:
-                confirmed = True
+                confirmed = self._read = True
                 self._open = {s: p.quantity for s, p in held.items() if p.quantity and self._wanted(s)}
                 for symbol in self._seen - set(self._open):
                     self._report(symbol, "flat")
@@ -194,7 +196,7 @@ class FlattenRun:
 
     def _still_open(self) -> str:
         if not self._open:
-            return "no position is open"
+            return "no position is open" if self._read else "no position could be read"
         return f"{len(self._open)} position(s) still open: {', '.join(sorted(self._open))}"
 
     def _stopped(self, confirmed: bool) -> FlattenOutcome:
@@ -219,3 +221,20 @@ def flatten_line(p: FlattenProgress) -> str:
         return f"flatten {p.symbol}: closing {p.quantity:f} (attempt {p.attempt})"
     why = f": {p.last_error}" if p.last_error else ""
     return f"flatten {p.symbol}: {p.state} after {p.attempt} attempt(s){why}"
+
+
+class FlattenLines:
+    """The progress lines worth printing: each change of state, and a long wait every ten seconds."""
+
+    def __init__(self) -> None:
+        self._shown: dict[str, tuple[str, int, float]] = {}  # symbol -> state, attempt, wait shown
+
+    def line(self, p: FlattenProgress) -> str | None:
+        shown = self._shown.get(p.symbol)
+        if p.state == "closing" and shown is not None and shown[0] == "waiting":
+            return None  # the retry was announced by its wait already
+        if shown is not None and shown[:2] == (p.state, p.attempt) and (
+                p.state != "waiting" or shown[2] - p.next_try_in_s < COUNTDOWN_EVERY_S):
+            return None
+        self._shown[p.symbol] = (p.state, p.attempt, p.next_try_in_s)
+        return flatten_line(p)

@@ -14,7 +14,7 @@ import sys
 from typing import TextIO
 
 from engine.control import ControlServer
-from engine.flatten import flatten_line
+from engine.flatten import FlattenLines
 from engine.engine import Engine
 from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, Event, FillEvent, FlattenProgress,
                            StoreStatus)
@@ -23,7 +23,6 @@ from engine.startup import StartError
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STOP_DEADLINE_S = 2.5  # the store then gets the rest of the 5 s a SIGTERM may take
 EXIT_CANNOT_START = 2
-COUNTDOWN_EVERY_S = 10.0  # a long wait is re-announced this often
 
 
 def bar_line(update: EquityUpdate, positions: int, halted: bool, uncertain: frozenset[str] = frozenset()) -> str:
@@ -70,18 +69,13 @@ class _Printer:
         self.engine, self.out, self.every = engine, out, max(1, every)
         self.bars = 0
         self.store: tuple[str, str] | None = None
-        self._flatten_shown: dict[str, tuple[str, int, float]] = {}  # symbol -> state, attempt, wait shown
+        self._flatten_lines = FlattenLines()
         self._banned = False
 
     def _show_flatten(self, p: FlattenProgress) -> None:
-        shown = self._flatten_shown.get(p.symbol)
-        if p.state == "closing" and p.attempt > 1:
-            return  # every retry is announced by its wait already
-        if shown is not None and shown[:2] == (p.state, p.attempt) and (
-                p.state != "waiting" or shown[2] - p.next_try_in_s < COUNTDOWN_EVERY_S):
-            return
-        self._flatten_shown[p.symbol] = (p.state, p.attempt, p.next_try_in_s)
-        print(flatten_line(p), file=self.out)
+        line = self._flatten_lines.line(p)
+        if line is not None:
+            print(line, file=self.out)
 
     def _show_ban(self, state: EngineState) -> None:
         banned = state.rate_limited_until is not None
