@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 
 from tests.e2e.engine_process import Sandbox
-from tests.e2e.private_mariadb import PrivateMariaDB
+from tests.e2e.private_mariadb import PORT, PrivateMariaDB
 from tests.storage.mariadb import Server, drop_database, find_server
 
 
@@ -59,16 +59,23 @@ def store_url(request, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def private_mariadb(tmp_path_factory) -> Iterator[PrivateMariaDB]:
-    root = tmp_path_factory.mktemp("mariadb")
-    server = PrivateMariaDB(root)
+def private_mariadbs(tmp_path_factory) -> Iterator[list[PrivateMariaDB]]:
+    """Two private servers (ports PORT and PORT + 1), so two kill -9 lanes never share an outage."""
+    servers = [PrivateMariaDB(tmp_path_factory.mktemp("mariadb"), PORT + n) for n in range(2)]
     try:
-        server.install()
-        server.start()
-        yield server
+        for server in servers:
+            server.install()
+            server.start()
+        yield servers
     finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        for server in servers:
+            server.stop()
+            shutil.rmtree(server.root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def private_mariadb(private_mariadbs) -> PrivateMariaDB:
+    return private_mariadbs[0]
 
 
 @pytest.fixture

@@ -1,0 +1,89 @@
+"""Randomized kill -9 trials: a run killed at a random moment (during start-up, while
+trading, while its store is out, or while what piled up during an outage is replayed),
+then a clean restart, then the ledger's invariants.
+
+Every random choice of a trial is drawn up front into its `Plan`, so a seed names the same
+trials whatever order they run in.
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass
+
+from tests.e2e.engine_process import EngineRun, Sandbox
+from tests.e2e.ledger_checks import book_consistent, engine_agrees, printed_fills_stored
+from tests.e2e.stored_book import read_book
+
+KINDS = ("start-up", "trading", "store out", "replay in the running engine", "replay at start-up")
+ENDLESS = 1_000_000  # bars: the killed runs never end by themselves
+SPEED = 100.0
+FILL_LINE_GRACE_S = 1.0
+
+
+@dataclass(frozen=True)
+class Plan:
+    kind: str
+    seed: int           # of the simulated market
+    kill_after_s: float  # after start (start-up), after the first fill (trading), or into the outage
+    outage: int          # which of the backend's outages
+    replay_kill_s: float  # after the outage ends (running engine) or after the restart (start-up)
+
+
+def plan_trials(rng: random.Random, count: int) -> list[Plan]:
+    plans = []
+    for i in range(count):
+        kind = KINDS[i % len(KINDS)]
+        kill_after = {"start-up": rng.uniform(0.05, 2.5), "trading": rng.uniform(0.0, 1.5)}.get(
+            kind, rng.uniform(0.2, 3.0))
+        plans.append(Plan(kind, rng.randrange(1, 100_000), kill_after, rng.randrange(1_000),
+                          rng.uniform(0.0, 1.0) if kind == "replay in the running engine" else rng.uniform(0.05, 2.0)))
+    return plans
+
+
+def wait_for_first_fill(run: EngineRun) -> bool:
+    """Wait until the run reports a trade; False if it never printed a fill line for it."""
+    run.wait_for(lambda out: out.traded())
+    return run.wait_for(lambda out: bool(out.fills), timeout=FILL_LINE_GRACE_S)
+
+
+def _kill_runs(plan: Plan, sandbox: Sandbox, url: str, outages: list) -> None:
+    run = sandbox.start(url, bars=ENDLESS, speed=SPEED, seed=plan.seed)
+    if plan.kind == "start-up":
+        time.sleep(plan.kill_after_s)
+        run.kill9()
+        return
+    wait_for_first_fill(run)
+    if plan.kind == "trading":
+        time.sleep(plan.kill_after_s)
+        run.kill9()
+        return
+    outage = outages[plan.outage % len(outages)]
+    outage.begin()
+    try:
+        time.sleep(plan.kill_after_s)
+        if plan.kind != "replay in the running engine":
+            run.kill9()
+    finally:
+        outage.end()
+    if plan.kind == "replay in the running engine":
+        time.sleep(plan.replay_kill_s)
+        run.kill9()
+    elif plan.kind == "replay at start-up":
+        restarted = sandbox.start(url, bars=ENDLESS, speed=SPEED, seed=plan.seed)
+        time.sleep(plan.replay_kill_s)
+        restarted.kill9()
+
+
+def run_trial(plan: Plan, sandbox: Sandbox, url: str, outages: list) -> list[str]:
+    """The problems found after the trial (none: clean)."""
+    _kill_runs(plan, sandbox, url, outages)
+    clean = sandbox.start(url, bars=20, speed=300, seed=plan.seed)
+    if clean.wait() != 0:
+        return [f"the clean restart exited {clean.returncode}: {clean.stderr_text()[-500:]}"]
+    book = read_book(url)
+    printed = sandbox.fills()
+    problems = [] if printed or not book.trades else [
+        f"the store holds {len(book.trades)} trades but no run printed a fill line"]
+    return problems + printed_fills_stored(printed, book) + book_consistent(book) + engine_agrees(
+        clean.output().summary, book)
