@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 ZERO = Decimal(0)
 MINUTE = timedelta(minutes=1)
 FEED_STATUS_CHECK_S = 1.0
+STORE_READ_WAIT_S = 10.0
+RESTORE_RETRY_S = (0.5, 10.0)  # first and longest wait between tries to read a book back
 SIGNALS_PER_STEP = 128
 
 
@@ -73,7 +75,8 @@ class Engine(OperatorCommands):
         self._venue_factory = venue_factory
         self._clock = clock or utcnow
         self._gate = CommandGate()
-        self._orders = OrderSender(self._publish, self._error, store, OrderIds(self._clock()), self.market_time)
+        self._orders = OrderSender(self._publish, self._error, bus.commit, self._ledger_problem,
+                                   OrderIds(utcnow()), self.market_time)
         self._limits = SizingLimits.from_config(config)
         self._instruments: dict[str, Instrument] = {}
         self._runner: StrategyRunner | None = None
@@ -96,6 +99,7 @@ class Engine(OperatorCommands):
         self._restored_mode: str | None = None
         self._skipping: dict[str, Side] = {}  # symbols whose wanted order is below the exchange minimum
         self._resources_open = False
+        self._restore_tasks: list[asyncio.Task] = []
 
     # -- reading -------------------------------------------------------------------
 
@@ -132,8 +136,13 @@ class Engine(OperatorCommands):
 
     def detach_store(self) -> None:
         """Carry on without the store (it could not be opened): nothing is restored or recorded."""
+        if self.store is not None and self.bus.ledger is getattr(self.store, "ledger", None):
+            self.bus.attach_ledger(None)
         self.store = None
-        self._orders.detach_store()
+
+    def _ledger_problem(self) -> str:
+        ledger = self.bus.ledger
+        return ledger.problem if ledger is not None else ""
 
     def _publish(self, event: Event) -> None:
         self.bus.publish(event)
@@ -186,6 +195,9 @@ class Engine(OperatorCommands):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._reconcile_task
             self._reconcile_task = None
+        for task in self._restore_tasks:
+            task.cancel()
+        self._restore_tasks.clear()
         gc.unfreeze()  # the run is over; its long-lived objects may become garbage like any other
         with contextlib.suppress(Exception):
             await self.feed.close()
@@ -206,10 +218,12 @@ class Engine(OperatorCommands):
         book = self._book
         book.portfolio.mark_all(self._prices)
         ts = self.market_time()
-        book.breakers.update(ts, book.portfolio.equity)
-        for symbol in book.portfolio.open_positions():
-            self._publish(book.position_update(symbol, ts))
-        self._publish(book.equity_update(ts))
+        if not book.restoring:
+            book.breakers.update(ts, book.portfolio.equity)
+            for symbol in book.portfolio.open_positions():
+                self._publish(book.position_update(symbol, ts))
+            self._publish(book.equity_update(ts))
+        await self.bus.commit()
         # What is alive now (libraries, instruments, strategy state) lives for the whole run. A full
         # collection walks all of it (tens of ms with pandas loaded) and would stall a live bar; clear
         # the warm-up's garbage now and leave the rest out of later passes.
@@ -217,18 +231,18 @@ class Engine(OperatorCommands):
         gc.freeze()
 
     async def _continue_simulated_clock(self) -> None:
-        """A restarted simulated market carries on after the last stored bar, so a new session never
+        """A restarted simulated market carries on after the last recorded bar, so a new session never
         writes over, or beside, the times an earlier session already recorded."""
         resume_after = getattr(self.feed, "resume_after", None)
         if resume_after is None or self.store is None:
             return
         try:
-            state = await self.store.load_state(Mode.PAPER.value)
+            newest = await asyncio.wait_for(self.store.resume_after(), STORE_READ_WAIT_S)
         except Exception as e:  # noqa: BLE001 - reported again, with more context, by the restore
-            log.warning("could not read the last stored bar time: %s", e)
+            log.warning("could not read the last recorded bar time: %s", e)
             return
-        if state is not None and state.equity_tail:
-            resume_after(state.equity_tail[-1][0])
+        if newest is not None:
+            resume_after(newest)
 
     async def _restore_controls(self) -> None:
         stored = None
@@ -272,16 +286,15 @@ class Engine(OperatorCommands):
         self._books[Mode.PAPER] = await self._open_book(Mode.PAPER)
 
     async def _open_book(self, mode: Mode) -> ModeBook:
-        """Create the venue for `mode`, set it up and load what the store knows of the mode."""
+        """Create the venue for `mode`, set it up and load what the store knows of the mode.
+
+        Fails closed: when the store cannot say what the book holds, the book is marked as
+        restoring and trades nothing (and records no equity) until a retry reads it back.
+        """
         venue = self._venue_factory(mode)
         try:
             await venue.prepare(self._instruments, self.config.leverage, self.config.exchange.margin_mode)
-            state = None
-            if self.store is not None:
-                try:
-                    state = await self.store.load_state(mode.value)
-                except Exception as e:  # noqa: BLE001
-                    self._error(f"could not read the {mode.value} state from the store: {e}")
+            state, problem = await self._read_book(mode)
             if mode is Mode.PAPER:
                 capital = Decimal(repr(self.config.initial_capital_usd))
             else:
@@ -292,15 +305,51 @@ class Engine(OperatorCommands):
             risk = self.config.risk
             book = ModeBook(mode, venue, Portfolio(mode, capital), Breakers(risk.daily_loss_limit, risk.max_drawdown),
                             self.config.leverage)
-            if state is not None:
+            if problem:
+                book.restoring = problem
+                self._error(f"{mode.value}: not trading until the book is read back from the store: {problem}")
+                self._restore_tasks.append(asyncio.ensure_future(self._restore_later(book)))
+            elif state is not None:
                 apply_state(book, state)
-            if mode is not Mode.PAPER:
+            if mode is not Mode.PAPER and not problem:
                 await self._reconcile(book, announce_ok=True)
             return book
         except BaseException:
             with contextlib.suppress(Exception):
                 await venue.close()
             raise
+
+    async def _read_book(self, mode: Mode):
+        """(the store's state of `mode` or None, "" or why it could not be read)."""
+        if self.store is None:
+            return None, ""
+        try:
+            return await asyncio.wait_for(self.store.load_state(mode.value), STORE_READ_WAIT_S), ""
+        except Exception as e:  # noqa: BLE001 - any failure means: we do not know the book
+            return None, str(e) or type(e).__name__
+
+    async def _restore_later(self, book: ModeBook) -> None:
+        wait, longest = RESTORE_RETRY_S
+        attempt = 1
+        while book.restoring:
+            attempt += 1
+            await asyncio.sleep(wait)
+            state, problem = await self._read_book(book.mode)
+            if problem:
+                book.restoring = f"{problem} (attempt {attempt}, next in {min(wait * 2, longest):.0f} s)"
+                log.warning("%s book: %s", book.mode.value, book.restoring)
+                wait = min(wait * 2, longest)
+                continue
+            async with self._gate.command():
+                if state is not None:
+                    apply_state(book, state)
+                book.restoring = ""
+                if book.mode is not Mode.PAPER:
+                    await self._reconcile(book, announce_ok=True)
+            self._publish(CommandResult("restore", True, f"{book.mode.value}: book read back from the store "
+                                                         f"({len(book.portfolio.open_positions())} open position(s)); "
+                                                         f"trading resumes", ts=self._clock()))
+            self._publish_state()
 
     async def _warm_up(self) -> None:
         wanted = (self.config.data_fetch_limit if self.market == "binance"
@@ -413,6 +462,9 @@ class Engine(OperatorCommands):
         for bar in bars.values():
             publish(BarClosed(bar))
         self._note_bars(bars)
+        if book.restoring:
+            await self._signals_only(bars, book)
+            return
         portfolio.mark_all(self._prices)
         ts = self.market_time()
         if is_funding_time(ts):
@@ -456,6 +508,15 @@ class Engine(OperatorCommands):
         for symbol in portfolio.open_positions():
             self._publish(book.position_update(symbol, ts))
         self._publish(book.equity_update(ts))
+        await self.bus.commit()  # everything this minute did is durable before the next one starts
+
+    async def _signals_only(self, bars: dict[str, Bar], book: ModeBook) -> None:
+        """A book not yet read back: the strategy runs and is shown, nothing is traded or booked."""
+        results, errors = self._runner.update(bars)
+        for symbol, message in errors.items():
+            self._error(f"{symbol}: {message}", symbol)
+        self._publish_signals(list(bars), results, {}, book, self.market_time())
+        await self.bus.commit()
 
     def _tradable(self, symbol: str) -> bool:
         return symbol not in self._paused and symbol not in self._mismatched

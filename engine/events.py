@@ -9,13 +9,16 @@ no key and are never dropped.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Protocol
 
 from engine.model import Bar, Fill, Mode
+
+log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
@@ -260,20 +263,112 @@ class Subscription:
         self._ready.set()
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerMark(Event):
+    """Everything before this mark, in this subscription, is in the ledger up to `seq`.
+
+    Only subscriptions that ask for marks (the store) get them: once the rows before a mark
+    are in the database, the ledger may forget records up to `seq`.
+    """
+
+    kind: ClassVar[str] = "ledger_mark"
+    seq: int
+
+
+# What must be on disk before anyone sees it or the engine acts on it.
+DURABLE_EVENTS: tuple[type[Event], ...] = (OrderUpdate, FillEvent, FundingPayment, CommandResult, PositionUpdate,
+                                           EquityUpdate, EngineState)
+
+
+class Ledger(Protocol):
+    """The write-ahead journal behind the bus: appends are buffered, `sync` makes them durable."""
+
+    def append(self, event: Event) -> None: ...
+
+    async def sync(self) -> int:
+        """Everything appended so far is on disk when this returns; returns the last durable seq."""
+
+    @property
+    def problem(self) -> str:
+        """Why the ledger cannot make events durable now ("" while it can)."""
+
+
 class EventBus:
+    """Fan-out to subscriptions, behind the ledger's durability barrier when one is attached.
+
+    Without a ledger an event reaches every subscription at once. With one, events queue in
+    publish order; a commit fsyncs the durable ones and only then delivers the batch, so no
+    consumer (the desk, the headless printer, the store) ever sees an event a crash could
+    lose. Commits run by themselves soon after a publish; `await commit()` waits for them.
+    """
+
     def __init__(self) -> None:
         self._subs: list[Subscription] = []
+        self._marked: set[int] = set()
+        self._ledger: Ledger | None = None
+        self._pending: list[Event] = []
+        self._committer: asyncio.Task | None = None
 
-    def subscribe(self, name: str, maxsize: int = 10_000, coalesce: bool = True) -> Subscription:
+    @property
+    def ledger(self) -> Ledger | None:
+        return self._ledger
+
+    def attach_ledger(self, ledger: Ledger | None) -> None:
+        self._ledger = ledger
+
+    def subscribe(self, name: str, maxsize: int = 10_000, coalesce: bool = True,
+                  ledger_marks: bool = False) -> Subscription:
         sub = Subscription(name, maxsize=maxsize, coalesce=coalesce)
         self._subs.append(sub)
+        if ledger_marks:
+            self._marked.add(id(sub))
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         sub.close()
+        self._marked.discard(id(sub))
         if sub in self._subs:
             self._subs.remove(sub)
 
     def publish(self, event: Event) -> None:
+        ledger = self._ledger
+        if ledger is None:
+            self._deliver((event,))
+            return
+        if isinstance(event, DURABLE_EVENTS):
+            ledger.append(event)
+        self._pending.append(event)
+        if self._committer is None:
+            try:
+                self._committer = asyncio.get_running_loop().create_task(self._commit_loop())
+            except RuntimeError:  # no loop (a synchronous caller): deliver what is there as it is
+                self._pending, batch = [], self._pending
+                self._deliver(batch)
+
+    async def commit(self) -> None:
+        """Return once everything published so far is durable and delivered."""
+        while self._committer is not None:
+            await asyncio.shield(self._committer)
+
+    async def _commit_loop(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending
+                self._pending = []
+                seq = None
+                if any(isinstance(e, DURABLE_EVENTS) for e in batch):
+                    try:
+                        seq = await self._ledger.sync()
+                    except Exception:  # noqa: BLE001 - the ledger reports its own problem; events still flow
+                        log.exception("the ledger could not sync")
+                self._deliver(batch, seq)
+        finally:
+            self._committer = None
+
+    def _deliver(self, batch, seq: int | None = None) -> None:
         for sub in self._subs:
-            sub.put(event)
+            put = sub.put
+            for event in batch:
+                put(event)
+            if seq is not None and id(sub) in self._marked:
+                put(LedgerMark(seq))

@@ -1,8 +1,10 @@
-"""Sending one order: its intent recorded first, then the venue, then the fills into the book.
+"""Sending one order: its intent made durable first, then the venue, then the fills into the book.
 
 Every step is published: OrderUpdate `new` before the order leaves, then its outcome, each fill
-(with the PnL our book realized on it) and the position it leaves. A venue failure becomes an
-`error` outcome and an EngineError naming the symbol; it never escapes.
+(with the PnL our book realized on it) and the position it leaves. A real order leaves only
+once the bus has committed its intent to the ledger; a paper order cannot outlive the
+process that simulates it, so its intent is committed with the minute. A venue failure
+becomes an `error` outcome and an EngineError naming the symbol; it never escapes.
 """
 from __future__ import annotations
 
@@ -10,14 +12,13 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Callable
+from typing import Awaitable, Callable
 
 from engine.book import ModeBook
 from engine.events import Event, FillEvent, OrderUpdate
 from engine.ids import OrderIds
-from engine.model import Fill, OrderRequest, OrderResult
+from engine.model import Fill, Mode, OrderRequest, OrderResult
 from engine.sizing import Plan, PlannedOrder
-from engine.store import StateStore
 from engine.venues.base import VenueError
 
 log = logging.getLogger(__name__)
@@ -25,15 +26,14 @@ log = logging.getLogger(__name__)
 
 class OrderSender:
     def __init__(self, publish: Callable[[Event], None], error: Callable[[str, str], None],
-                 store: StateStore | None, ids: OrderIds, market_time: Callable[[], datetime]) -> None:
+                 commit: Callable[[], Awaitable[None]], ledger_problem: Callable[[], str], ids: OrderIds,
+                 market_time: Callable[[], datetime]) -> None:
         self._publish = publish
         self._error = error
-        self._store = store
+        self._commit = commit
+        self._ledger_problem = ledger_problem
         self._ids = ids
         self._now = market_time
-
-    def detach_store(self) -> None:
-        self._store = None
 
     async def send(self, book: ModeBook, symbol: str, planned: PlannedOrder, reason: str, price: Decimal,
                    factor: float | None = None) -> OrderResult:
@@ -42,18 +42,17 @@ class OrderSender:
                                planned.reduce_only, reason, mark_price=price)
         new = OrderUpdate(mode, request.client_order_id, symbol, planned.side.value, planned.quantity, "new",
                           planned.reduce_only, reason, self._now())
-        if self._store is not None:
-            try:
-                self._store.record_order_intent(new)
-            except Exception as e:  # noqa: BLE001 - no durable intent, no new risk
-                if not planned.reduce_only:
-                    message = f"{symbol}: order not sent, its intent could not be recorded: {e}"
-                    self._publish(replace(new, status="error", message=message))
-                    self._error(message, symbol)
-                    return OrderResult(request, "error", message=message)
-                # Reducing risk must never wait on the store: the close goes out regardless.
-                self._error(f"{symbol}: closing anyway; the order intent could not be recorded: {e}", symbol)
+        problem = self._ledger_problem()
+        if problem and not planned.reduce_only:  # no durable intent, no new risk
+            message = f"{symbol}: order not sent, its intent could not be made durable: {problem}"
+            self._publish(replace(new, status="error", message=message))
+            self._error(message, symbol)
+            return OrderResult(request, "error", message=message)
+        if problem:
+            self._error(f"{symbol}: closing anyway; the ledger cannot record it: {problem}", symbol)
         self._publish(new)
+        if mode is not Mode.PAPER:
+            await self._commit()  # reducing risk goes out even if the ledger has a problem
         try:
             result = await book.venue.submit(request)
         except VenueError as e:

@@ -1,5 +1,9 @@
-"""Running the engine without the desk: one short line per bar (or every N bars), a final
-summary, and a clean exit on SIGINT or SIGTERM after the orders in flight are handled.
+"""Running the engine without the desk: one short line per bar (or every N bars), one per
+fill, a final summary, and a clean exit on SIGINT or SIGTERM after the orders in flight are
+handled.
+
+Lines appear only once the bus has delivered their events, that is once the ledger has them
+on disk: a fill printed here survives a kill -9.
 """
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import sys
 from typing import TextIO
 
 from engine.engine import Engine
-from engine.events import CommandResult, EngineError, EquityUpdate, Event
+from engine.events import CommandResult, EngineError, EquityUpdate, Event, FillEvent, StoreStatus
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -21,6 +25,20 @@ def bar_line(update: EquityUpdate, positions: int, halted: bool) -> str:
     return (f"{update.ts:%Y-%m-%d %H:%M}  {update.mode.value:<7} equity {update.equity:,.2f}  "
             f"pnl {pnl:+,.2f}  positions {positions}  trades {update.trade_count}  "
             f"drawdown {update.drawdown:.2%}{flag}")
+
+
+def fill_line(event: FillEvent) -> str:
+    f = event.fill
+    return f"fill {f.trade_id} {f.symbol} {f.side.value} {f.quantity:f} @ {f.price:f}"
+
+
+def store_line(status: StoreStatus) -> str:
+    if status.status == "up":
+        return "store: up, everything written"
+    detail = f": {status.message}" if status.message and not status.message.startswith("db down") else ""
+    if status.status == "down" and status.message.startswith("db down"):
+        return f"store: {status.message}"
+    return f"store: {status.status}, {status.spooled} rows waiting{detail}"
 
 
 def summary(engine: Engine) -> str:
@@ -38,6 +56,7 @@ class _Printer:
     def __init__(self, engine: Engine, out: TextIO, every: int) -> None:
         self.engine, self.out, self.every = engine, out, max(1, every)
         self.bars = 0
+        self.store: tuple[str, str] | None = None
 
     def show(self, events: list[Event]) -> None:
         for event in events:
@@ -46,10 +65,16 @@ class _Printer:
                 if self.bars % self.every == 0:
                     snap = self.engine.snapshot()
                     print(bar_line(event, len(snap.positions), snap.state.halted), file=self.out)
+            elif isinstance(event, FillEvent):
+                print(fill_line(event), file=self.out)
             elif isinstance(event, CommandResult):
                 print(f"{'ok' if event.ok else 'REFUSED'} {event.command}: {event.message}", file=self.out)
             elif isinstance(event, EngineError):
                 print(f"! {event.message}", file=self.out)
+            elif isinstance(event, StoreStatus) and (event.status, event.message) != self.store:
+                if self.store is not None or event.status != "up":
+                    print(store_line(event), file=self.out)
+                self.store = (event.status, event.message)
         self.out.flush()
 
 
@@ -91,14 +116,8 @@ async def run_headless(engine: Engine, max_bars: int | None = None, *, out: Text
         pumping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pumping
+        await engine.bus.commit()
         printer.show(subscription.drain())
         engine.bus.unsubscribe(subscription)
-        flush = getattr(engine.store, "flush", None)
-        if flush is not None:
-            try:
-                await flush()
-            except Exception as e:  # noqa: BLE001
-                print(f"trifactor: flushing the store failed: {e}", file=sys.stderr)
-                code = code or 1
     print(summary(engine), file=out, flush=True)
     return code

@@ -1,11 +1,13 @@
 """Client order ids: unique per run, readable, within Binance's 36-character limit.
 
-Shape: `tf` + mode letter + run token + sequence, e.g. `tfp1a2b3c4d-17`. The run token comes
-from the start time, so ids from an earlier run (still in the store) never repeat.
+Shape: `tf` + mode letter + run token + sequence, e.g. `tfpmh2k3x1q7f0a-17`. The run token is
+the start time in milliseconds plus 25 random bits, so ids from an earlier run (still in the
+store), another machine or another instance sharing the database never repeat.
 """
 from __future__ import annotations
 
 import itertools
+import secrets
 from datetime import datetime
 
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -22,7 +24,7 @@ def _base36(n: int) -> str:
 
 class OrderIds:
     def __init__(self, started: datetime) -> None:
-        self._token = _base36(int(started.timestamp() * 1000))
+        self._token = _base36(int(started.timestamp() * 1000)) + _base36(secrets.randbits(25)).rjust(5, "0")
         self._seq = itertools.count(1)
 
     def next(self, mode: str) -> str:

@@ -1,4 +1,7 @@
-"""What the engine needs from the store: its state at start, and a durable order-intent log.
+"""What the engine needs from the store: its state at start, and where a simulated market resumes.
+
+Durability itself is the bus's: the store attaches its ledger to the bus, and nothing
+published reaches anyone before the ledger has it on disk.
 
 The engine never imports `storage`; the CLI hands it an object with this shape.
 """
@@ -9,7 +12,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from engine.events import OrderUpdate
 
 
 @dataclass(frozen=True)
@@ -49,5 +51,5 @@ class StateStore(Protocol):
 
     async def load_controls(self) -> RestoredControls | None: ...
 
-    def record_order_intent(self, update: OrderUpdate) -> None:
-        """Durably note an order intent before it is sent (synchronous, local, fast)."""
+    async def resume_after(self) -> datetime | None:
+        """The newest market time recorded (or journaled), for a simulated market to carry on after."""

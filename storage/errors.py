@@ -11,3 +11,11 @@ class Unavailable(Exception):
 
     Backends raise it for transient failures only; anything else is a bug or a schema problem.
     """
+
+
+class StoreUnreachable(StoreError):
+    """The database does not answer (not running, frozen, locked): waited for, never fatal.
+
+    Everything else that stops the store from opening (a wrong password, TLS refused, a schema
+    that is not ours) is a StoreError the operator must fix first.
+    """

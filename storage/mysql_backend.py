@@ -20,8 +20,8 @@ from engine.config import StorageConfig
 from engine.secrets import Secrets
 from storage.backend import Layout, group_rows
 from storage.codec import utc_naive
-from storage.errors import StoreError, Unavailable
-from storage.mysql_errors import broken_connection, error_code, is_transient, reason
+from storage.errors import StoreError, StoreUnreachable, Unavailable
+from storage.mysql_errors import broken_connection, error_code, is_transient, reason, unreachable
 from storage.mysql_literals import insert_statements
 from storage.rows import Row
 from storage.url import StoreUrl
@@ -74,7 +74,8 @@ class MysqlBackend:
         except StoreError:
             raise
         except Exception as e:  # every connect failure becomes one clear sentence
-            raise StoreError(f"cannot connect to {self.url}: {reason(e, self.url)}") from None
+            kind = StoreUnreachable if unreachable(e) else StoreError
+            raise kind(f"cannot connect to {self.url}: {reason(e, self.url)}") from None
 
     async def _open(self, create: bool) -> None:
         if self._tls and not self.url.unix_socket:

@@ -35,6 +35,14 @@ def broken_connection(error: BaseException) -> bool:
     return isinstance(error, (ConnectionError, pymysql.err.InterfaceError)) or error_code(error) in _BROKEN_CONNECTION_CODES
 
 
+def unreachable(error: BaseException) -> bool:
+    """The server does not answer or the connection broke: worth waiting for."""
+    code = error_code(error)
+    return (code in (2002, 2003) or code in _BROKEN_CONNECTION_CODES or isinstance(error, TimeoutError)
+            or isinstance(error, (ConnectionError, pymysql.err.InterfaceError))) and \
+        not isinstance(error.__cause__, socket.gaierror)
+
+
 def reason(error: BaseException, url: StoreUrl) -> str:
     """What went wrong, in words an operator can act on (never the password)."""
     code = error_code(error)

@@ -101,3 +101,9 @@ def signal_history(backend: Backend, symbol: str, n: int) -> list[SignalRecord]:
 def recent_audit(backend: Backend, n: int) -> list[AuditRecord]:
     return [AuditRecord(to_utc(ts), command, symbol, bool(ok), message or "")
             for ts, command, symbol, ok, message in backend.query(RECENT_AUDIT, (int(n),))]
+
+
+def newest_market_time(backend: Backend) -> datetime | None:
+    """The newest equity point's time, any mode: where a simulated market carries on."""
+    rows = backend.query("SELECT MAX(timestamp) FROM performance")
+    return to_utc(rows[0][0]) if rows and rows[0][0] is not None else None

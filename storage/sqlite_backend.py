@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterator
 
 from storage.backend import Layout, group_rows
 from storage.codec import money_text, ts_text
-from storage.errors import StoreError, Unavailable
+from storage.errors import StoreError, StoreUnreachable, Unavailable
 from storage.rows import Row
 from storage.statements import MONEY_COLUMNS, SPECS, TS_COLUMNS
 from storage.url import StoreUrl
@@ -90,7 +90,8 @@ class SqliteBackend:
                 conn.execute("PRAGMA synchronous=FULL")
             conn.execute(f"PRAGMA busy_timeout={int(self.timeout_s * 1000)}")
         except (sqlite3.Error, OSError) as e:
-            raise StoreError(f"cannot open {self.url}: {e}") from None
+            kind = StoreUnreachable if isinstance(e, sqlite3.Error) and is_transient(e) else StoreError
+            raise kind(f"cannot open {self.url}: {e}") from None
         self._conn = conn
 
     def close(self) -> None:
@@ -109,7 +110,8 @@ class SqliteBackend:
         try:
             return self.conn.execute(sql, tuple(_encode(p) for p in params)).fetchall()
         except sqlite3.Error as e:
-            raise StoreError(f"reading {self.url} failed: {e}") from None
+            kind = StoreUnreachable if is_transient(e) else StoreError
+            raise kind(f"reading {self.url} failed: {e}") from None
 
     def execute(self, sql: str, params: tuple = ()) -> int:
         """One statement in its own transaction; the number of rows it changed."""
@@ -148,7 +150,12 @@ class SqliteBackend:
         # One transaction around check-and-apply: SQLite's DDL is transactional, so a
         # migration is applied completely or not at all, and a second migrator waits.
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            if is_transient(e):
+                raise StoreUnreachable(f"cannot open {self.url}: {e}") from None
+            raise
         try:
             yield
             conn.execute("COMMIT")

@@ -3,50 +3,54 @@ state at start, and the reads the desk needs.
 
 All database work happens in two threads the store owns (one writes, one reads), each
 with its own connection; the engine's loop only hands over event lists and never waits
-on the database. An order intent is in the intents journal, on disk, before
-`record_order_intent` returns, so a real order never leaves without a durable trace.
+on the database. Durable events (orders, fills, funding, commands, positions, equity,
+state) are in the ledger (ledger.py), fsync'ed, before the bus shows them to anyone; the
+writer then copies their rows to the database and lets the ledger forget them. Signals
+are written behind: a kill loses at most the signals not yet committed (about one batch).
+
+A database that cannot be reached at start, or goes away later, costs nothing: rows wait
+in the ledger and the spool, the status says "db down, N rows waiting", and everything is
+replayed, in order, when it answers again. Until it has answered once, the engine's state
+cannot be read back (`load_state` raises), so the engine waits before trading.
 
 Lifecycle: `open_store(...)`, `await start()` (migrations, replay of anything journaled),
 `attach(bus)` (the writer task runs from then on), `await flush()` when everything so far
-must be durable, `await close()` at the end.
+must be durable, `await close()` at the end (bounded: a stuck database cannot hold it).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, ClassVar, TypeVar
+from typing import Any, Callable, TypeVar
 
 from engine.config import StorageConfig
-from engine.events import Event, EventBus, OrderUpdate, StoreStatus, Subscription
+from engine.events import DURABLE_EVENTS, Event, EventBus, LedgerMark, StoreStatus, Subscription
 from engine.paths import state_dir
 from engine.secrets import Secrets
 from engine.store import RestoredControls, RestoredState
 from storage import reads, recovery, retention
 from storage.backend import make_backend
-from storage.errors import StoreError
-from storage.journal import Journal
+from storage.codec import to_utc
+from storage.errors import StoreError, StoreUnreachable, Unavailable
+from storage.ledger import LedgerJournal, newest_time
 from storage.records import AuditRecord, EquityPoint, PositionRecord, SignalRecord, TradeRecord
-from storage.rows import Row, order_rows, rows_for
+from storage.rows import Row, rows_for
 from storage.schema import migrate, problems
+from storage.threads import DaemonWorker
 from storage.url import StoreUrl, parse_url
-from storage.writer import Writer, WriterState, decode_rows, encode_rows
+from storage.writer import Writer, WriterState
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETENTION_EVERY_S = 3600.0
+CLOSE_WAIT_S = 3.0  # SIGTERM must end the process within 5 s whatever the database does
 
 
-@dataclass(frozen=True, slots=True)
-class JournaledIntent(Event):
-    """An order intent already in the intents journal, queued behind earlier events."""
-
-    kind: ClassVar[str] = "order_intent"
-    update: OrderUpdate
-    journal_end: int  # the journal's size right after this intent was appended
+class SchemaProblem(StoreError):
+    """The database answers but its schema is not ours: retrying cannot help."""
 
 
 def default_journal_dir(url: StoreUrl) -> Path:
@@ -65,13 +69,16 @@ class Store:
         self.retry_interval_s = retry_interval_s
         self._write_backend = make_backend(url, config, secrets, timeout_s=timeout_s)
         self._read_backend = make_backend(url, config, secrets, read_only=True, timeout_s=timeout_s)
-        self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="trifactor-store-write")
-        self._read_thread = ThreadPoolExecutor(1, thread_name_prefix="trifactor-store-read")
+        self._write_thread = DaemonWorker("trifactor-store-write")
+        self._read_thread = DaemonWorker("trifactor-store-read")
         try:
-            self._intents = Journal(journal_dir / "intents.jsonl")
+            self.ledger = LedgerJournal(journal_dir / "ledger")
         except OSError as e:
             raise StoreError(f"cannot use the journal directory {journal_dir}: {e.strerror or e}") from None
         self._writer: Writer | None = None
+        self._db_ready = False
+        self._db_problem = "not started"
+        self._next_open = 0.0
         self._sub = Subscription("storage", coalesce=False)
         self._bus: EventBus | None = None
         self._lock: asyncio.Lock | None = None
@@ -82,15 +89,19 @@ class Store:
         self._closed = False
         self._running = False
         self._task: asyncio.Task | None = None
+        self._waiter: asyncio.Future | None = None
 
     # -- running in the store's threads ------------------------------------------------------
     async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._write_thread, fn, *args)
+        return await self._write_thread.run(fn, *args)
 
     async def _in_reader(self, fn: Callable[..., T], *args: Any) -> T:
         if not self._started or self._closed:
             raise StoreError(f"the store {self.url} is not open")
-        return await asyncio.get_running_loop().run_in_executor(self._read_thread, fn, self._read_backend, *args)
+        if not self._db_ready:
+            raise StoreError(f"the store {self.url} has not answered yet ({self._db_problem}); "
+                             f"{self.ledger.waiting} journaled rows wait for it")
+        return await self._read_thread.run(fn, self._read_backend, *args)
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -102,31 +113,63 @@ class Store:
         self._start_writer_task()
 
     def _start_in_thread(self) -> WriterState:
-        backend = self._write_backend
-        backend.open(create=True)
-        applied = migrate(backend)
-        for m in applied:
-            log.info("store %s: applied migration %d (%s)", self.url, m.version, m.description)
-        found = problems(backend)
-        if found:
-            raise StoreError(f"{self.url} does not have the expected schema: {'; '.join(found)}")
-        self._writer = Writer(backend, self.journal_dir, self.retry_interval_s)
-        self._writer.replay(force=True)
-        # Intents from a run that stopped before writing them; guarded upserts make repeats harmless.
-        end = self._intents.size
-        pending = [row for _, record in self._intents.read() for row in decode_rows(record)]
-        state = self._writer.write(pending, force_replay=True)
-        if state.status != "down":
-            self._intents.clear_if_unchanged(end)
-        self._retain()
+        try:
+            self._writer = Writer(self._write_backend, self.journal_dir, self.retry_interval_s)
+        except OSError as e:
+            raise StoreError(f"cannot use the journal directory {self.journal_dir}: {e.strerror or e}") from None
+        self._open_database()
         return self._writer.state
+
+    def _open_database(self) -> bool:
+        """Connect, migrate and replay what waits (the spool, then an earlier run's ledger).
+
+        Runs at start and, while the database is down, again every retry interval. A schema
+        that is not ours raises; anything else leaves the store down, to be tried again.
+        """
+        if self._db_ready:
+            return True
+        self._next_open = time.monotonic() + self.retry_interval_s
+        backend = self._write_backend
+        try:
+            backend.open(create=True)
+            applied = migrate(backend)
+            for m in applied:
+                log.info("store %s: applied migration %d (%s)", self.url, m.version, m.description)
+            found = problems(backend)
+        except (StoreUnreachable, Unavailable) as e:
+            self._db_problem = str(e)
+            backend.close()
+            log.warning("store %s is not reachable: %s; journaling until it is", self.url, e)
+            return False
+        except StoreError as e:
+            backend.close()
+            if not self._started:
+                raise  # a wrong password or a refused TLS needs the operator, not patience
+            self._db_problem = str(e)
+            log.error("store %s: %s", self.url, e)
+            return False
+        if found:
+            raise SchemaProblem(f"{self.url} does not have the expected schema: {'; '.join(found)}")
+        assert self._writer is not None
+        self._writer.replay(force=True)
+        recovered = [row for _, rows in self.ledger.recovered() for row in rows]
+        state = self._writer.write(recovered, force_replay=True)
+        if state.status == "down":
+            self._db_problem = state.message
+            return False
+        self.ledger.forget_recovered()
+        self._db_ready = True
+        self._db_problem = ""
+        self._retain()
+        return True
 
     def attach(self, bus: EventBus) -> None:
         """Take the engine's events from now on (lossless: nothing is coalesced or dropped).
 
         The writer task runs once the store is both started and attached.
         """
-        sub = bus.subscribe("storage", coalesce=False)
+        bus.attach_ledger(self.ledger)
+        sub = bus.subscribe("storage", coalesce=False, ledger_marks=True)
         for event in self._sub.drain():  # intents recorded before attaching keep their place
             sub.put(event)
         self._sub.close()  # wakes a running writer, which then waits on the new subscription
@@ -151,51 +194,77 @@ class Store:
         if self._running:
             raise StoreError(f"the store {self.url} already has a writer running")
         self._running = True
-        waiter: asyncio.Future | None = None
         try:
             while not self._closed:
                 sub = self._sub
-                if waiter is None:
-                    waiter = asyncio.ensure_future(sub.get_batch(self._drain_limit))
+                if self._waiter is None:
+                    self._waiter = asyncio.ensure_future(sub.get_batch(self._drain_limit))
                 timeout = None if self._status.status == "up" else self.retry_interval_s
-                done, _ = await asyncio.wait({waiter}, timeout=timeout)
-                events: list[Event] = []
-                if waiter in done:
-                    events, waiter = waiter.result(), None
+                await asyncio.wait({self._waiter}, timeout=timeout)
                 assert self._lock is not None
                 async with self._lock:
+                    events = self._taken()
                     if events or self._status.status != "up":
                         await self._round(events, force=False)
         finally:
-            if waiter is not None and not waiter.done():
-                waiter.cancel()
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.cancel()
+            self._waiter = None
             self._running = False
+
+    def _taken(self) -> list[Event]:
+        """Events the writer loop's waiter already took from the subscription (flush must see them too)."""
+        waiter = self._waiter
+        if waiter is None or not waiter.done():
+            return []
+        self._waiter = None
+        return [] if waiter.cancelled() else waiter.result()
 
     async def flush(self) -> None:
         """Make everything published so far durable (in the database, or spooled while it is down)."""
         if not self._started or self._closed:
             return
+        if self._bus is not None:
+            await self._bus.commit()
         assert self._lock is not None
         async with self._lock:
             while True:
-                await self._round(self._sub.drain(self._drain_limit), force=True)
+                await self._round(self._taken() + self._sub.drain(self._drain_limit), force=True)
                 if not len(self._sub):
                     return
 
-    async def close(self) -> None:
-        """Flush, stop the writer, close connections and journals."""
+    async def close(self, wait_s: float = CLOSE_WAIT_S) -> None:
+        """Flush for at most `wait_s`, stop the writer, close connections and journals.
+
+        What the database has not taken by then stays in the ledger and the spool and is
+        replayed at the next start; only signals not yet written are lost.
+        """
         if self._closed:
             return
-        await self.flush()
+        try:
+            await asyncio.wait_for(self.flush(), wait_s)
+        except asyncio.TimeoutError:
+            log.warning("store %s did not take the last rows within %.0f s; they stay journaled in %s and are "
+                        "replayed at the next start", self.url, wait_s, self.journal_dir)
         self._closed = True
         self._sub.close()
         if self._bus is not None:
             self._bus.unsubscribe(self._sub)
+            if self._bus.ledger is self.ledger:
+                self._bus.attach_ledger(None)
         if self._task is not None:
-            await self._task
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._write_thread, self._close_writer)
-        await loop.run_in_executor(self._read_thread, self._read_backend.close)
+            self._task.cancel()
+            try:
+                await asyncio.wait_for(self._task, 0.5)
+            except (asyncio.CancelledError, asyncio.TimeoutError, Exception):  # noqa: BLE001 - closing anyway
+                pass
+        self.ledger.close()
+        done = self._write_thread.submit(self._close_writer)
+        self._read_thread.submit(self._read_backend.close)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(done), 1.0)
+        except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - a stuck database thread is left behind
+            log.warning("store %s: the database connection could not be closed in time", self.url)
         self._write_thread.shutdown()
         self._read_thread.shutdown()
         self._status = StoreStatus("down", message="closed")
@@ -204,36 +273,54 @@ class Store:
         if self._writer is not None:
             self._writer.close()
         self._write_backend.close()
-        self._intents.close()
 
     # -- writing -----------------------------------------------------------------------------------
     async def _round(self, events: list[Event], force: bool) -> None:
+        # Durable events' rows come from the ledger, in the form it made durable; the events
+        # themselves are skipped, so a replay after a crash writes exactly the same rows.
+        parts: list[Event | list[Row]] = []
+        mark = 0
+        for event in events:
+            if isinstance(event, LedgerMark):
+                parts.append(self.ledger.take_through(event.seq))
+                mark = event.seq
+            elif not isinstance(event, DURABLE_EVENTS) or self._bus is None or self._bus.ledger is None:
+                parts.append(event)
         try:
-            state = await self._in_writer(self._round_in_thread, events, force)
+            state, newest = await self._in_writer(self._round_in_thread, parts, force)
+        except SchemaProblem as e:
+            log.error("store: %s", e)
+            state, newest = WriterState("down", self._status.spooled, str(e)), None
         except Exception as e:  # the writer must outlive anything one batch does
             log.exception("store: writing a batch failed")
-            state = WriterState("down", self._status.spooled, f"writer error: {e}")
+            state, newest = WriterState("down", self._status.spooled, f"writer error: {e}"), None
+        if mark and state.status != "down":
+            try:
+                await self.ledger.release_through(mark, newest)
+            except OSError as e:
+                log.warning("store: the ledger could not drop written records: %s", e)
         self._set_status(state)
 
-    def _round_in_thread(self, events: list[Event], force: bool) -> WriterState:
+    def _round_in_thread(self, parts: list, force: bool) -> tuple[WriterState, datetime | None]:
         assert self._writer is not None
         rows: list[Row] = []
-        intents_end = 0
-        for event in events:
+        for part in parts:
+            if isinstance(part, list):
+                rows += part
+                continue
             try:
-                if isinstance(event, JournaledIntent):
-                    rows += order_rows(event.update)
-                    intents_end = max(intents_end, event.journal_end)
-                else:
-                    rows += rows_for(event)
+                rows += rows_for(part)
             except Exception as e:  # one malformed event must not cost the batch
-                log.error("store: %s event not stored: %s", getattr(event, "kind", type(event).__name__), e)
+                log.error("store: %s event not stored: %s", getattr(part, "kind", type(part).__name__), e)
+        newest = newest_time(rows)
+        if not self._db_ready and (force or time.monotonic() >= self._next_open):
+            self._open_database()
+        if not self._db_ready:
+            return self._writer.hold(rows, self._db_problem), newest
         state = self._writer.write(rows, force_replay=force)
-        if intents_end and state.status != "down":
-            self._intents.clear_if_unchanged(intents_end)
         if time.monotonic() >= self._next_retention and state.status == "up":
             self._retain()
-        return state
+        return state, newest
 
     def _retain(self) -> None:
         self._next_retention = time.monotonic() + RETENTION_EVERY_S
@@ -249,28 +336,32 @@ class Store:
         if deleted:
             log.info("store: deleted %d signals older than %s", deleted, before.isoformat())
 
-    def record_order_intent(self, update: OrderUpdate) -> None:
-        """Durably note an order before it is sent: journaled and on disk when this returns.
-
-        Paper orders are journaled without waiting for the disk (a few ms each): a simulated
-        order cannot outlive the process that simulates it.
-        """
-        if self._closed:
-            raise StoreError(f"the store {self.url} is closed; the order intent was not recorded")
-        durable = getattr(update.mode, "value", update.mode) != "paper"
-        try:
-            self._intents.append([encode_rows(order_rows(update))], durable=durable)
-        except OSError as e:
-            raise StoreError(f"cannot journal the order intent {update.client_order_id} in "
-                             f"{self._intents.path}: {e.strerror or e}") from None
-        self._sub.put(JournaledIntent(update, self._intents.size))
+    async def resume_after(self) -> datetime | None:
+        """The newest market time this store has recorded (or holds journaled): a simulated
+        market carries on after it. Answers from the ledger alone while the database is down."""
+        newest = self.ledger.watermark()
+        if newest is not None:
+            newest = to_utc(newest)
+        if self._db_ready:
+            try:
+                stored = await self._in_reader(reads.newest_market_time)
+            except StoreError as e:
+                log.warning("store: could not read the newest stored time: %s", e)
+            else:
+                if stored is not None and (newest is None or stored > newest):
+                    newest = stored
+        return newest
 
     # -- status -------------------------------------------------------------------------------------
     def status(self) -> StoreStatus:
         return self._status
 
     def _set_status(self, state: WriterState) -> None:
-        new = StoreStatus(state.status, state.spooled, state.message)
+        waiting = state.spooled + self.ledger.waiting
+        if self._db_ready:
+            new = StoreStatus(state.status, waiting, state.message)
+        else:
+            new = StoreStatus("down", waiting, f"db down, {waiting} rows waiting: {self._db_problem}")
         if new != self._status:
             self._status = new
             if self._bus is not None:

@@ -75,6 +75,12 @@ class Writer:
             self._to_spool(rows[done:])
         return self.state
 
+    def hold(self, rows: list[Row], message: str) -> WriterState:
+        """The database has not been reached yet: keep `rows`, in order, in the spool."""
+        self._to_spool(self._held + rows) if not self._held else self._to_spool(rows)
+        self.message = message
+        return WriterState("down", self.spooled + len(self._held), message)
+
     def replay(self, force: bool = False) -> None:
         """Move spooled batches into the database, oldest first, until done or it fails again."""
         if not self.spooled or (not force and self.clock() < self._next_retry):

@@ -158,12 +158,12 @@ async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | No
         allowed, why = engine.can_trade(cfg.trading_mode)
         if not allowed:
             raise UserError(why)
-    await store.start()
+    await store.start()  # a database that is down is waited for, not fatal: everything is journaled meanwhile
     try:
         store.attach(bus)
         return await run_headless(engine, max_bars=bars)
     finally:
-        await store.close()
+        await store.close()  # bounded: what the database has not taken stays journaled
 
 
 def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int:

@@ -6,7 +6,6 @@ this book only tracks quantities so it can answer `positions()` like an exchange
 """
 from __future__ import annotations
 
-import itertools
 from datetime import datetime, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Callable
@@ -35,7 +34,6 @@ class PaperVenue:
         self._clock = clock
         self._instruments: dict[str, Instrument] = {}
         self._book = Portfolio(Mode.PAPER, capital)
-        self._trade_ids = itertools.count(1)
         self.closed = False
 
     async def prepare(self, instruments: dict[str, Instrument], leverage: int, margin_mode: str) -> None:
@@ -66,12 +64,13 @@ class PaperVenue:
             qty = min(qty, abs(held))
         price = self.fill_price(order.symbol, order.side)
         fee = qty * price * self.taker_fee  # market orders always take liquidity
-        trade_id = f"paper-{next(self._trade_ids)}"
+        # One fill per paper order: its id is the order's, which never repeats across runs.
+        trade_id = f"{order.client_order_id}-1"
         fill = Fill(mode=Mode.PAPER, symbol=order.symbol, side=order.side, quantity=qty, price=price, fee=fee,
                     fee_asset="USDT", ts=self._clock(), client_order_id=order.client_order_id, trade_id=trade_id,
-                    exchange_order_id=trade_id, is_maker=False)
+                    exchange_order_id=order.client_order_id, is_maker=False)
         self._book.apply_fill(fill)
-        return OrderResult(order, "filled", fills=(fill,), exchange_order_id=trade_id)
+        return OrderResult(order, "filled", fills=(fill,), exchange_order_id=order.client_order_id)
 
     async def cancel_all(self, symbol: str | None = None) -> None:
         """Paper market orders fill at once, so nothing is ever open."""

@@ -140,13 +140,28 @@ class ExchangeStub:
         self.closed = True
 
 
+class MemoryLedger:
+    """The bus's ledger in memory: what was appended, and what a sync made 'durable'."""
+
+    def __init__(self) -> None:
+        self.appended: list[Event] = []
+        self.durable: list[Event] = []
+        self.problem = ""
+
+    def append(self, event: Event) -> None:
+        self.appended.append(event)
+
+    async def sync(self) -> int:
+        self.durable = list(self.appended)
+        return len(self.durable)
+
+
 class StoreStub:
-    def __init__(self, state: dict[str, RestoredState] | None = None, controls: RestoredControls | None = None,
-                 on_intent: Callable | None = None) -> None:
+    def __init__(self, state: dict[str, RestoredState] | None = None,
+                 controls: RestoredControls | None = None) -> None:
         self.state = state or {}
         self.controls = controls
-        self.intents: list = []
-        self.on_intent = on_intent
+        self.ledger = MemoryLedger()
 
     async def load_state(self, mode: str) -> RestoredState | None:
         return self.state.get(mode)
@@ -154,10 +169,9 @@ class StoreStub:
     async def load_controls(self) -> RestoredControls | None:
         return self.controls
 
-    def record_order_intent(self, update) -> None:
-        if self.on_intent:
-            self.on_intent(update)
-        self.intents.append(update)
+    async def resume_after(self) -> datetime | None:
+        paper = self.state.get(Mode.PAPER.value)
+        return paper.equity_tail[-1][0] if paper and paper.equity_tail else None
 
 
 class Harness:
@@ -169,6 +183,7 @@ class Harness:
         self.sim = SimFeed(self.config, paced=False, start=start)
         self.feed = SteppedFeed(self.sim)
         self.bus = EventBus()
+        self.bus.attach_ledger(getattr(store, "ledger", None))
         self.events: list[Event] = []
         self._sub = self.bus.subscribe("test", coalesce=False, maxsize=10**9)
         self.venues: dict[Mode, Any] = {}

@@ -244,35 +244,22 @@ async def test_an_order_below_min_notional_is_reported_and_never_sent():
 
 
 
-class _FailingIntentStore(StoreStub):
-    """Records intents until the disk 'fills up'."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.full = False
-
-    def record_order_intent(self, update) -> None:
-        if self.full:
-            raise OSError("disk full")
-        super().record_order_intent(update)
-
-
-async def test_closes_go_out_even_when_the_intent_cannot_be_recorded():
-    store = _FailingIntentStore()
+async def test_closes_go_out_even_when_the_ledger_cannot_be_written():
+    store = StoreStub()
     async with Harness(store=store) as h:
         await h.step_until(lambda: bool(open_quantities(h.engine)))
-        store.full = True
+        store.ledger.problem = "cannot write the ledger in /x: disk full"
         await h.step(2)
         opened = [e for e in h.of(OrderUpdate) if e.status == "error" and not e.reduce_only]
         result = await h.engine.flatten_all()
         assert result.ok and open_quantities(h.engine) == {}
         assert any("closing anyway" in e.message for e in h.of(EngineError))
-        assert all("could not be recorded" in e.message for e in opened)
+        assert all("could not be made durable" in e.message for e in opened)
 
 
 async def test_the_desk_can_carry_on_without_the_store():
-    store = _FailingIntentStore()
-    store.full = True
+    store = StoreStub()
+    store.ledger.problem = "cannot write the ledger in /x: disk full"
     async with Harness(store=store) as h:
         h.engine.detach_store()
         await h.step_until(lambda: bool(open_quantities(h.engine)))

@@ -95,32 +95,20 @@ async def test_positions_and_fills_agree_with_the_published_events():
         assert isinstance(p, PositionUpdate) and p.notional == p.quantity * p.mark_price
 
 
-async def test_order_intent_is_recorded_before_the_order_leaves():
-    sent: list[str] = []
-
-    def on_intent(update):
-        assert update.status == "new" and update.client_order_id not in sent
-
-    store = StoreStub(on_intent=on_intent)
+async def test_nothing_reaches_a_consumer_before_the_ledger_has_it():
+    store = StoreStub()
     async with Harness(store=store) as h:
-        venue = h.venues[Mode.PAPER]
-        original = venue.submit
-
-        async def submit(order):
-            assert order.client_order_id in {u.client_order_id for u in store.intents}
-            sent.append(order.client_order_id)
-            return await original(order)
-
-        venue.submit = submit
-        await h.step(30)
-    assert sent and [u.client_order_id for u in store.intents] == sent
+        await h.step_until(lambda: bool(h.of(FillEvent)))
+        seen = h.collect()
+        durable = {id(e) for e in store.ledger.durable}
+    kept = [e for e in seen if isinstance(e, (FillEvent, OrderUpdate))]
+    assert kept and all(id(e) in durable for e in kept)
 
 
-async def test_a_failing_intent_log_stops_the_order():
-    def broken(update):
-        raise OSError("disk full")
-
-    async with Harness(store=StoreStub(on_intent=broken)) as h:
+async def test_a_broken_ledger_stops_new_risk():
+    store = StoreStub()
+    store.ledger.problem = "cannot write the ledger in /x: disk full"
+    async with Harness(store=store) as h:
         await h.step(30)
         orders = h.of(OrderUpdate)
     assert orders and all(o.status == "error" for o in orders if o.status != "skipped")
@@ -153,3 +141,24 @@ async def test_stale_data_and_gaps_are_survived_and_the_feed_state_is_published(
         btc = [s for s in h.of(SignalUpdate, symbol="BTCUSDT")]
         assert len(btc) == 6 and len(eth) == 4  # start + 5 bars; ETH missed two minutes
         assert h.engine.started
+
+
+async def test_a_real_order_leaves_only_once_its_intent_is_durable():
+    from tests.engine.support import TESTNET_SECRETS
+
+    store = StoreStub()
+    async with Harness(make_config(market="binance"), secrets=TESTNET_SECRETS, store=store) as h:
+        assert (await h.engine.set_mode("testnet")).ok
+        venue = h.venues[Mode.TESTNET]
+        original = venue.submit
+        checked: list[str] = []
+
+        async def submit(order):
+            intents = [e for e in store.ledger.durable if isinstance(e, OrderUpdate) and e.status == "new"]
+            assert order.client_order_id in {e.client_order_id for e in intents}
+            checked.append(order.client_order_id)
+            return await original(order)
+
+        venue.submit = submit
+        await h.step_until(lambda: bool(checked))
+    assert checked

@@ -14,16 +14,11 @@ from tests.engine.support import GUARD, NO_SECRETS, StoreStub, make_config
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class FlushingStore(StoreStub):
-    flushed = 0
-
-    async def flush(self) -> None:
-        self.flushed += 1
-
-
 async def test_bars_n_stops_after_n_new_bars_and_prints_a_summary():
-    store = FlushingStore()
-    engine = build_engine(make_config(), NO_SECRETS, EventBus(), store=store)
+    store = StoreStub()
+    bus = EventBus()
+    bus.attach_ledger(store.ledger)
+    engine = build_engine(make_config(), NO_SECRETS, bus, store=store)
     engine.feed.paced = False
     out = io.StringIO()
     code = await run_headless(engine, max_bars=12, out=out)
@@ -31,7 +26,9 @@ async def test_bars_n_stops_after_n_new_bars_and_prints_a_summary():
     assert code == 0
     assert lines[-1].startswith("done: 12 live bars in paper on sim; equity ")
     assert sum(" equity " in line and "positions" in line for line in lines) >= 6
-    assert store.flushed == 1
+    fills = [line for line in lines if line.startswith("fill ")]
+    assert fills and len(fills) == engine.snapshot().equity.trade_count
+    assert len(store.ledger.durable) == len(store.ledger.appended)  # everything printed was made durable
     assert engine.feed.status == "stopped" and not engine.started
 
 

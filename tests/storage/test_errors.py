@@ -32,15 +32,30 @@ async def test_wrong_password(mariadb, tmp_path, caplog):
     assert PASSWORD not in message and PASSWORD not in caplog.text
 
 
+async def down_at_start(url: str, secrets: Secrets, tmp_path) -> str:
+    """A server that does not answer is waited for: the store starts down and says why."""
+    store = open_store(url, StorageConfig(), secrets, journal_dir=tmp_path / "j", timeout_s=2.0)
+    await store.start()
+    try:
+        status = store.status()
+        assert status.status == "down"
+        with pytest.raises(StoreError, match="has not answered yet"):
+            await store.load_state("paper")
+        return status.message
+    finally:
+        await store.close()
+
+
 async def test_password_in_the_url_is_never_shown(mariadb, tmp_path):
     url = f"mysql://root:{PASSWORD}@127.0.0.1:{free_port()}/tf_never_created"
-    message = await start_error(url, Secrets.load(environ={}), tmp_path)
+    message = await down_at_start(url, Secrets.load(environ={}), tmp_path)
     assert "mysql://root:***@127.0.0.1" in message and PASSWORD not in message
 
 
 async def test_nothing_listening(tmp_path):
     port = free_port()
-    message = await start_error(f"mysql://root@127.0.0.1:{port}/tf", WITH_PASSWORD, tmp_path)
+    message = await down_at_start(f"mysql://root@127.0.0.1:{port}/tf", WITH_PASSWORD, tmp_path)
+    assert message.startswith("db down, 0 rows waiting")
     assert f"cannot connect to mysql://root@127.0.0.1:{port}/tf: the server does not answer" in message
 
 

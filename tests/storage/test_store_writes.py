@@ -65,8 +65,7 @@ async def test_a_replayed_intent_never_undoes_a_fill_stamped_with_the_same_time(
     await publish(store, f.order("o2", "new", 5))
     assert db.rows(backend.url, "SELECT status, exchange_order_id FROM orders") == [("filled", "X1")]
     await publish(store, f.order("o3", "new", 6))
-    store.record_order_intent(f.order("o3", "new", 6))  # the same intent twice: one order, one history row
-    await store.flush()
+    await publish(store, f.order("o3", "new", 6))  # the same intent twice: one order, one history row
     assert db.count(backend.url, "orders") == 2 and db.count(backend.url, "order_history") == 3
 
 

@@ -99,7 +99,8 @@ async def test_live_mode_is_refused_without_keys_and_the_refusal_is_shown(desk_f
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: engine.started, "the engine started")
         await press(pilot, "m")
-        await until(pilot, lambda: isinstance(app.screen, ModeScreen), "the mode switcher opened")
+        await until(pilot, lambda: isinstance(app.screen, ModeScreen) and app.screen.query("#mode-consequences"),
+                    "the mode switcher opened")
         text = shown(app.screen.query_one("#mode-consequences"))
         assert "closes nothing" in text and "own positions" in text
         await press(pilot, "down", "down", "enter")  # live: asks for the typed confirmation
@@ -217,7 +218,8 @@ async def test_help_lists_every_key(desk_factory):
     app, engine = desk_factory()
     async with app.run_test(size=(100, 40)) as pilot:
         await press(pilot, "question_mark")
-        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "the help opened")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen.query("#help-box Static"),
+                    "the help opened")
         text = shown(app.screen.query_one("#help-box Static"))
         for key, what in app.desk.help_rows():
             assert key in text and what in text
