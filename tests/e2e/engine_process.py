@@ -43,7 +43,7 @@ class Sandbox:
         args = ["run", "--headless", "--bars", str(bars), "--speed", str(speed), "--seed", str(seed), "--db", db]
         if config is not None:
             args += ["--config", str(config)]
-        run = EngineRun(self, args, len(self.runs))
+        run = EngineRun(self, args, len(self.runs), config.name if config else None)
         self.runs.append(run)
         return run
 
@@ -64,8 +64,8 @@ class Sandbox:
 
 
 class EngineRun:
-    def __init__(self, sandbox: Sandbox, args: list[str], index: int) -> None:
-        self.index = index
+    def __init__(self, sandbox: Sandbox, args: list[str], index: int, config_name: str | None = None) -> None:
+        self.index, self.config_name = index, config_name
         self.started_at = time.monotonic()
         self._lines: list[str] = []
         self._changed = threading.Condition()
