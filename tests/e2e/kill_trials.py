@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from tests.e2e.engine_process import EngineRun, Sandbox
-from tests.e2e.ledger_checks import book_consistent, engine_agrees, printed_fills_stored
+from tests.e2e.ledger_checks import book_consistent, engine_agrees, printed_bars_stored, printed_fills_stored
 from tests.e2e.stored_book import read_book
 
 KINDS = ("start-up", "trading", "store out", "replay in the running engine", "replay at start-up")
@@ -85,5 +85,6 @@ def run_trial(plan: Plan, sandbox: Sandbox, url: str, outages: list) -> list[str
     printed = sandbox.fills()
     problems = [] if printed or not book.trades else [
         f"the store holds {len(book.trades)} trades but no run printed a fill line"]
-    return problems + printed_fills_stored(printed, book) + book_consistent(book) + engine_agrees(
-        clean.output().summary, book)
+    bars = [bar for run in sandbox.runs for bar in run.output().bars]
+    return (problems + printed_fills_stored(printed, book) + printed_bars_stored(bars, book)
+            + book_consistent(book) + engine_agrees(clean.output().summary, book))

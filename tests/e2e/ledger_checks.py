@@ -9,10 +9,11 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from tests.e2e.output import Fill, Summary
+from tests.e2e.output import Bar, Fill, Summary
 from tests.e2e.stored_book import Book
 
 BAR = timedelta(minutes=1)
+CENT = Decimal("0.01")
 RESOLVED = {"filled", "partially_filled", "rejected", "skipped", "error", "canceled", "cancelled", "expired"}
 
 
@@ -49,6 +50,17 @@ def printed_fills_stored(printed: list[Fill], book: Book) -> list[str]:
         if fill.trade_id in rows:
             problems += _content(fill, rows[fill.trade_id])
     return problems
+
+
+def printed_bars_stored(bars: list[Bar], book: Book) -> list[str]:
+    """Every bar line printed has its performance row, with the equity printed."""
+    stored = {row["timestamp"].replace(tzinfo=None): row["total_equity"] for row in book.performance}
+    missing = [bar.ts for bar in bars if bar.ts not in stored]
+    differ = [f"{bar.ts} printed {bar.equity} stored {stored[bar.ts]}" for bar in bars
+              if bar.ts in stored and stored[bar.ts].quantize(CENT) != bar.equity]
+    return ([f"{len(missing)} of {len(bars)} printed bars have no performance row, first {missing[0]}"]
+            if missing else []) + ([f"{len(differ)} printed bars show another equity than stored: {differ[:3]}"]
+                                   if differ else [])
 
 
 def store_holds_exactly(printed: list[Fill], book: Book) -> list[str]:

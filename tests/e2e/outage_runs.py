@@ -6,7 +6,7 @@ import time
 
 from tests.e2e.engine_process import Sandbox
 from tests.e2e.ledger_checks import (book_consistent, engine_agrees, performance_continuous,
-                                     store_holds_exactly)
+                                     printed_bars_stored, store_holds_exactly)
 from tests.e2e.kill_trials import ENDLESS, wait_for_first_fill
 from tests.e2e.stored_book import read_book
 
@@ -35,6 +35,6 @@ def run_through_outages(sandbox: Sandbox, url: str, outages: list[tuple[object, 
     clean = sandbox.run(url, bars=5, speed=300)
     book = read_book(url)
     if bars:
-        problems += performance_continuous(book, bars[0].ts, bars[-1].ts)
+        problems += performance_continuous(book, bars[0].ts, bars[-1].ts) + printed_bars_stored(bars, book)
     return (problems + store_holds_exactly(sandbox.fills(), book) + book_consistent(book)
             + engine_agrees(clean.output().summary, book))
