@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from engine.events import EquityUpdate, FillEvent, PositionUpdate
+from engine.funding import FundingClock
 from engine.model import Mode
 from engine.portfolio import Portfolio
 from engine.risk import Breakers
@@ -29,6 +30,7 @@ class ModeBook:
         self.positions: dict[str, PositionUpdate] = {}  # open positions as last published
         self.last_equity: EquityUpdate | None = None
         self.restoring = ""  # why the store's record of this book could not be read yet ("" once it was)
+        self.funding_clock = FundingClock()
 
     def position_update(self, symbol: str, ts: datetime) -> PositionUpdate:
         pos = self.portfolio.positions.get(symbol)

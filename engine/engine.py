@@ -1,8 +1,8 @@
 """The trading engine: bar-close driven, one book per trading mode, operator commands first.
 
-Each closed minute: mark positions, settle funding at 00/08/16 UTC, check the breakers, run
-the strategy for the whole universe, size and send orders one at a time (stepping aside
-for any operator command), then publish signals, positions and equity. Everything the engine
+Each closed minute: mark positions, settle any funding time crossed (engine.funding), check the
+breakers, run the strategy for the whole universe, size and send orders one at a time (stepping
+aside for any operator command), then publish signals, positions and equity. Everything the engine
 does is published on its event bus; commands also return their CommandResult.
 """
 from __future__ import annotations
@@ -20,9 +20,10 @@ from engine.book import ModeBook
 from engine.commands import CommandGate
 from engine.config import Config
 from engine.events import (BarClosed, CommandResult, EngineError, EngineState, EquityUpdate, Event, EventBus,
-                           FillEvent, FundingPayment, PositionUpdate, SignalUpdate, utcnow)
+                           FillEvent, PositionUpdate, SignalUpdate, utcnow)
 from engine.execution import OrderSender
 from engine.feeds.base import Feed
+from engine.funding import settle
 from engine.ids import OrderIds
 from engine.model import Bar, Instrument, Mode, Side
 from engine.operator import OperatorCommands
@@ -55,10 +56,6 @@ class EngineSnapshot:
     equity_history: list[tuple[datetime, Decimal]]
 
 
-def is_funding_time(ts: datetime) -> bool:
-    return ts.hour % 8 == 0 and ts.minute == 0 and ts.second == 0
-
-
 class Engine(OperatorCommands):
     def __init__(self, config: Config, *, feed: Feed, venue_factory: Callable[[Mode], Venue], bus: EventBus,
                  secrets: Secrets, store: StateStore | None = None, state_file: StateFile | None = None,
@@ -73,10 +70,12 @@ class Engine(OperatorCommands):
         self.mode = Mode(config.trading_mode)
         self.started = False
         self._venue_factory = venue_factory
-        self._clock = clock or utcnow
+        self._wall_clock = clock or utcnow
+        # What every event is stamped with: the market's own time, except on the real market.
+        self._clock = self._wall_clock if self.market == "binance" else self.market_time
         self._gate = CommandGate()
         self._orders = OrderSender(self._publish, self._error, bus.commit, self._ledger_problem,
-                                   OrderIds(utcnow()), self.market_time)
+                                   OrderIds(self._wall_clock()), self.market_time)
         self._limits = SizingLimits.from_config(config)
         self._instruments: dict[str, Instrument] = {}
         self._runner: StrategyRunner | None = None
@@ -112,8 +111,12 @@ class Engine(OperatorCommands):
         return self._live_bars
 
     def market_time(self) -> datetime:
-        """The close time of the last processed bar (the sim's own clock), else the wall clock."""
-        return self._market_time or self._clock()
+        """The close time of the last processed bar. Before the first one: the wall clock on the real
+        market, the feed's own clock on a simulated or replayed one (where the wall clock means nothing)."""
+        if self._market_time is not None:
+            return self._market_time
+        feed_clock = getattr(self.feed, "now", None) if self.market != "binance" else None
+        return (feed_clock() if feed_clock is not None else None) or self._wall_clock()
 
     @property
     def _book(self) -> ModeBook | None:
@@ -231,8 +234,8 @@ class Engine(OperatorCommands):
         gc.freeze()
 
     async def _continue_simulated_clock(self) -> None:
-        """A restarted simulated market carries on after the last recorded bar, so a new session never
-        writes over, or beside, the times an earlier session already recorded."""
+        """A restarted simulated or replayed market carries on after the last recorded bar, so a new
+        session never writes over, or beside, the times an earlier session already recorded."""
         resume_after = getattr(self.feed, "resume_after", None)
         if resume_after is None or self.store is None:
             return
@@ -281,7 +284,8 @@ class Engine(OperatorCommands):
                 except Exception as e:  # noqa: BLE001 - fall back to paper with a clear reason
                     why = f"could not start {wanted.value}: {e}"
             self._error(f"{why}; running in paper mode instead")
-            self._publish(CommandResult("set_mode", False, f"{why}; running in paper mode instead"))
+            self._publish(CommandResult("set_mode", False, f"{why}; running in paper mode instead",
+                                        ts=self._clock()))
         self.mode = Mode.PAPER
         self._books[Mode.PAPER] = await self._open_book(Mode.PAPER)
 
@@ -385,6 +389,7 @@ class Engine(OperatorCommands):
                     self._prev_close[symbol] = float(self._prices[symbol])
             if bars:
                 self._note_bars(bars)
+                self._catch_up_funding(self._book, ts)
             await asyncio.sleep(0)  # keep the desk responsive during a long warm-up
         self._publish_signals([s for s in self.symbols if s in self._prices], last_results, {}, self._book,
                               self.market_time())
@@ -467,8 +472,7 @@ class Engine(OperatorCommands):
             return
         portfolio.mark_all(self._prices)
         ts = self.market_time()
-        if is_funding_time(ts):
-            self._settle_funding(book, ts)
+        self._settle_funding(book, min(bar.ts for bar in bars.values()))
         equity = portfolio.equity
         tripped = book.breakers.update(ts, equity)
         if tripped:
@@ -555,12 +559,24 @@ class Engine(OperatorCommands):
             signals[symbol] = update
             publish(update)
 
-    def _settle_funding(self, book: ModeBook, ts: datetime) -> None:
-        for symbol, pos in book.portfolio.open_positions().items():
-            rate = Decimal(repr(self._funding_rates.get(symbol, 0.0)))
-            quantity = pos.quantity
-            amount = book.portfolio.apply_funding(symbol, rate, pos.mark)
-            self._publish(FundingPayment(book.mode, symbol, ts, rate, quantity, pos.mark, amount))
+    def _catch_up_funding(self, book: ModeBook, bar_open: datetime) -> None:
+        """Warm-up history can span time the engine was down: the paper book still pays what it held
+        then. A real venue's wallet already holds what the exchange settled meanwhile. A book not yet
+        read back from the store settles nothing: its last settled time comes with it."""
+        if book.restoring:
+            return
+        if book.mode is Mode.PAPER:
+            self._settle_funding(book, bar_open, mark=True)
+        else:
+            book.funding_clock.skip_to(bar_open)
+
+    def _settle_funding(self, book: ModeBook, bar_open: datetime, mark: bool = False) -> None:
+        times = book.funding_clock.due(bar_open)
+        if times:
+            if mark:
+                book.portfolio.mark_all(self._prices)
+            for payment in settle(book.mode, book.portfolio, times, self._funding_rates):
+                self._publish(payment)
 
     # -- orders --------------------------------------------------------------------
 

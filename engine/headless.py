@@ -13,10 +13,12 @@ import signal
 import sys
 from typing import TextIO
 
+from engine.control import ControlServer
 from engine.engine import Engine
 from engine.events import CommandResult, EngineError, EquityUpdate, Event, FillEvent, StoreStatus
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_DEADLINE_S = 2.5  # the store then gets the rest of the 5 s a SIGTERM may take
 
 
 def bar_line(update: EquityUpdate, positions: int, halted: bool) -> str:
@@ -44,6 +46,9 @@ def store_line(status: StoreStatus) -> str:
 def summary(engine: Engine) -> str:
     snap = engine.snapshot()
     eq = snap.equity
+    if eq is None and engine.live_bars:
+        return (f"stopped after {engine.live_bars} live bars without trading: the book was never read back from "
+                f"the store (everything shown is journaled and reaches it at the next start)")
     if eq is None:
         return f"stopped before trading started ({engine.live_bars} live bars)"
     return (f"done: {engine.live_bars} live bars in {eq.mode.value} on {engine.market}; equity {eq.equity:,.2f} "
@@ -79,18 +84,26 @@ class _Printer:
 
 
 async def run_headless(engine: Engine, max_bars: int | None = None, *, out: TextIO | None = None,
-                       every: int = 1) -> int:
-    """Run until `max_bars` live bars, a signal or the end of the feed; returns the exit code."""
+                       every: int = 1, control: ControlServer | None = None) -> int:
+    """Run until `max_bars` live bars, a signal or the end of the feed; returns the exit code.
+
+    `control` (claimed by the caller) serves the engine's control socket for the run's length.
+    """
     out = out or sys.stdout
     loop = asyncio.get_running_loop()
     subscription = engine.bus.subscribe("headless", maxsize=2_000, coalesce=True)
     printer = _Printer(engine, out, every)
     stopping: list[asyncio.Task] = []
+    running: list[asyncio.Task] = []
 
     def on_signal() -> None:
         if not stopping:
             print("stopping: finishing the orders in flight...", file=out, flush=True)
             stopping.append(asyncio.ensure_future(engine.stop()))
+            # A service manager escalates to SIGKILL after a few seconds: whatever the engine
+            # waits on (a frozen database at start-up, an exchange that does not answer), it is
+            # cut short in time. Everything shown so far is already in the ledger.
+            loop.call_later(STOP_DEADLINE_S, lambda: running and running[0].cancel())
 
     for sig in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -103,7 +116,16 @@ async def run_headless(engine: Engine, max_bars: int | None = None, *, out: Text
     pumping = asyncio.ensure_future(pump())
     code = 0
     try:
-        await engine.run(max_bars)
+        if control is not None:
+            await control.start(engine)
+        running.append(asyncio.ensure_future(engine.run(max_bars)))
+        try:
+            await running[0]
+        except asyncio.CancelledError:
+            if not running[0].cancelled():
+                raise
+            print(f"stopped: the engine did not finish within {STOP_DEADLINE_S:g} s; its ledger holds "
+                  f"everything shown", file=out, flush=True)
     except Exception as e:  # noqa: BLE001 - the operator gets a sentence, not a traceback
         print(f"trifactor: {e}", file=sys.stderr)
         code = 1
@@ -112,7 +134,10 @@ async def run_headless(engine: Engine, max_bars: int | None = None, *, out: Text
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
         if stopping:
-            await stopping[0]
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(stopping[0], 1.0)
+        if control is not None:
+            await control.close()
         pumping.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await pumping

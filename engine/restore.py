@@ -6,6 +6,7 @@ for any key it lacks, from the store.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from engine.book import ModeBook
@@ -62,3 +63,6 @@ def apply_state(book: ModeBook, state: RestoredState) -> None:
     day = state.equity_tail[-1][0].date() if state.equity_tail else None
     book.breakers.restore(state.peak_equity, state.day_open_equity, day)
     book.equity_history.extend(state.equity_tail[-book.equity_history.maxlen:])
+    # Rows are stamped with the close time of the bar just processed; that bar opened a minute earlier.
+    last_bar_open = state.equity_tail[-1][0] - timedelta(minutes=1) if state.equity_tail else None
+    book.funding_clock.resume(state.last_funding_ts, last_bar_open)

@@ -34,6 +34,7 @@ class RestoredState:
     peak_equity: Decimal | None = None
     day_open_equity: Decimal | None = None
     equity_tail: list[tuple[datetime, Decimal]] = field(default_factory=list)
+    last_funding_ts: datetime | None = None  # the newest funding time this mode has paid or received
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from decimal import Decimal, localcontext
 
 from engine.store import RestoredControls, RestoredPosition, RestoredState
 from storage.backend import Backend
-from storage.codec import EXACT, money, to_decimal
+from storage.codec import EXACT, money, to_decimal, to_utc
 from storage.reads import day_open_equity, equity_history
 from storage.rows import ENGINE_STATE_ID
 
@@ -41,13 +41,14 @@ def positions_from_fills(fills: list[tuple]) -> dict[str, RestoredPosition]:
 
 
 def load_state(backend: Backend, mode: str, now: datetime | None = None) -> RestoredState | None:
-    now = now or datetime.now(timezone.utc)
     fills = backend.query("SELECT symbol, side, quantity, price, realized_pnl, commission FROM trades "
                           "WHERE mode = ? ORDER BY timestamp, id", (mode,))
-    funding = backend.query("SELECT amount FROM funding_payments WHERE mode = ?", (mode,))
+    funding = backend.query("SELECT amount, timestamp FROM funding_payments WHERE mode = ?", (mode,))
     tail = equity_history(backend, mode, EQUITY_TAIL)
     if not fills and not funding and not tail:
         return None
+    # The day is the market's: that of the last stored point (a sim or replay runs on its own clock).
+    now = now or (tail[-1].ts if tail else datetime.now(timezone.utc))
     zero = Decimal(0)
     peak = None
     if tail:
@@ -63,6 +64,7 @@ def load_state(backend: Backend, mode: str, now: datetime | None = None) -> Rest
         peak_equity=peak,
         day_open_equity=day_open_equity(backend, mode, midnight) if tail else None,
         equity_tail=[(p.ts, p.equity) for p in tail],
+        last_funding_ts=max((to_utc(r[1]) for r in funding), default=None),
     )
 
 

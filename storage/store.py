@@ -46,7 +46,8 @@ from storage.writer import Writer, WriterState
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETENTION_EVERY_S = 3600.0
-CLOSE_WAIT_S = 3.0  # SIGTERM must end the process within 5 s whatever the database does
+START_WAIT_S = 2.0
+CLOSE_WAIT_S = 1.5  # SIGTERM must end the process within 5 s whatever the database does
 
 
 class SchemaProblem(StoreError):
@@ -107,10 +108,26 @@ class Store:
     async def start(self) -> None:
         """Open the database (creating it if allowed), apply migrations, replay anything journaled."""
         self._lock = asyncio.Lock()
-        state = await self._in_writer(self._start_in_thread)
+        opening = asyncio.wrap_future(self._write_thread.submit(self._start_in_thread))
+        try:
+            # A database that answers, or refuses, does so quickly; one that hangs (frozen, a
+            # black-holed port) is left to finish connecting in the writer thread.
+            state = await asyncio.wait_for(asyncio.shield(opening), START_WAIT_S)
+        except asyncio.TimeoutError:
+            opening.add_done_callback(self._opened_late)
+            self._db_problem = f"connecting to {self.url} (no answer yet)"
+            state = WriterState("down", 0, self._db_problem)
         self._started = True
         self._set_status(state)
         self._start_writer_task()
+
+    def _opened_late(self, opening: asyncio.Future) -> None:
+        if opening.cancelled():
+            return
+        error = opening.exception()
+        if error is not None:
+            self._db_problem = str(error)
+            log.error("store %s could not be opened: %s", self.url, error)
 
     def _start_in_thread(self) -> WriterState:
         try:
@@ -262,7 +279,7 @@ class Store:
         done = self._write_thread.submit(self._close_writer)
         self._read_thread.submit(self._read_backend.close)
         try:
-            await asyncio.wait_for(asyncio.wrap_future(done), 1.0)
+            await asyncio.wait_for(asyncio.wrap_future(done), 0.5)
         except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - a stuck database thread is left behind
             log.warning("store %s: the database connection could not be closed in time", self.url)
         self._write_thread.shutdown()

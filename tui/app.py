@@ -48,9 +48,10 @@ class DeskApp(App):
 
     def __init__(self, engine: Any, config: Config, state_file: StateFile, store: Any | None = None, *,
                  clock: Callable[[], datetime] = utc_now, max_bars: int | None = None,
-                 theme_dirs: tuple[Path, ...] = ()) -> None:
+                 theme_dirs: tuple[Path, ...] = (), control: Any | None = None) -> None:
         """`store` (optional) is started on the desk's event loop before the engine runs, and
-        closed after it stops; the desk carries on without it if it cannot open."""
+        closed after it stops; the desk carries on without it if it cannot open. `control` (an
+        engine.control.ControlServer, claimed by the caller) serves while the engine runs."""
         super().__init__()
         self.engine = engine
         self.config = config
@@ -58,6 +59,7 @@ class DeskApp(App):
         self.store = store
         self.clock = clock
         self.max_bars = max_bars
+        self.control = control
         self.themes: ThemeSet = load_themes(*theme_dirs)
         self.keymap_in_use: dict[str, str] = {}
         self.engine_done = False
@@ -119,7 +121,13 @@ class DeskApp(App):
     async def _run_engine(self) -> None:
         if self.store is not None:
             await self._start_store()
-        await self.engine.run(max_bars=self.max_bars)
+        if self.control is not None:
+            await self.control.start(self.engine)
+        try:
+            await self.engine.run(max_bars=self.max_bars)
+        finally:
+            if self.control is not None:
+                await self.control.close()
 
     async def _start_store(self) -> None:
         try:

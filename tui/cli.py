@@ -49,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     check = cfg_sub.add_parser("check", help="validate a config file")
     check.add_argument("path")
 
+    from tui.control_commands import add_parsers as add_control_parsers
+
+    add_control_parsers(sub)
+
     db = sub.add_parser("db", help="database schema tools")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     for name, text in (("upgrade", "apply pending schema migrations"), ("check", "report the schema version")):
@@ -129,6 +133,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ctl(args: argparse.Namespace) -> int:
+    from tui.control_commands import run_ctl
+
+    return run_ctl(args, _load_config(args))
+
+
+def cmd_flatten(args: argparse.Namespace) -> int:
+    from tui.control_commands import run_flatten
+
+    if bool(args.symbol) == bool(args.all):
+        raise UserError("flatten needs one SYMBOL or --all")
+    cfg = _load_config(args)
+    return run_flatten(args, cfg, _secrets(cfg), _db_url(cfg))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = _load_config(args)
     secrets = _secrets(cfg)
@@ -150,6 +169,8 @@ async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | No
 
     import storage
 
+    from engine.control import ControlServer
+
     bus = EventBus()
     store = storage.open_store(_db_url(cfg), cfg.storage, secrets)
     engine = build_engine(cfg, secrets, bus, store=store, state_file=StateFile(paths.default_state_file()))
@@ -158,12 +179,16 @@ async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | No
         allowed, why = engine.can_trade(cfg.trading_mode)
         if not allowed:
             raise UserError(why)
-    await store.start()  # a database that is down is waited for, not fatal: everything is journaled meanwhile
+    control = ControlServer.claim(cfg)  # refuses while another engine runs this instance
     try:
-        store.attach(bus)
-        return await run_headless(engine, max_bars=bars)
+        await store.start()  # a database that is down is waited for, not fatal: everything is journaled meanwhile
+        try:
+            store.attach(bus)
+            return await run_headless(engine, max_bars=bars, control=control)
+        finally:
+            await store.close()  # bounded: what the database has not taken stays journaled
     finally:
-        await store.close()  # bounded: what the database has not taken stays journaled
+        control.release()
 
 
 def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int:
@@ -178,18 +203,25 @@ def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int
     # The store binds to the desk's event loop, so the desk starts it (and carries on without it).
     store = storage.open_store(_db_url(cfg), cfg.storage, secrets)
     engine = build_engine(cfg, secrets, bus, store=store, state_file=state_file)
-    app = DeskApp(engine, cfg, state_file, store=store, max_bars=bars)
-    app.run()
+    from engine.control import ControlServer
+
+    control = ControlServer.claim(cfg)  # refuses while another engine runs this instance
+    try:
+        app = DeskApp(engine, cfg, state_file, store=store, max_bars=bars, control=control)
+        app.run()
+    finally:
+        control.release()
     return app.return_code or 0
 
 
-COMMANDS = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "db": cmd_db}
+COMMANDS = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "db": cmd_db, "ctl": cmd_ctl,
+            "flatten": cmd_flatten}
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [UserError, config_mod.ConfigError, SecretError]
     for module, name in (("storage", "StoreError"), ("engine.feeds.base", "FeedError"),
-                         ("engine.venues.base", "VenueError")):
+                         ("engine.venues.base", "VenueError"), ("engine.control", "ControlError")):
         try:
             errors.append(getattr(__import__(module, fromlist=[name]), name))
         except (ImportError, AttributeError):

@@ -1,13 +1,15 @@
 """Binance USDⓈ-M market data: REST warm-up and backfill, websocket bars, funding and flow.
 
 Warm-up and backfill read the raw klines endpoint, because only the raw rows carry the
-taker-buy volume. Live bars come from the kline stream (closed ones only), funding from the
-mark-price stream, and with `flow.source: aggtrades` taker buys are summed from aggregated
+taker-buy volume. Live bars come from the kline stream (closed ones only). Every bar carries the
+last settled funding rate at its open time (engine.feeds.binance_funding): the funding history,
+asked again when the mark-price stream's next funding time has passed. With `flow.source: aggtrades` taker buys are summed from aggregated
 trades. ccxt keeps the websockets connected; a tap on its client sees every raw event.
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -17,7 +19,8 @@ from engine.config import Config
 from engine.exchange import BinanceClient, create_client
 from engine.exchange_errors import RetryPolicy, describe
 from engine.feeds.base import FeedError
-from engine.feeds.binance_bars import MINUTE_MS, BarSequencer, TakerFlow, bar_from_event, bar_from_row, funding_for
+from engine.feeds.binance_bars import MINUTE_MS, BarSequencer, TakerFlow, bar_from_event, bar_from_row
+from engine.feeds.binance_funding import SettledFunding
 from engine.feeds.binance_history import BinanceHistory
 from engine.feeds.binance_universe import resolve_universe
 from engine.model import Bar, Instrument
@@ -57,7 +60,7 @@ class BinanceFeed:
         self._client: BinanceClient | None = None
         self._history: BinanceHistory | None = None
         self._unified: dict[str, str] = {}
-        self._funding: dict[str, float] = {}
+        self._funding = SettledFunding()
         self._mark: dict[str, float] = {}
         self._last_price: dict[str, float] = {}
         self.flow = TakerFlow() if config.flow.source == "aggtrades" else None
@@ -77,8 +80,9 @@ class BinanceFeed:
     def last_price(self, symbol: str) -> float | None:
         return self._last_price.get(symbol, self._mark.get(symbol))
 
-    def funding_rate(self, symbol: str) -> float:
-        return self._funding.get(symbol, 0.0)
+    def funding_rate(self, symbol: str, open_ms: int) -> float:
+        """The last settled rate at `open_ms`, as the bar opening then carries it."""
+        return self._funding.rate_at(symbol, open_ms)
 
     # REST -----------------------------------------------------------------------------------
     def _server_ms(self) -> int:
@@ -104,7 +108,8 @@ class BinanceFeed:
         for row in premium if isinstance(premium, list) else []:
             try:
                 if row.get("symbol") in self.instruments:
-                    self._funding[row["symbol"]] = float(row["lastFundingRate"])
+                    # `lastFundingRate` is the running estimate, not a settlement: only its time is used.
+                    self._funding.note_mark(row["symbol"], int(row["nextFundingTime"]), None)
                     self._mark[row["symbol"]] = float(row["markPrice"])
             except (AttributeError, KeyError, TypeError, ValueError):
                 log.warning("ignored a malformed premium index row")
@@ -127,12 +132,23 @@ class BinanceFeed:
         if not rows:
             raise FeedError(f"{symbol}: Binance returned no kline history")
         opens = [int(r[0]) for r in rows]
-        settlements = await history.funding(symbol, opens[0], opens[-1])
-        out = _to_bars(symbol, rows, funding_for(opens, settlements))
+        self._funding.add(symbol, await history.funding(symbol, opens[0], opens[-1]))
+        out = _to_bars(symbol, rows, [self._funding.rate_at(symbol, t) for t in opens])
         self._sequencer.last[symbol] = opens[-1]
         self._last_price.setdefault(symbol, out[-1].close)
-        self._funding.setdefault(symbol, out[-1].funding_rate)
         return out
+
+    async def _settled_up_to(self, symbol: str, open_ms: int) -> None:
+        """Ask the funding history for settlements up to `open_ms` once a settlement is due by then."""
+        if not self._funding.should_ask(symbol, open_ms):
+            return
+        since = (self._funding.last_time(symbol) or open_ms) + 1
+        try:
+            history = self._require(symbol)
+            self._funding.add(symbol, await history.funding(symbol, since, open_ms + MINUTE_MS - 1))
+        except FeedError as e:
+            self.last_error = str(e)
+            log.warning("%s; bars carry the last estimate until the settlement is known", e)
 
     async def _backfill(self, symbol: str, first_ms: int, last_ms: int) -> int:
         """Bars opening in [first_ms, last_ms] fetched over REST and queued; how many.
@@ -140,7 +156,9 @@ class BinanceFeed:
         Callers ask only for minutes known to be closed (before a closed bar, or by the clock).
         """
         rows = await self._require(symbol).between(symbol, first_ms, last_ms)
-        bars = _to_bars(symbol, rows, [self.funding_rate(symbol)] * len(rows))
+        if rows:
+            await self._settled_up_to(symbol, int(rows[-1][0]))
+        bars = _to_bars(symbol, rows, [self.funding_rate(symbol, int(r[0])) for r in rows])
         return sum(1 for bar in bars if self._sequencer.add(bar, time.monotonic()))
 
     # websocket taps (called by ccxt for every raw event) --------------------------------------
@@ -153,7 +171,8 @@ class BinanceFeed:
             self._last_price[symbol] = float(kline["c"])
             if kline.get("x"):
                 flow = self.flow.taker_buy(symbol, int(kline["t"])) if self.flow is not None else None
-                self._closed_bars.put_nowait(bar_from_event(kline, self.funding_rate(symbol), flow))
+                # The funding rate is set when the bar is accepted: it may need the funding history.
+                self._closed_bars.put_nowait(bar_from_event(kline, 0.0, flow))
         except (KeyError, TypeError, ValueError):
             log.warning("%s: ignored a malformed kline event", symbol)
 
@@ -162,8 +181,9 @@ class BinanceFeed:
         if symbol not in self.instruments:
             return
         try:
-            if event.get("r") not in (None, ""):
-                self._funding[symbol] = float(event["r"])
+            if event.get("T") not in (None, ""):
+                estimate = float(event["r"]) if event.get("r") not in (None, "") else None
+                self._funding.note_mark(symbol, int(event["T"]), estimate)
             self._mark[symbol] = float(event["p"])
         except (KeyError, TypeError, ValueError):
             log.warning("%s: ignored a malformed mark price event", symbol)
@@ -226,6 +246,8 @@ class BinanceFeed:
             return
         if verdict == "gap":
             await self._fill_gap(bar.symbol, seq.last[bar.symbol] + MINUTE_MS, open_ms - MINUTE_MS)
+        await self._settled_up_to(bar.symbol, open_ms)
+        bar = dataclasses.replace(bar, funding_rate=self.funding_rate(bar.symbol, open_ms))
         seq.add(bar, time.monotonic())
         self._last_bar_at = time.monotonic()
         if self._status == "stale":

@@ -1,10 +1,9 @@
-"""Binance kline rows and events as Bars, funding history onto bars, and the bar sequencer.
+"""Binance kline rows and events as Bars, taker flow buckets, and the bar sequencer.
 
 Pure code, no I/O: the feed in `engine.feeds.binance` drives it.
 """
 from __future__ import annotations
 
-import bisect
 from datetime import datetime, timezone
 
 from engine.model import Bar
@@ -27,20 +26,6 @@ def bar_from_event(kline: dict, funding_rate: float, taker_buy: float | None = N
     return Bar(kline["s"], ms_to_dt(int(kline["t"])), float(kline["o"]), float(kline["h"]), float(kline["l"]),
                float(kline["c"]), float(kline["v"]), float(kline["V"]) if taker_buy is None else taker_buy,
                funding_rate)
-
-
-def funding_for(open_times: list[int], history: list[tuple[int, float]]) -> list[float]:
-    """The settled funding rate in force at each bar: carried forward from the last settlement,
-    the first known rate before the first settlement, 0 when there is no history at all."""
-    if not history:
-        return [0.0] * len(open_times)
-    history = sorted(history)
-    times = [t for t, _ in history]
-    out = []
-    for t in open_times:
-        i = bisect.bisect_right(times, t) - 1
-        out.append(history[max(i, 0)][1])
-    return out
 
 
 class TakerFlow:

@@ -14,11 +14,11 @@ from engine.exchange import BinanceClient
 from engine.exchange_errors import RetryPolicy, describe, with_retries
 from engine.feeds.base import FeedError
 from engine.feeds.binance_bars import MINUTE_MS
+from engine.feeds.binance_funding import FUNDING_PERIOD_MS
 
 log = logging.getLogger("trifactor.feed.binance")
 KLINES_PER_REQUEST = 1500
 FUNDING_PER_REQUEST = 1000
-FUNDING_PERIOD_MS = 8 * 3_600_000
 
 
 class BinanceHistory:

@@ -4,15 +4,25 @@ Columns: timestamp,symbol,open,high,low,close,volume,taker_buy_volume,funding_ra
 timestamp is the bar's open time: ISO 8601 (UTC unless it says otherwise) or epoch
 milliseconds. `replay_path` is a file or a directory of *.csv files. Every row is checked at
 start; a bad one stops the run with a message naming the file and line. Duplicate bars keep
-the first; rows may come in any order. Replay has no warm-up history: the first bars warm the
-strategy up, and the desk shows the progress.
+the first; rows may come in any order.
+
+`funding_rate` is the last settled funding rate at the bar's open time, as Binance's funding
+history forward-filled onto the bars gives it: it changes only on the first bar opening at or
+after a funding time (00:00, 08:00, 16:00 UTC), and paper settles that time with that bar's
+rate. A file holding the running estimate instead (markPrice's `r`) replays, but pays whatever
+estimate the first bar after each funding time carries.
+
+A fresh replay has no warm-up history: the first bars warm the strategy up, and the desk shows
+the progress. A replay restarted on a store that already holds part of it carries on after the
+last stored bar; the bars before it become the warm-up history. One the store holds entirely
+is refused rather than played again.
 """
 from __future__ import annotations
 
 import asyncio
 import csv
 import math
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import AsyncIterator
 
@@ -20,6 +30,7 @@ from engine.feeds.base import FeedError
 from engine.feeds.sim_specs import spec_for
 from engine.model import Bar, Instrument
 
+MINUTE = timedelta(minutes=1)
 COLUMNS = ["timestamp", "symbol", "open", "high", "low", "close", "volume", "taker_buy_volume", "funding_rate"]
 
 
@@ -106,6 +117,9 @@ class ReplayFeed:
         self.speed = speed
         self.exclude = exclude
         self._minutes: list[tuple[datetime, list[Bar]]] = []
+        self._played: dict[str, list[Bar]] = {}  # per symbol, the bars before the resume point
+        self._resume_after: datetime | None = None
+        self._next: datetime | None = None
         self._last: dict[str, float] = {}
         self._status = "connecting"
         self._closed = False
@@ -113,6 +127,14 @@ class ReplayFeed:
     @property
     def status(self) -> str:
         return self._status
+
+    def now(self) -> datetime | None:
+        """The replay's clock: the open time of the next bar to play (None before start)."""
+        return self._next
+
+    def resume_after(self, ts: datetime) -> None:
+        """Play only the bars after the one that closed at `ts`; the earlier ones are warm-up."""
+        self._resume_after = ts
 
     async def start(self) -> dict[str, Instrument]:
         seen: set[tuple[str, datetime]] = set()
@@ -126,13 +148,30 @@ class ReplayFeed:
                 by_minute.setdefault(bar.ts, []).append(bar)
         if not by_minute:
             raise FeedError(f"replay {self.replay_path} holds no bars")
-        self._minutes = sorted(by_minute.items())
+        minutes = sorted(by_minute.items())
+        if self._resume_after is not None:
+            done = [(ts, bars) for ts, bars in minutes if ts + MINUTE <= self._resume_after]
+            for _, bars in done:
+                for bar in bars:
+                    self._played.setdefault(bar.symbol, []).append(bar)
+                    self._last[bar.symbol] = bar.close
+            minutes = minutes[len(done):]
+            if not minutes:
+                raise FeedError(f"replay {self.replay_path}: the store already holds every bar of it (up to "
+                                f"{self._resume_after:%Y-%m-%d %H:%M} UTC), so nothing is left to play; "
+                                "give another --db to replay it afresh")
+        self._minutes = minutes
+        self._next = minutes[0][0]
         self._status = "live"
         symbols = sorted({s for s, _ in seen if s not in self.exclude})
         return {s: spec_for(s).instrument for s in symbols}
 
     async def warmup(self, symbol: str, bars: int) -> list[Bar]:
-        return []
+        played = self._played.get(symbol, [])
+        return played[-bars:] if bars > 0 else []
+
+    def release_warmup(self) -> None:
+        self._played = {}
 
     async def stream(self) -> AsyncIterator[list[Bar]]:
         interval = 1.0 / self.speed if self.speed else 0.0
@@ -142,6 +181,7 @@ class ReplayFeed:
             await asyncio.sleep(interval)
             for bar in bars:
                 self._last[bar.symbol] = bar.close
+            self._next = bars[0].ts + MINUTE
             yield bars
         self._status = "stopped"
 

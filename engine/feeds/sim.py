@@ -2,7 +2,9 @@
 
 Bar times run on a simulated clock: the first live bar opens at 2026-01-01 00:00 UTC plus
 (seed mod 8) hours, so different seeds meet the 8-hourly funding at different moments, and the
-warm-up history ends just before it. Each tick of the accelerated clock (`speed` bars per
+warm-up history ends just before it. Funding settles at 00:00, 08:00 and 16:00 of that clock: a
+bar's funding_rate is the last settled rate, so it changes only on the bar opening at a funding
+time, as on the exchange's funding history. Each tick of the accelerated clock (`speed` bars per
 second) closes one minute for every symbol.
 
 Faults can be injected for tests and demonstrations: a gap (a symbol's bars missing), stale
@@ -20,6 +22,7 @@ from engine.config import Config
 from engine.feeds.base import FeedError
 from engine.feeds.sim_market import MinuteArrays, SimMarket
 from engine.feeds.sim_specs import spec_for
+from engine.funding import is_funding_time
 from engine.model import Bar, Instrument
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -80,7 +83,7 @@ class SimFeed:
         self._market = SimMarket(specs, self.seed)
         ts = self._next_ts - self.warmup_bars * MINUTE
         for n in range(self.warmup_bars):
-            self._history.append((ts, self._market.step()))
+            self._history.append((ts, self._market.step(is_funding_time(ts))))
             ts += MINUTE
             if n % 200 == 199:
                 await asyncio.sleep(0)  # a long warm-up must not freeze the desk
@@ -130,8 +133,8 @@ class SimFeed:
             yield self._next_minute()
 
     def _next_minute(self) -> list[Bar]:
-        arrays = self._market.step()
         ts = self._next_ts
+        arrays = self._market.step(is_funding_time(ts))
         self._next_ts = ts + MINUTE
         cols = (arrays.open.tolist(), arrays.high.tolist(), arrays.low.tolist(), arrays.close.tolist(),
                 arrays.volume.tolist(), arrays.taker_buy_volume.tolist(), arrays.funding_rate.tolist())

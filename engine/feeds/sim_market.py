@@ -3,7 +3,8 @@
 Per symbol: a hidden regime (calm, trending, turbulent) that switches now and then; GARCH
 volatility clustering on top of the regime's level; rare jumps; a slow pull toward the
 starting price so long runs stay realistic; a funding rate that mean-reverts and leans with
-the trend; volume that swells with large moves and taker-buy volume that leans with returns.
+the trend, settles at each funding time and is carried as the last settled rate; volume that
+swells with large moves and taker-buy volume that leans with returns.
 
 Random numbers are counter-based (a hash of seed, symbol, minute and draw), so each symbol's
 path depends only on the seed and its name, not on which other symbols are simulated, and
@@ -79,7 +80,8 @@ class SimMarket:
         self._var = self._sigma**2
         self._regime = np.zeros(n, dtype=np.int64)
         self._trend_dir = np.ones(n)
-        self._funding = np.full(n, FUNDING_MEAN)
+        self._funding = np.full(n, FUNDING_MEAN)  # the running estimate of the next settlement
+        self._settled = self._funding.copy()
         self._base_volume = np.array([s.volume for s in specs])
         self._tick = np.array([float(s.instrument.tick_size) for s in specs])
         by_decimals: dict[int, list[int]] = {}
@@ -104,8 +106,14 @@ class SimMarket:
     def _normal(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
         return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * math.pi * u2)
 
-    def step(self) -> MinuteArrays:
-        """Advance one minute and return its bars' fields for every symbol."""
+    def step(self, settles_funding: bool = False) -> MinuteArrays:
+        """Advance one minute and return its bars' fields for every symbol.
+
+        `settles_funding`: this minute opens on a funding time, so the estimate as it stands now
+        settles and this bar and the following ones carry it.
+        """
+        if settles_funding:
+            self._settled = self._funding.copy()
         u = self._uniforms()
         z_ret, z_jump = self._normal(u[:, 0], u[:, 1]), self._normal(u[:, 2], u[:, 3])
         z_vol, z_flow = self._normal(u[:, 4], u[:, 5]), self._normal(u[:, 6], u[:, 7])
@@ -142,4 +150,4 @@ class SimMarket:
         self._minute += 1
         volume = np.round(volume, 3)
         return MinuteArrays(open_, high, low, close, volume, np.round(volume * buy_share, 3),
-                            np.round(self._funding, 8))
+                            np.round(self._settled, 8))

@@ -60,6 +60,9 @@ class SteppedFeed:
     def status(self) -> str:
         return self.inner.status
 
+    def now(self) -> datetime:
+        return self.inner.now()
+
     async def start(self) -> dict[str, Instrument]:
         return await self.inner.start()
 

@@ -1,7 +1,8 @@
 """Kline parsing, funding onto bars, taker flow buckets and the bar sequencer (no network)."""
 from datetime import datetime, timezone
 
-from engine.feeds.binance_bars import MINUTE_MS, BarSequencer, TakerFlow, bar_from_event, bar_from_row, funding_for
+from engine.feeds.binance_bars import MINUTE_MS, BarSequencer, TakerFlow, bar_from_event, bar_from_row
+from engine.feeds.binance_funding import FUNDING_PERIOD_MS, SettledFunding
 from engine.model import Bar
 
 T0 = 1_700_000_040_000  # a minute boundary
@@ -22,10 +23,29 @@ def test_rest_row_and_stream_event_give_the_same_bar():
 
 
 def test_funding_is_carried_forward_and_back_filled_at_the_start():
-    history = [(T0 + 10 * MINUTE_MS, 0.01), (T0 + 20 * MINUTE_MS, 0.02)]
+    funding = SettledFunding()
     opens = [T0, T0 + 10 * MINUTE_MS, T0 + 15 * MINUTE_MS, T0 + 25 * MINUTE_MS]
-    assert funding_for(opens, history) == [0.01, 0.01, 0.01, 0.02]
-    assert funding_for(opens, []) == [0.0] * 4
+    assert [funding.rate_at("BTCUSDT", t) for t in opens] == [0.0] * 4
+    funding.add("BTCUSDT", [(T0 + 10 * MINUTE_MS, 0.01), (T0 + 20 * MINUTE_MS, 0.02)])
+    assert [funding.rate_at("BTCUSDT", t) for t in opens] == [0.01, 0.01, 0.01, 0.02]
+
+
+def test_a_settlement_is_asked_for_once_due_and_its_estimate_stands_in_until_published():
+    funding = SettledFunding()
+    settled = T0 + 5 * MINUTE_MS
+    funding.add("BTCUSDT", [(settled, 0.01)])
+    due = settled + FUNDING_PERIOD_MS
+    funding.note_mark("BTCUSDT", due, 0.03)  # the estimate while the period runs
+    funding.note_mark("BTCUSDT", due, 0.02)  # the last estimate before the funding time
+    assert not funding.should_ask("BTCUSDT", due - MINUTE_MS)
+    assert funding.rate_at("BTCUSDT", due - MINUTE_MS) == 0.01  # the estimate is not a settlement
+    funding.note_mark("BTCUSDT", due + FUNDING_PERIOD_MS, 0.05)  # the next period's estimate starts
+    assert funding.rate_at("BTCUSDT", due) == 0.02  # not published yet: the estimate just before it
+    asks = [funding.should_ask("BTCUSDT", due + n * MINUTE_MS) for n in range(7)]
+    assert asks == [True] * 5 + [False] * 2  # a settlement that never appears is not asked for forever
+    funding.add("BTCUSDT", [(due, 0.019)])
+    assert funding.rate_at("BTCUSDT", due) == 0.019 and funding.rate_at("BTCUSDT", due - MINUTE_MS) == 0.01
+    assert not funding.should_ask("BTCUSDT", due + MINUTE_MS)
 
 
 def test_taker_flow_sums_taker_buys_per_minute():

@@ -115,15 +115,38 @@ async def test_live_bars_come_from_closed_klines_only(fake):
         assert feed.status == "live" and feed.last_price("BTCUSDT") == float(btc[4])
 
 
-async def test_funding_comes_from_the_mark_price_stream(fake):
+async def test_live_bars_carry_the_last_settled_funding_rate_not_the_running_estimate(fake):
     async with started_feed(fake) as feed, streaming(feed, fake) as next_group:
+        settled = {s: fake.market(s).funding[-1] for s in SYMBOLS}
+        due = settled["BTCUSDT"]["fundingTime"] + 8 * 3_600_000
         await fake.wait_subscribed("btcusdt@markPrice@1s")
-        await fake.push_mark_price("BTCUSDT", price=65000.0, funding_rate=0.00123)
-        await eventually(lambda: feed.funding_rate("BTCUSDT") == 0.00123, what="funding from markPrice")
+        await fake.push_mark_price("BTCUSDT", price=65000.0, funding_rate=0.00123)  # estimates, not settlements
+        await fake.push_mark_price("ETHUSDT", price=3300.0, funding_rate=0.00077)
+        await eventually(lambda: feed._mark.get("ETHUSDT") == 3300.0, what="the mark price events")
         await fake.push_kline("BTCUSDT")
         await fake.push_kline("ETHUSDT")
         group = await next_group()
-        assert group[0].funding_rate == 0.00123
+        assert [b.funding_rate for b in group] == [float(settled[s]["fundingRate"]) for s in SYMBOLS]
+
+        # The funding time passes while the stream is away; BTC's settlement is published, ETH's not yet.
+        for symbol in SYMBOLS:
+            fake.add_klines(symbol, (due - fake.market(symbol).last_open_ms) // MINUTE_MS - 1)
+        fake.settle_funding("BTCUSDT", due + 1, 0.00042)  # stamped a millisecond late, as it sometimes is
+        await fake.push_kline("BTCUSDT")
+        await fake.push_kline("ETHUSDT")
+        groups = [await next_group()]
+        while opens(groups[-1])[0] < due:
+            groups.append(await next_group())
+        before, at = groups[:-1], groups[-1]
+        assert opens(at) == [due, due] and len(before) == (due - opens(group)[0]) // MINUTE_MS - 1
+        assert all(b.funding_rate == float(settled[b.symbol]["fundingRate"]) for g in before for b in g)
+        assert [b.funding_rate for b in at] == [0.00042, 0.00077]  # ETH: the last estimate before the time
+        asked = [r.query for r in fake.requests_to("/fapi/v1/fundingRate") if "ETHUSDT" in r.query]
+        fake.settle_funding("ETHUSDT", due, 0.00075)
+        await fake.push_kline("BTCUSDT")
+        await fake.push_kline("ETHUSDT")
+        assert [b.funding_rate for b in await next_group()] == [0.00042, 0.00075]  # published: exact
+        assert len([r for r in fake.requests_to("/fapi/v1/fundingRate") if "ETHUSDT" in r.query]) == len(asked) + 1
 
 
 async def test_aggtrade_flow_sums_taker_buys_of_the_minute(fake):

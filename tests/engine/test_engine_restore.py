@@ -1,7 +1,7 @@
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from engine.events import EngineError, EquityUpdate, FillEvent, PositionUpdate
+from engine.events import EngineError, EquityUpdate, FillEvent, FundingPayment, PositionUpdate
 from engine.model import Mode
 from engine.statefile import StateFile
 from engine.store import RestoredControls, RestoredPosition, RestoredState
@@ -29,7 +29,14 @@ async def test_paper_restores_positions_totals_peak_and_equity_tail():
         assert open_quantities(h.engine) == {"ETHUSDT": D("0.5"), "SOLUSDT": D(-3)}
         assert snap.positions["ETHUSDT"].entry_price == D(3200)
         eq = snap.equity
-        assert (eq.realized, eq.fees, eq.funding, eq.trade_count) == (D("123.45"), D("6.78"), D("-1.25"), 42)
+        # The last stored bar closed at 23:04; the positions were held through the 00:00 funding, which the
+        # warm-up history covers and settles once.
+        paid = [e for e in h.collect() if isinstance(e, FundingPayment)]
+        assert {(e.symbol, e.ts, e.quantity) for e in paid} == {
+            ("ETHUSDT", datetime(2026, 1, 1, tzinfo=timezone.utc), D("0.5")),
+            ("SOLUSDT", datetime(2026, 1, 1, tzinfo=timezone.utc), D(-3))}
+        assert (eq.realized, eq.fees, eq.trade_count) == (D("123.45"), D("6.78"), 42)
+        assert eq.funding == D("-1.25") + sum(e.amount for e in paid)
         assert eq.peak == D(10300)
         assert snap.equity_history[:5] == TAIL
         assert snap.state.paused == frozenset({"SOLUSDT"}) and snap.state.halted

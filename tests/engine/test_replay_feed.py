@@ -73,3 +73,37 @@ async def test_wrong_header_missing_file_and_empty_directory(tmp_path):
     empty.mkdir()
     with pytest.raises(FeedError, match="no .csv files"):
         await ReplayFeed(empty).start()
+
+
+def at(minute: int) -> datetime:
+    return datetime(2026, 1, 1, 0, minute, tzinfo=timezone.utc)
+
+
+async def test_a_resumed_replay_plays_after_the_last_stored_bar_and_warms_up_on_the_rest(tmp_path):
+    write(tmp_path, "a.csv", *(row(m) for m in range(6)), *(row(m, "ETHUSDT") for m in range(4)))
+    feed = ReplayFeed(tmp_path)
+    feed.resume_after(at(3))  # the bar opening at 00:02 closed then
+    await feed.start()
+    assert feed.now() == at(3)
+    assert [b.ts for b in await feed.warmup("BTCUSDT", 100)] == [at(0), at(1), at(2)]
+    assert [b.ts for b in await feed.warmup("ETHUSDT", 2)] == [at(1), at(2)]
+    minutes = await play(feed)
+    assert [[(b.symbol, b.ts) for b in m] for m in minutes] == [
+        [("BTCUSDT", at(3)), ("ETHUSDT", at(3))], [("BTCUSDT", at(4))], [("BTCUSDT", at(5))]]
+    assert feed.now() == at(6)
+
+
+async def test_a_replay_the_store_already_holds_entirely_says_so(tmp_path):
+    write(tmp_path, "a.csv", row(0), row(1))
+    feed = ReplayFeed(tmp_path)
+    feed.resume_after(at(30))
+    with pytest.raises(FeedError, match="already holds every bar of it .up to 2026-01-01 00:30 UTC."):
+        await feed.start()
+
+
+async def test_a_fresh_replay_clock_starts_at_its_first_bar(tmp_path):
+    write(tmp_path, "a.csv", row(7), row(5))
+    feed = ReplayFeed(tmp_path)
+    assert feed.now() is None
+    await feed.start()
+    assert feed.now() == at(5)

@@ -108,6 +108,13 @@ class FakeBinance(StreamPusher):
         market = self.market(symbol)
         market.price = market.mark_price = float(price)
 
+    def settle_funding(self, symbol: str, funding_ms: int, rate: float) -> None:
+        """Publish a settlement in the funding history, as the exchange does just after a funding time."""
+        market = self.market(symbol)
+        market.funding.append({"symbol": symbol, "fundingTime": funding_ms, "fundingRate": f"{rate:.8f}",
+                               "markPrice": f"{market.mark_price:.8f}"})
+        market.funding_rate = rate
+
     def set_position(self, symbol: str, quantity, entry_price=None, leverage: int | None = None) -> Position:
         pos = self.account.position(symbol)
         pos.quantity = Decimal(str(quantity))

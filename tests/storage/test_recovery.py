@@ -36,7 +36,8 @@ async def test_state_from_fills_funding_and_equity(store, backend):
         f.fill(5, "SOLUSDT", Side.BUY, "2", "150", fee="0.15"),
         f.fill(6, "SOLUSDT", Side.SELL, "2", "155", fee="0.155", pnl="10"),
         f.fill(7, "BTCUSDT", Side.BUY, "1", "60000", mode=Mode.LIVE),  # another mode: not counted
-        f.funding("BTCUSDT", 480, "-0.4"), f.funding("ETHUSDT", 480, "0.15"),
+        f.funding("BTCUSDT", 0, "-0.1"), f.funding("BTCUSDT", 480, "-0.3"), f.funding("ETHUSDT", 480, "0.15"),
+        f.funding("BTCUSDT", 960, "-9", mode=Mode.LIVE),  # another mode's funding time
         f.position("BTCUSDT", "0.0025", 3),  # a snapshot behind the fills: the fills decide
     ]
     # Equity: yesterday (relative to "now" below) ended at 10005; today's points follow.
@@ -54,12 +55,14 @@ async def test_state_from_fills_funding_and_equity(store, backend):
     assert state.positions["ETHUSDT"].quantity == Decimal("-0.5")
     assert state.realized == Decimal(11) and state.fees == Decimal("1.165")
     assert state.funding == Decimal("-0.25") and state.trade_count == 6
+    assert state.last_funding_ts == f.at(480)  # the newest funding time this mode settled
     assert state.peak_equity == Decimal(10020)
     assert state.day_open_equity == Decimal(10005)
     assert [v for _, v in state.equity_tail] == [Decimal(x) for x in ("10000", "10020", "10005", "10010")]
     assert state.equity_tail[0][0] == f.at(1)
     live = await store.load_state("live")
     assert live.positions["BTCUSDT"].quantity == Decimal(1) and live.day_open_equity is None
+    assert live.last_funding_ts == f.at(960)
 
 
 async def test_day_open_is_the_first_point_when_nothing_came_before(store, backend):
@@ -71,6 +74,16 @@ async def test_day_open_is_the_first_point_when_nothing_came_before(store, backe
     now = datetime(2025, 3, 1, 18, tzinfo=timezone.utc)
     state = db.with_backend(backend.url, lambda b: recovery.load_state(b, "paper", now))
     assert state.day_open_equity == Decimal(10003)
+
+
+async def test_the_day_open_is_that_of_the_market_day_of_the_last_stored_point(store, backend):
+    bus = EventBus()
+    store.attach(bus)
+    for minute, equity in ((30, "10003"), (60 * 23, "10007"), (60 * 25, "10001")):  # the last: day two, 01:00
+        bus.publish(f.equity(minute, equity))
+    await store.flush()
+    state = db.with_backend(backend.url, lambda b: recovery.load_state(b, "paper"))  # the wall clock is months on
+    assert state.day_open_equity == Decimal(10007)
 
 
 async def test_controls_restore_mode_pauses_and_halt(store):

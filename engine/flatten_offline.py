@@ -1,0 +1,143 @@
+"""Flattening with no engine running, from the command line.
+
+Testnet and live: the configured keys and exchange settings, straight to Binance. Paper: the
+stored paper book, closed at each symbol's last stored mark price with the paper venue's fees
+and slippage. Either way the mode's book is rebuilt from the store and every close goes
+through the engine's own order path (intent made durable first, fills booked and published), so
+the store, and the next engine start, see the book flat.
+
+`store` needs what `storage.Store` offers (the engine never imports storage): load_state,
+positions, last_trades and signal_history; its events come on `bus`, behind the store's ledger.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Awaitable, Callable
+
+from engine.book import ModeBook
+from engine.config import Config
+from engine.events import CommandResult, EngineError, EventBus, utcnow
+from engine.execution import OrderSender
+from engine.flatten_loop import FlattenReport, Progress, flatten_until_flat
+from engine.ids import OrderIds
+from engine.model import Mode
+from engine.portfolio import Portfolio
+from engine.restore import apply_state
+from engine.risk import Breakers
+from engine.secrets import Secrets
+from engine.venues.base import Venue
+
+log = logging.getLogger(__name__)
+ZERO = Decimal(0)
+
+
+async def _paper_marks(store: Any, symbols: list[str], entries: dict[str, Decimal],
+                       notes: dict[str, str]) -> dict[str, Decimal]:
+    """The last stored mark of each symbol: its position row, else its last signal, else its entry."""
+    marks = {r.symbol: r.mark_price for r in await store.positions(Mode.PAPER.value) if r.mark_price}
+    for symbol in symbols:
+        if symbol in marks:
+            continue
+        history = await store.signal_history(symbol, 1)
+        if history and history[-1].price:
+            marks[symbol] = Decimal(repr(history[-1].price))
+        else:
+            marks[symbol] = entries[symbol]
+            notes[symbol] = "no stored price: closed at its entry price"
+    return marks
+
+
+async def _paper_clock(store: Any, state: Any) -> Callable[[], datetime]:
+    # The simulated market keeps its own clock: the closes come right after the last stored
+    # moment, so they replay after every earlier fill and the next session carries on from there.
+    times = [state.equity_tail[-1][0]] if state is not None and state.equity_tail else []
+    times += [t.ts for t in await store.last_trades(1, Mode.PAPER.value)]
+    when = max(times) + timedelta(seconds=1) if times else utcnow()
+    return lambda: when
+
+
+async def flatten_offline(config: Config, secrets: Secrets, mode: str, symbol: str | None, store: Any | None,
+                          bus: EventBus, progress: Progress,
+                          sleep: Callable[[float], Awaitable[None]] | None = None) -> CommandResult:
+    """Close every position of `mode` (or `symbol`'s) and report per symbol; publishes as the engine does."""
+    target = Mode(mode)
+    state = await store.load_state(target.value) if store is not None else None
+    notes: dict[str, str] = {}
+    prices: dict[str, Decimal] = {}
+    if target is Mode.PAPER:
+        entries = {s: p.entry_price for s, p in (state.positions if state else {}).items()}
+        prices = await _paper_marks(store, list(entries), entries, notes)
+        clock = await _paper_clock(store, state)
+        from engine.venues.paper import PaperVenue
+
+        venue: Venue = PaperVenue(config.paper, lambda s: float(prices[s]) if s in prices else None, clock=clock)
+        if config.market == "sim":  # the simulated market's tick grid, as the engine's paper fills use
+            from engine.feeds.sim_specs import spec_for
+
+            await venue.prepare({s: spec_for(s).instrument for s in entries}, config.leverage,
+                                config.exchange.margin_mode)
+        capital = Decimal(repr(config.initial_capital_usd))
+    else:
+        from engine.venues.binance import BinanceVenue
+
+        clock = utcnow
+        venue = BinanceVenue(config, secrets, target)
+        capital = None
+    try:
+        if capital is None:
+            capital = await _exchange_capital(venue, state, progress)
+        risk = config.risk
+        book = ModeBook(target, venue, Portfolio(target, capital if capital is not None else ZERO),
+                        Breakers(risk.daily_loss_limit, risk.max_drawdown), config.leverage)
+        if state is not None:
+            apply_state(book, state)
+
+        def error(message: str, sym: str | None = None) -> None:
+            bus.publish(EngineError(message, sym, ts=utcnow()))
+            progress(message)
+
+        def ledger_problem() -> str:
+            return bus.ledger.problem if bus.ledger is not None else ""
+
+        sender = OrderSender(bus.publish, error, bus.commit, ledger_problem, OrderIds(utcnow()), clock)
+        wanted = (lambda s: True) if symbol is None else (lambda s: s == symbol)
+        kwargs = {"sleep": sleep} if sleep is not None else {}
+        report = await flatten_until_flat(book, sender, wanted, prices, progress, **kwargs)
+        if report.ok:
+            _settle_flat_book(book, wanted, clock(), bus)
+        if capital is not None:
+            bus.publish(book.equity_update(clock()))
+    finally:
+        await venue.close()
+    return _result(report, symbol, notes, bus)
+
+
+async def _exchange_capital(venue: Venue, state: Any, progress: Progress) -> Decimal | None:
+    # As the engine does: the wallet is capital plus everything booked, so the identity holds.
+    try:
+        wallet = await venue.balance()
+    except Exception as e:  # noqa: BLE001 - the flatten goes on; only the equity point is lost
+        progress(f"could not read the wallet balance ({e}); no equity point is recorded")
+        return None
+    booked = (state.realized - state.fees + state.funding) if state is not None else ZERO
+    return wallet - booked
+
+
+def _settle_flat_book(book: ModeBook, wanted: Callable[[str], bool], ts: datetime, bus: EventBus) -> None:
+    """What the venue confirmed flat is flat in the stored book too (a close made elsewhere)."""
+    for symbol, pos in list(book.portfolio.open_positions().items()):
+        if wanted(symbol):
+            log.warning("%s: the venue reports flat while the stored book held %s; booked as flat", symbol,
+                        pos.quantity)
+            book.portfolio.adopt(symbol, ZERO, ZERO)
+            bus.publish(book.position_update(symbol, ts))
+
+
+def _result(report: FlattenReport, symbol: str | None, notes: dict[str, str], bus: EventBus) -> CommandResult:
+    details = {s: f"{text}; {notes[s]}" if s in notes else text for s, text in sorted(report.details.items())}
+    message = f"{report.message} (no engine was running: flattened directly)"
+    result = CommandResult("flatten" if symbol else "flatten_all", report.ok, message, symbol, details, ts=utcnow())
+    bus.publish(result)
+    return result
