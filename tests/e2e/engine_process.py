@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from tests.e2e.output import Output
+from tests.e2e.output import BAR, Output
 
 GUARD_S = 120.0  # no run of these tests takes this long unless something hangs
 
@@ -68,6 +68,7 @@ class EngineRun:
         self.index, self.config_name = index, config_name
         self.started_at = time.monotonic()
         self._lines: list[str] = []
+        self.first_bar_after_s: float | None = None  # how long its start-up took
         self._changed = threading.Condition()
         self._stderr_path = sandbox.root / f"stderr-{index}.txt"
         with self._stderr_path.open("wb") as err:
@@ -90,6 +91,8 @@ class EngineRun:
         for line in self.process.stdout:
             with self._changed:
                 self._lines.append(line.rstrip("\n"))
+                if self.first_bar_after_s is None and BAR.match(line):
+                    self.first_bar_after_s = time.monotonic() - self.started_at
                 self._changed.notify_all()
         with self._changed:
             self._changed.notify_all()

@@ -27,7 +27,8 @@ class Plan:
     seed: int           # of the simulated market
     kill_after_s: float  # after start (start-up), after the first fill (trading), or into the outage
     outage: int          # which of the backend's outages
-    replay_kill_s: float  # after the outage ends (running engine) or after the restart (start-up)
+    replay_kill: float   # seconds after the outage ends (running engine), or the share of the
+                         # first run's start-up time after which the restart is killed (start-up)
 
 
 def plan_trials(rng: random.Random, count: int) -> list[Plan]:
@@ -37,7 +38,7 @@ def plan_trials(rng: random.Random, count: int) -> list[Plan]:
         kill_after = {"start-up": rng.uniform(0.05, 2.5), "trading": rng.uniform(0.0, 1.5)}.get(
             kind, rng.uniform(0.2, 3.0))
         plans.append(Plan(kind, rng.randrange(1, 100_000), kill_after, rng.randrange(1_000),
-                          rng.uniform(0.0, 1.0) if kind == "replay in the running engine" else rng.uniform(0.05, 2.0)))
+                          rng.uniform(0.0, 1.0) if kind == "replay in the running engine" else rng.uniform(0.1, 1.2)))
     return plans
 
 
@@ -67,11 +68,12 @@ def _kill_runs(plan: Plan, sandbox: Sandbox, url: str, outages: list) -> None:
     finally:
         outage.end()
     if plan.kind == "replay in the running engine":
-        time.sleep(plan.replay_kill_s)
+        time.sleep(plan.replay_kill)
         run.kill9()
     elif plan.kind == "replay at start-up":
+        # The journal is replayed during start-up, so the kill lands in a start-up like the first run's.
         restarted = sandbox.start(url, bars=ENDLESS, speed=SPEED, seed=plan.seed)
-        time.sleep(plan.replay_kill_s)
+        time.sleep(plan.replay_kill * (run.first_bar_after_s or 2.0))
         restarted.kill9()
 
 
