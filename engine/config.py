@@ -7,11 +7,13 @@ Validation errors name the file, the key and what is wrong.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -30,7 +32,12 @@ RETIRED_KEYS = {
 
 
 class ConfigError(Exception):
-    """A configuration problem; the message names the file and key."""
+    """Configuration problems, one sentence each naming the file and key; the message has
+    one line per problem."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = list(problems)
 
 
 def opt(default: Any, doc: str, *, choices: tuple = (), min: float | None = None,
@@ -104,6 +111,8 @@ class ExchangeConfig:
                            choices=("isolated", "cross"))
     timeout_ms: int = opt(10000, "Timeout of one REST request (ms).", min=100, max=120000)
     reconcile_interval_s: float = opt(60.0, "Seconds between reconciliations with the exchange.", min=1)
+    stale_after_s: float = opt(75.0, "A kline stream with no closed bar for this many seconds is stale: "
+                               "said so (the desk and headless runs) and covered over REST.", min=1, max=3600)
     secrets_file: str | None = opt(None, "Optional KEY=value file (mode 0600) with TRIFACTOR_API_KEY, "
                                    "TRIFACTOR_API_SECRET, TRIFACTOR_TESTNET_API_KEY, "
                                    "TRIFACTOR_TESTNET_API_SECRET, TRIFACTOR_DB_PASSWORD.")
@@ -194,6 +203,9 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
             return value
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                # NaN compares false with every bound, so it would pass them and switch a limit off.
+                raise ConfigError(f"{where}: {value} is not a finite number")
             return float(value)
     elif tp is str:
         if isinstance(value, str):
@@ -209,23 +221,26 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
     raise ConfigError(f"{where}: expected {_type_name(tp)}, got {type(value).__name__} {value!r}")
 
 
-def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
+def _build(cls: type, data: Any, prefix: str, source: str, problems: list[str]) -> Any:
+    """The dataclass `cls` from `data`; every problem found is added to `problems` and the
+    key it concerns keeps its default, so one pass reports them all."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: `{prefix.rstrip('.') or 'top level'}` must be a mapping")
+        problems.append(f"{source}: `{prefix.rstrip('.') or 'top level'}` must be a mapping")
+        return cls()
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
         if not prefix and key in RETIRED_KEYS:
-            raise ConfigError(f"{source}: key `{key}` is no longer used: {RETIRED_KEYS[key]}")
-        if key in SECRET_KEYS:
-            raise ConfigError(
+            problems.append(f"{source}: key `{key}` is no longer used: {RETIRED_KEYS[key]}")
+        elif key in SECRET_KEYS:
+            problems.append(
                 f"{source}: `{prefix}{key}` holds a secret; secrets are read only from environment "
                 f"variables or a 0600 secrets file (see `exchange.secrets_file`)"
             )
-        if key not in fields:
-            raise ConfigError(f"{source}: unknown key `{prefix}{key}` (known: {', '.join(fields)})")
+        elif key not in fields:
+            problems.append(f"{source}: unknown key `{prefix}{key}` (known: {', '.join(fields)})")
     kwargs = {}
     for name, f in fields.items():
         if name not in data:
@@ -233,44 +248,81 @@ def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
         tp = hints[name]
         where = f"{source}: `{prefix}{name}`"
         if dataclasses.is_dataclass(tp):
-            kwargs[name] = _build(tp, data[name], f"{prefix}{name}.", source)
+            kwargs[name] = _build(tp, data[name], f"{prefix}{name}.", source, problems)
             continue
-        value = _coerce(data[name], tp, where)
-        meta = f.metadata
-        if meta.get("choices") and value not in meta["choices"]:
-            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(str, meta['choices']))}")
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if meta.get("min") is not None and value < meta["min"]:
-                raise ConfigError(f"{where}: {value} is below the minimum {meta['min']}")
-            if meta.get("max") is not None and value > meta["max"]:
-                raise ConfigError(f"{where}: {value} is above the maximum {meta['max']}")
+        try:
+            value = _coerce(data[name], tp, where)
+        except ConfigError as e:
+            problems.extend(e.problems)
+            continue
+        problem = _out_of_bounds(value, f.metadata, where)
+        if problem:
+            problems.append(problem)
+            continue
         kwargs[name] = value
     return cls(**kwargs)
 
 
-def _check(cfg: Config, source: str) -> None:
+def _out_of_bounds(value: Any, meta: Any, where: str) -> str | None:
+    if meta.get("choices") and value not in meta["choices"]:
+        return f"{where}: {value!r} is not one of {', '.join(map(str, meta['choices']))}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if meta.get("min") is not None and value < meta["min"]:
+            return f"{where}: {value} is below the minimum {meta['min']}"
+        if meta.get("max") is not None and value > meta["max"]:
+            return f"{where}: {value} is above the maximum {meta['max']}"
+    return None
+
+
+URL_SCHEMES = ("http", "https", "ws", "wss")
+
+
+def _check(cfg: Config, source: str) -> list[str]:
+    """Problems that involve more than one key, or the shape of a value."""
+    problems = []
     if not cfg.symbols() and cfg.universe.type == "list":
-        raise ConfigError(f"{source}: `universe.symbol_list` leaves no symbol to trade")
+        problems.append(f"{source}: `universe.symbol_list` leaves no symbol to trade")
     bad = [s for s in cfg.universe.symbol_list if not s.isalnum()]
     if bad:
-        raise ConfigError(f"{source}: `universe.symbol_list` has malformed symbols: {', '.join(bad)}")
+        problems.append(f"{source}: `universe.symbol_list` has malformed symbols: {', '.join(bad)}")
     if cfg.market == "replay" and not cfg.replay_path:
-        raise ConfigError(f"{source}: `market` is replay but `replay_path` is not set")
+        problems.append(f"{source}: `market` is replay but `replay_path` is not set")
     s = cfg.strategy_v2
     if not (s.lookback_short < s.lookback_long):
-        raise ConfigError(f"{source}: `strategy_v2.lookback_short` must be below `strategy_v2.lookback_long`")
+        problems.append(f"{source}: `strategy_v2.lookback_short` must be below `strategy_v2.lookback_long`")
+    base = cfg.exchange.base_url
+    if base:
+        parts = urlsplit(base)
+        if parts.scheme not in URL_SCHEMES or not parts.hostname:
+            problems.append(f"{source}: `exchange.base_url` must be an http://, https://, ws:// or wss:// URL "
+                            f"with a host")
     url = cfg.storage.url
     if url and not (url.startswith("sqlite:///") or url.startswith("mysql://")):
-        raise ConfigError(f"{source}: `storage.url` must start with sqlite:/// or mysql://")
-    if url and url.startswith("mysql://") and ":" in url.split("://", 1)[1].split("@", 1)[0] and "@" in url:
-        raise ConfigError(
+        problems.append(f"{source}: `storage.url` must start with sqlite:/// or mysql://")
+    elif url and url.startswith("mysql://") and ":" in unquote(urlsplit(url).netloc.rpartition("@")[0]):
+        # Decoded first: `user%3Apassword` is a password too. Never repeated here.
+        problems.append(
             f"{source}: `storage.url` holds a password; set TRIFACTOR_DB_PASSWORD or use the secrets file"
         )
+    return problems
 
 
-def from_mapping(data: Any, source: str = "<config>") -> Config:
-    cfg = _build(Config, data, "", source)
-    _check(cfg, source)
+Check = Callable[["Config", str], list[str]]
+
+
+def from_mapping(data: Any, source: str = "<config>", problems: list[str] | None = None,
+                 checks: Iterable[Check] = ()) -> Config:
+    """Validate `data`; raises one ConfigError listing every problem (with any in `problems`).
+
+    `checks` are more validators (the desk's keymap check) run in the same pass.
+    """
+    problems = list(problems or [])
+    cfg = _build(Config, data, "", source, problems)
+    problems += _check(cfg, source)
+    for check in checks:
+        problems += check(cfg, source)
+    if problems:
+        raise ConfigError(*problems)
     return cfg
 
 
@@ -285,10 +337,11 @@ def merge(base: dict, overrides: dict) -> dict:
     return out
 
 
-def load(path: str | Path | None, overrides: dict | None = None) -> Config:
+def load(path: str | Path | None, overrides: dict | None = None, checks: Iterable[Check] = ()) -> Config:
     """Load and validate a config file (None: the defaults), then apply `overrides`."""
     if path is None:
-        return from_mapping(merge({}, overrides or {}), "<defaults>" if not overrides else "command line")
+        return from_mapping(merge({}, overrides or {}), "<defaults>" if not overrides else "command line",
+                            checks=checks)
     p = Path(path).expanduser()
     try:
         text = p.read_text(encoding="utf-8")
@@ -296,15 +349,41 @@ def load(path: str | Path | None, overrides: dict | None = None) -> Config:
         raise ConfigError(f"config file {p} does not exist (create one with `trifactor config init {p}`)") from None
     except OSError as e:
         raise ConfigError(f"config file {p} cannot be read: {e.strerror}") from None
+    loader = _UniqueKeyLoader(text)
     try:
-        data = yaml.safe_load(text)
+        data = loader.get_single_data()
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ConfigError(f"{p}: not valid YAML{at}: {getattr(e, 'problem', e)}") from None
+    finally:
+        loader.dispose()
+    duplicates = [f"{p}: key `{key}` is given twice (line {first} and line {again}); keep one"
+                  for key, first, again in loader.duplicates]
     if data is not None and not isinstance(data, dict):
-        raise ConfigError(f"{p}: the top level must be a mapping of keys to values")
-    return from_mapping(merge(data or {}, overrides or {}), str(p))
+        raise ConfigError(*duplicates, f"{p}: the top level must be a mapping of keys to values")
+    return from_mapping(merge(data or {}, overrides or {}), str(p), duplicates, checks)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML keeps the last of two equal keys without a word; here each repeat is noted
+    (key, first line, repeated line), so a setting written twice cannot silently win."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[str, int, int]] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[str, int] = {}
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            line = key_node.start_mark.line + 1
+            if key_node.value in seen:
+                self.duplicates.append((key_node.value, seen[key_node.value], line))
+            else:
+                seen[key_node.value] = line
+        return super().construct_mapping(node, deep)
 
 
 def sample_yaml() -> str:

@@ -33,6 +33,7 @@ from engine.risk import Breakers
 from engine.secrets import Secrets
 from engine.signals import StrategyRunner, bar_problem
 from engine.sizing import SizingLimits, plan_orders, target_notionals
+from engine.startup import StartError, StartRetry, keep_trying
 from engine.statefile import StateFile
 from engine.store import StateStore
 from engine.venues.base import Venue
@@ -99,6 +100,8 @@ class Engine(OperatorCommands):
         self._skipping: dict[str, Side] = {}  # symbols whose wanted order is below the exchange minimum
         self._resources_open = False
         self._restore_tasks: list[asyncio.Task] = []
+        self._connecting = ""  # start-up's retry status, shown until the mode is up
+        self._start_retry = StartRetry()
 
     # -- reading -------------------------------------------------------------------
 
@@ -128,7 +131,7 @@ class Engine(OperatorCommands):
                            paused=frozenset(self._paused),
                            breakers=dict(book.breakers.tripped) if book else {},
                            mismatched=frozenset(self._mismatched), feed_status=self.feed.status,
-                           ts=self._clock())
+                           ts=self._clock(), connecting=self._connecting)
 
     def snapshot(self) -> EngineSnapshot:
         book = self._book
@@ -174,6 +177,9 @@ class Engine(OperatorCommands):
             self.started = True
             self._publish_state()
             await self._live_loop(max_bars)
+        except StartError as e:  # the caller shows it in its own words (headless: stderr, exit 2)
+            log.error("%s", e)
+            raise
         except Exception as e:
             self._error(f"the engine stopped: {e}")
             raise
@@ -213,10 +219,15 @@ class Engine(OperatorCommands):
 
     async def _start_up(self) -> None:
         await self._continue_simulated_clock()
-        self._instruments = await self.feed.start()
+        instruments = await self._keep_trying("connecting to the market data", self.feed.start)
+        if instruments is None:
+            return
+        self._instruments = instruments
         self._runner = StrategyRunner(self.symbols, self.config.strategy_params())
         await self._restore_controls()
         await self._activate_start_mode()
+        if self._stop.is_set():
+            return
         await self._warm_up()
         book = self._book
         book.portfolio.mark_all(self._prices)
@@ -277,17 +288,36 @@ class Engine(OperatorCommands):
             allowed, why = self.can_trade(wanted.value)
             if allowed:
                 try:
-                    self._books[wanted] = await self._open_book(wanted)
+                    book = await self._keep_trying(f"starting {wanted.value}", lambda: self._open_book(wanted))
+                    if book is None:
+                        return  # stopped while connecting
+                    self._books[wanted] = book
                     self.mode = wanted
                     self._start_reconcile_loop()
                     return
-                except Exception as e:  # noqa: BLE001 - fall back to paper with a clear reason
+                except Exception as e:  # noqa: BLE001 - reported below in one sentence
                     why = f"could not start {wanted.value}: {e}"
+            if self.mode is wanted:
+                # Asked for explicitly (config or command line): never quietly paper instead.
+                raise StartError(f"{why}; not trading", wanted.value)
             self._error(f"{why}; running in paper mode instead")
             self._publish(CommandResult("set_mode", False, f"{why}; running in paper mode instead",
                                         ts=self._clock()))
         self.mode = Mode.PAPER
         self._books[Mode.PAPER] = await self._open_book(Mode.PAPER)
+
+    async def _keep_trying(self, what: str, call):
+        """Start-up steps wait out network trouble for as long as it lasts (see engine.startup)."""
+        def report(attempt: int, wait: float, error: BaseException) -> None:
+            self._connecting = f"attempt {attempt}, next in {wait:.0f} s"
+            self._error(f"connecting ({self._connecting}): {what}: {error}")
+            self._publish_state()
+        try:
+            return await keep_trying(call, self._start_retry, self._stop, report)
+        finally:
+            if self._connecting:
+                self._connecting = ""
+                self._publish_state()
 
     async def _open_book(self, mode: Mode) -> ModeBook:
         """Create the venue for `mode`, set it up and load what the store knows of the mode.
@@ -347,6 +377,9 @@ class Engine(OperatorCommands):
             async with self._gate.command():
                 if state is not None:
                     apply_state(book, state)
+                    if book.mode is not Mode.PAPER:
+                        # The wallet was read before the book's history was known: re-base on it.
+                        book.portfolio.capital -= state.realized - state.fees + state.funding
                 book.restoring = ""
                 if book.mode is not Mode.PAPER:
                     await self._reconcile(book, announce_ok=True)
@@ -429,8 +462,11 @@ class Engine(OperatorCommands):
 
     async def _watch_feed_status(self) -> None:
         # A feed can go stale or reconnect while no bar arrives; the operator should see it then.
+        take_notices = getattr(self.feed, "take_notices", None)
         while True:
             await asyncio.sleep(FEED_STATUS_CHECK_S)
+            for message, symbol in take_notices() if take_notices else ():
+                self._error(message, symbol)  # logged, drawn on the desk and printed by headless runs
             if self.feed.status != self._feed_status:
                 self._publish_state()
 

@@ -157,6 +157,7 @@ class EngineState(Event):
     mismatched: frozenset[str]  # symbols halted by a reconciliation mismatch
     feed_status: str  # connecting, live, reconnecting, stale, stopped
     ts: datetime = field(default_factory=utcnow)
+    connecting: str = ""  # while start-up retries: "attempt n, next in s s"
 
     @property
     def coalesce_key(self) -> tuple:

@@ -16,9 +16,11 @@ from typing import TextIO
 from engine.control import ControlServer
 from engine.engine import Engine
 from engine.events import CommandResult, EngineError, EquityUpdate, Event, FillEvent, StoreStatus
+from engine.startup import StartError
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 STOP_DEADLINE_S = 2.5  # the store then gets the rest of the 5 s a SIGTERM may take
+EXIT_CANNOT_START = 2
 
 
 def bar_line(update: EquityUpdate, positions: int, halted: bool) -> str:
@@ -126,6 +128,9 @@ async def run_headless(engine: Engine, max_bars: int | None = None, *, out: Text
                 raise
             print(f"stopped: the engine did not finish within {STOP_DEADLINE_S:g} s; its ledger holds "
                   f"everything shown", file=out, flush=True)
+    except StartError as e:  # the asked-for mode cannot trade: like a usage error, for scripts too
+        print(f"trifactor: {e}", file=sys.stderr)
+        code = EXIT_CANNOT_START
     except Exception as e:  # noqa: BLE001 - the operator gets a sentence, not a traceback
         print(f"trifactor: {e}", file=sys.stderr)
         code = 1

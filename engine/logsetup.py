@@ -17,6 +17,14 @@ HANDLER_NAME = "trifactor-file"
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Every log file it opens (the first, and each one after a rollover) is created 0600."""
+
+    def _open(self):
+        paths.private_file(Path(self.baseFilename))
+        return super()._open()
+
+
 class SecretRedactor(logging.Filter):
     """Replaces every secret value in a record's message, arguments and traceback text."""
 
@@ -53,8 +61,8 @@ def setup_logging(level: str, secrets: Secrets, *, path: Path | None = None,
                   max_bytes: int = 5_000_000, backups: int = 3) -> Path:
     """Send all logging to the rotating log file; returns its path."""
     target = path or paths.log_file()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.handlers.RotatingFileHandler(target, maxBytes=max_bytes, backupCount=backups,
+    paths.private_dir(target.parent)
+    handler = PrivateRotatingFileHandler(target, maxBytes=max_bytes, backupCount=backups,
                                                    encoding="utf-8")
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(SecretRedactor(secrets.all_values()))

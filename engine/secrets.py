@@ -6,6 +6,7 @@ accidental log line or exception message cannot leak it.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,31 +44,40 @@ ENV_NAMES = {
 }
 
 
+_NAME_SHAPED = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
+
+
 def read_secrets_file(path: Path) -> dict[str, str]:
-    """KEY=value lines; the file must be owned by us and not readable by group or others."""
+    """KEY=value lines; the file must be owned by us and not readable by group or others.
+
+    Errors name the file and the line, never what is on it: a malformed line may be a key.
+    """
     try:
         st = path.stat()
     except FileNotFoundError:
         raise SecretError(f"secrets file {path} does not exist") from None
+    if st.st_uid != os.getuid():
+        raise SecretError(f"secrets file {path} belongs to another user (uid {st.st_uid}); "
+                          f"it must be your own file with mode 600")
     if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise SecretError(
             f"secrets file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
             f"run: chmod 600 {path}"
         )
+    known = ", ".join(sorted(ENV_NAMES.values()))
     values: dict[str, str] = {}
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         if "=" not in line:
-            raise SecretError(f"secrets file {path}, line {n}: expected KEY=value")
+            raise SecretError(f"secrets file {path}, line {n}: expected KEY=value (one of {known})")
         key, value = line.split("=", 1)
         key = key.strip()
         if key not in ENV_NAMES.values():
-            raise SecretError(
-                f"secrets file {path}, line {n}: unknown key {key!r} "
-                f"(known: {', '.join(sorted(ENV_NAMES.values()))})"
-            )
+            # Only a name-shaped key is repeated: anything else may be a pasted secret.
+            named = f" {key}" if _NAME_SHAPED.fullmatch(key) else ""
+            raise SecretError(f"secrets file {path}, line {n}: the key{named} is not one of {known}")
         values[key] = value.strip().strip('"').strip("'")
     return values
 

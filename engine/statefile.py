@@ -10,6 +10,8 @@ from typing import Any
 
 import tomli_w
 
+from engine import paths
+
 
 class StateFile:
     def __init__(self, path: Path) -> None:
@@ -39,8 +41,7 @@ class StateFile:
                 data.pop(key, None)
             else:
                 data[key] = value
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".toml.tmp")
+        tmp = paths.private_file(self.path.with_suffix(".toml.tmp"))
         with tmp.open("wb") as fh:
             tomli_w.dump(data, fh)
             fh.flush()

@@ -15,6 +15,8 @@ import zlib
 from pathlib import Path
 from typing import Any, Iterator
 
+from engine.paths import private_file
+
 log = logging.getLogger(__name__)
 
 
@@ -51,8 +53,8 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
         created = not path.exists()
+        private_file(path)
         self._file = open(path, "ab")
         if created:
             fsync_dir(path.parent)

@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 
 from engine.events import Event
+from engine.paths import private_dir
 from storage.journal import Journal
 from storage.rows import Row, rows_for
 from storage.threads import DaemonWorker
@@ -48,7 +49,7 @@ def _newest_time(rows: list[Row]) -> datetime | None:
 class LedgerJournal:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        private_dir(directory)
         self._thread = DaemonWorker("trifactor-ledger")
         self._buffer: list[Event] = []  # appended, not yet on disk
         self._handed: deque[Record] = deque()  # on disk, not yet taken by the writer
@@ -217,7 +218,9 @@ class LedgerJournal:
             if current is not None and current >= newest:
                 return
             tmp = self.directory / (WATERMARK + ".tmp")
-            tmp.write_text(newest.isoformat(), encoding="utf-8")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(newest.isoformat())
             os.replace(tmp, self.directory / WATERMARK)
         except OSError as e:
             log.warning("ledger %s: could not note the market time: %s", self.directory, e)

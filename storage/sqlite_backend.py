@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterator
 
+from engine.paths import private_file
 from storage.backend import Layout, group_rows
 from storage.codec import money_text, ts_text
 from storage.errors import StoreError, StoreUnreachable, Unavailable
@@ -83,7 +84,7 @@ class SqliteBackend:
                 conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=self.timeout_s,
                                        isolation_level=None)
             else:
-                path.parent.mkdir(parents=True, exist_ok=True)
+                private_file(path)  # SQLite gives its -wal and -shm files the database file's mode
                 conn = sqlite3.connect(path, timeout=self.timeout_s, isolation_level=None)
                 conn.execute("PRAGMA journal_mode=WAL")
                 # FULL: a committed batch survives a power cut too; commits come once per batch.

@@ -81,5 +81,9 @@ def _parse_mysql(url: str) -> StoreUrl:
     host = parts.hostname or ("localhost" if socket else "")
     if not host:
         raise StoreError(f"store URL {shown} needs a host: mysql://user@host:port/db")
-    return StoreUrl("mysql", user=unquote(parts.username), password=unquote(parts.password or ""),
+    user = unquote(parts.username)
+    if ":" in user:  # `user%3Apassword`: a password in disguise, which `redacted` would show
+        raise StoreError(f"store URL {shown}: the user name holds a password; set TRIFACTOR_DB_PASSWORD "
+                         f"or use the secrets file")
+    return StoreUrl("mysql", user=user, password=unquote(parts.password or ""),
                     host=host, port=port, database=database, unix_socket=socket)

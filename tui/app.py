@@ -13,20 +13,22 @@ from pathlib import Path
 from typing import Any, Callable
 
 from textual.app import App
+from textual.keys import _normalize_key_list
 from textual.worker import Worker, WorkerState
 
 from engine.config import Config
 from engine.paths import log_file
 from engine.events import StoreStatus
+from engine.startup import StartError
 from engine.statefile import StateFile
 from themes import ThemeSet, load_themes
-from tui.bindings import ALL_BINDING_IDS, unknown_binding_ids
+from tui.bindings import ALL_BINDING_IDS, APP_BINDINGS, FLATTEN_ALL, unknown_binding_ids
 from tui.palette import Palette
 from tui.pump import EventPump
 from tui.screens.desk import DeskScreen
 
 log = logging.getLogger("trifactor.desk")
-STOP_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 2.5  # with the store's own bounded close, quitting takes under 5 s whatever the database does
 
 
 def utc_now() -> datetime:
@@ -43,6 +45,7 @@ class DeskApp(App):
     CSS_PATH = Path(__file__).with_name("desk.tcss")  # absolute: subclasses live elsewhere
     TITLE = "trifactor"
     ENABLE_COMMAND_PALETTE = False
+    BINDINGS = APP_BINDINGS
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide"), (200, "-very-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
@@ -115,6 +118,15 @@ class DeskApp(App):
                     f"(known: {', '.join(sorted(ALL_BINDING_IDS))})"]
         return []
 
+    @property
+    def flatten_keys(self) -> frozenset[str]:
+        """The keys that flatten everything, after the keymap (Textual's key names)."""
+        return frozenset(_normalize_key_list(self.keymap_in_use.get(FLATTEN_ALL.id, FLATTEN_ALL.key)).split(","))
+
+    def action_flatten_all(self) -> None:
+        """F from any screen, dialog or prompt: the desk's flatten, with its notices."""
+        self.desk.action_flatten_all()
+
     def store_status(self) -> StoreStatus | None:
         return self.store.status() if self.store is not None else None
 
@@ -156,7 +168,12 @@ class DeskApp(App):
             self.desk.header.redraw()
         if event.state == WorkerState.ERROR:
             log.error("%s failed", worker.name, exc_info=worker.error)
-            if worker.group == "engine":
+            if isinstance(worker.error, StartError):
+                self.notify(f"{describe_error(worker.error)}. The desk stays in {worker.error.mode} mode; "
+                            "fix the cause and start trifactor again.",
+                            title=f"{worker.error.mode.capitalize()} could not start", severity="error",
+                            timeout=3600)
+            elif worker.group == "engine":
                 self.notify(f"The engine stopped after an error: {describe_error(worker.error)}. "
                             "Positions are left as they are; details are in the log file.",
                             title="Engine stopped", severity="error", timeout=60)

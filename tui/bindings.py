@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
+FLATTEN_ALL = Binding("F", "flatten_all", "Flatten all", id="flatten_all", key_display="F")
+
+# The flatten key must work over every screen, dialog and prompt, so the app holds it as a
+# priority binding (checked before any screen or focused widget). The desk keeps its own copy
+# only so the footer lists it first; on the desk the app's copy is the one that fires.
+APP_BINDINGS: list[Binding] = [
+    Binding(FLATTEN_ALL.key, FLATTEN_ALL.action, FLATTEN_ALL.description, id=FLATTEN_ALL.id,
+            key_display=FLATTEN_ALL.key_display, priority=True),
+]
+
 DESK_BINDINGS: list[Binding] = [
-    Binding("F", "flatten_all", "Flatten all", id="flatten_all", key_display="F"),
+    FLATTEN_ALL,
     Binding("x", "flatten_symbol", "Flatten", id="flatten_symbol"),
     Binding("p", "pause_symbol", "Pause", id="pause_symbol"),
     Binding("space", "halt_entries", "Halt", id="halt_entries"),

@@ -71,7 +71,7 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="URL", help="store: sqlite:///path or mysql://user@host:port/db")
 
 
-def _load_config(args: argparse.Namespace) -> config_mod.Config:
+def _load_config(args: argparse.Namespace, checks: tuple = ()) -> config_mod.Config:
     overrides: dict = {}
     if getattr(args, "mode", None):
         overrides["trading_mode"] = args.mode
@@ -86,12 +86,22 @@ def _load_config(args: argparse.Namespace) -> config_mod.Config:
     path = getattr(args, "config", None)
     if path is None and paths.default_config_path().exists():
         path = paths.default_config_path()
-    return config_mod.load(path, overrides)
+    return config_mod.load(path, overrides, checks)
 
 
 def _secrets(cfg: config_mod.Config) -> Secrets:
     f = cfg.exchange.secrets_file
     return Secrets.load(Path(f).expanduser() if f else None)
+
+
+def _secrets_file_problems(cfg: config_mod.Config, source: str) -> list[str]:
+    if not cfg.exchange.secrets_file:
+        return []
+    try:
+        _secrets(cfg)
+    except SecretError as e:
+        return [str(e)]
+    return []
 
 
 def _db_url(cfg: config_mod.Config) -> str:
@@ -107,7 +117,14 @@ def cmd_config(args: argparse.Namespace) -> int:
         target.write_text(config_mod.sample_yaml(), encoding="utf-8")
         print(f"wrote {target}")
         return 0
-    cfg = config_mod.load(args.path)
+    from tui.keymap import keymap_problems
+
+    try:
+        cfg = config_mod.load(args.path, checks=(keymap_problems, _secrets_file_problems))
+    except config_mod.ConfigError as e:
+        for problem in e.problems:
+            print(f"trifactor: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     print(f"{args.path}: ok — mode {cfg.trading_mode}, market {cfg.market}, {len(cfg.symbols())} symbols")
     return 0
 
@@ -149,7 +166,12 @@ def cmd_flatten(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    cfg = _load_config(args)
+    if args.headless:
+        cfg = _load_config(args)
+    else:
+        from tui.keymap import keymap_problems
+
+        cfg = _load_config(args, (keymap_problems,))
     secrets = _secrets(cfg)
     if args.bars is not None and args.bars < 1:
         raise UserError("--bars must be at least 1")
@@ -240,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except _known_errors() as e:
-        print(f"trifactor: error: {e}", file=sys.stderr)
+        for line in str(e).splitlines() or [type(e).__name__]:
+            print(f"trifactor: error: {line}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as e:
         _record_unexpected(e)
@@ -257,8 +280,7 @@ def _record_unexpected(error: Exception) -> None:
         log.error("unexpected error", exc_info=error)
         return
     try:
-        paths.log_file().parent.mkdir(parents=True, exist_ok=True)
-        with paths.log_file().open("a", encoding="utf-8") as fh:
+        with paths.private_file(paths.log_file()).open("a", encoding="utf-8") as fh:
             fh.write("".join(traceback.format_exception(error)))
     except OSError:
         pass

@@ -7,7 +7,15 @@ from engine.model import Bar, Instrument
 
 
 class FeedError(Exception):
-    """A market data problem worth telling the operator about (names the symbol)."""
+    """A market data problem worth telling the operator about (names the symbol).
+
+    `transient`: time may fix it (network, timeout, 5xx, rate limit), so a start may retry it.
+    """
+
+    def __init__(self, message: str, *, transient: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after
 
 
 class Feed(Protocol):

@@ -27,12 +27,13 @@ from engine.model import Bar, Instrument
 from engine.secrets import Secrets
 
 log = logging.getLogger("trifactor.feed.binance")
+NAMED_SILENT_SYMBOLS = 3  # more than this many silent symbols make one line, not one each
 
 
 @dataclass(frozen=True)
 class StreamTiming:
     group_wait_s: float = 2.0  # how long a minute waits for every symbol's bar before it is released
-    stale_after_s: float = 150.0  # no closed bar for this long: status `stale`, bars fetched over REST
+    stale_after_s: float = 75.0  # no closed bar for this long: status `stale`, bars fetched over REST
     rewatch_pause_s: float = 1.0  # bars arrive through the tap; re-arming ccxt's watch is only a health check
     reconnect_base_s: float = 1.0
     reconnect_max_s: float = 30.0
@@ -48,11 +49,11 @@ def _to_bars(symbol: str, rows: list[list], funding: list[float]) -> list[Bar]:
 class BinanceFeed:
     name = "binance"
 
-    def __init__(self, config: Config, secrets: Secrets | None = None, *, timing: StreamTiming = StreamTiming(),
+    def __init__(self, config: Config, secrets: Secrets | None = None, *, timing: StreamTiming | None = None,
                  retry: RetryPolicy = RetryPolicy()) -> None:
         # Market data is public: `secrets` is accepted so every feed is built the same way, never sent.
         self.config = config
-        self.timing = timing
+        self.timing = timing or StreamTiming(stale_after_s=config.exchange.stale_after_s)
         self.retry = retry
         self.instruments: dict[str, Instrument] = {}
         self.last_error = ""
@@ -67,7 +68,9 @@ class BinanceFeed:
         self._closed_bars: asyncio.Queue[Bar] = asyncio.Queue()
         self._sequencer: BarSequencer | None = None
         self._watchers: list[asyncio.Task] = []
-        self._last_bar_at = time.monotonic()
+        self._last_bar_at = self._stream_started = time.monotonic()
+        self._last_streamed: dict[str, float] = {}  # per symbol: when the stream last brought a bar
+        self._notices: list[tuple[str, str | None]] = []
 
     @property
     def status(self) -> str:
@@ -84,6 +87,12 @@ class BinanceFeed:
         """The last settled rate at `open_ms`, as the bar opening then carries it."""
         return self._funding.rate_at(symbol, open_ms)
 
+    def take_notices(self) -> list[tuple[str, str | None]]:
+        """(message, symbol) about the stream's health since the last call, for the operator:
+        the desk draws the status, but a headless run has only these lines."""
+        notices, self._notices = self._notices, []
+        return notices
+
     # REST -----------------------------------------------------------------------------------
     def _server_ms(self) -> int:
         offset = self._client.options.get("timeDifference", 0) if self._client else 0
@@ -91,6 +100,8 @@ class BinanceFeed:
 
     async def start(self) -> dict[str, Instrument]:
         self._status = "connecting"
+        if self._client is not None:  # an earlier attempt that failed part-way
+            await self._client.close()
         self._client = client = create_client(self.config)
         client.tap = self
         self._history = history = BinanceHistory(client, self.retry)
@@ -249,9 +260,10 @@ class BinanceFeed:
         await self._settled_up_to(bar.symbol, open_ms)
         bar = dataclasses.replace(bar, funding_rate=self.funding_rate(bar.symbol, open_ms))
         seq.add(bar, time.monotonic())
-        self._last_bar_at = time.monotonic()
+        self._last_bar_at = self._last_streamed[bar.symbol] = time.monotonic()
         if self._status == "stale":
             self._status = "live"
+            self._notices.append(("market data: bars arrive on the stream again", None))
 
     async def _fill_gap(self, symbol: str, first_ms: int, last_ms: int) -> None:
         try:
@@ -264,17 +276,31 @@ class BinanceFeed:
     async def _poll_when_stale(self) -> None:
         """The stream went quiet: fetch whatever closed since each symbol's last bar."""
         self._status = "stale"
-        self._last_bar_at = time.monotonic()
+        now = self._last_bar_at = time.monotonic()
         last_closed = self._server_ms() // MINUTE_MS * MINUTE_MS - MINUTE_MS
-        for symbol in self.instruments:
-            last = self._sequencer.last.get(symbol)
-            if last is not None and last < last_closed:
-                await self._fill_gap(symbol, last + MINUTE_MS, last_closed)
+        behind = [s for s in self.instruments
+                  if self._sequencer.last.get(s) is not None and self._sequencer.last[s] < last_closed]
+        self._note_silence(now, behind)
+        for symbol in behind:
+            await self._fill_gap(symbol, self._sequencer.last[symbol] + MINUTE_MS, last_closed)
+
+    def _note_silence(self, now: float, behind: list[str]) -> None:
+        quiet = {s: now - self._last_streamed.get(s, self._stream_started) for s in self.instruments}
+        action = "backfilling over REST" if behind else "though by Binance's clock none is due yet"
+        named = behind or list(self.instruments)
+        if len(named) <= NAMED_SILENT_SYMBOLS:
+            for symbol in named:
+                self._notices.append((f"{symbol}: no bar for {quiet[symbol]:.0f} s, {action}", symbol))
+        else:
+            longest = max(quiet[s] for s in named)
+            self._notices.append((f"{len(named)} symbols: no bar for up to {longest:.0f} s "
+                                  f"({', '.join(named[:NAMED_SILENT_SYMBOLS])}, ...), {action}", None))
 
     async def stream(self) -> AsyncIterator[list[Bar]]:
         if self._sequencer is None:
             raise FeedError("the Binance feed is not started")
         self._start_watchers()
+        self._stream_started = time.monotonic()
         seq = self._sequencer
         while True:
             now = time.monotonic()

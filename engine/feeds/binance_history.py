@@ -11,7 +11,7 @@ from typing import Awaitable, Callable
 import ccxt
 
 from engine.exchange import BinanceClient
-from engine.exchange_errors import RetryPolicy, describe, with_retries
+from engine.exchange_errors import RetryPolicy, describe, is_transient, retry_after, with_retries
 from engine.feeds.base import FeedError
 from engine.feeds.binance_bars import MINUTE_MS
 from engine.feeds.binance_funding import FUNDING_PERIOD_MS
@@ -32,7 +32,8 @@ class BinanceHistory:
         try:
             return await with_retries(call, self.retry, on_retry=note)
         except ccxt.BaseError as e:
-            raise FeedError(f"{subject}: {what} failed: {describe(e)}") from None
+            raise FeedError(f"{subject}: {what} failed: {describe(e)}", transient=is_transient(e),
+                            retry_after=retry_after(e)) from None
 
     async def klines(self, symbol: str, **window: int) -> list[list]:
         params = {"symbol": symbol, "interval": "1m", **window}

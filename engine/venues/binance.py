@@ -17,7 +17,7 @@ import ccxt
 from engine.config import Config
 from engine.exchange import USER_TRADES_WEIGHT, create_client
 from engine.exchange_errors import (RetryPolicy, binance_answer, connection_failed, describe, is_rate_limited,
-                                    is_transient, with_retries)
+                                    is_transient, retry_after, with_retries)
 from engine.feeds.base import FeedError
 from engine.feeds.binance_universe import instrument_from_info
 from engine.model import Instrument, Mode, OrderRequest, OrderResult, VenuePosition
@@ -45,6 +45,15 @@ class BinanceCallError(VenueError):
         """Binance turned the request away, or it never left: nothing happened on the exchange."""
         c = self.cause
         return isinstance(c, (ccxt.ExchangeError, ccxt.InvalidNonce)) or is_rate_limited(c) or connection_failed(c)
+
+    @property
+    def transient(self) -> bool:
+        """Time may fix it (network, timeout, 5xx, rate limit): a start retries it."""
+        return is_transient(self.cause)
+
+    @property
+    def retry_after(self) -> float | None:
+        return retry_after(self.cause)
 
 
 class BinanceVenue:
@@ -140,20 +149,23 @@ class BinanceVenue:
         margin_type = MARGIN_TYPES[margin_mode]
         limit = asyncio.Semaphore(10)
 
-        async def one(symbol: str) -> str | None:
+        async def one(symbol: str) -> VenueError | None:
             async with limit:
                 try:
                     await self._set_margin_type(symbol, margin_type)
                     await self._call(symbol, f"setting leverage {leverage}x", self.client.fapiPrivatePostLeverage,
                                      {"symbol": symbol, "leverage": leverage})
                 except VenueError as e:
-                    return str(e)
+                    return e
                 self._leverage[symbol] = leverage
                 return None
 
         failures = [f for f in await asyncio.gather(*(one(s) for s in instruments)) if f]
+        passing = next((f for f in failures if getattr(f, "transient", False)), None)
+        if passing is not None:
+            raise passing  # the whole set-up is worth another try
         if failures:
-            raise VenueError("; ".join(failures))
+            raise VenueError("; ".join(map(str, failures)))
 
     async def _set_margin_type(self, symbol: str, margin_type: str) -> None:
         try:

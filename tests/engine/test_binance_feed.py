@@ -1,5 +1,6 @@
 """BinanceFeed against the fake exchange through the real ccxt: universe, warm-up, live bars, faults."""
 import asyncio
+import re
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
@@ -208,10 +209,14 @@ async def test_a_quiet_stream_is_covered_over_rest(fake):
         groups = [await next_group(), await next_group()]
         assert [opens(g) for g in groups] == [[missed["BTCUSDT"][i], missed["ETHUSDT"][i]] for i in range(2)]
         assert feed.status == "stale"
+        said = feed.take_notices()
+        assert [symbol for _, symbol in said] == SYMBOLS
+        assert all(re.fullmatch(rf"{s}: no bar for \d+ s, backfilling over REST", m) for m, s in said), said
         await fake.push_kline("BTCUSDT")
         await fake.push_kline("ETHUSDT")
         await next_group()
         assert feed.status == "live"
+        assert feed.take_notices() == [("market data: bars arrive on the stream again", None)]
 
 
 async def test_malformed_events_are_ignored(fake):

@@ -1,9 +1,14 @@
 from decimal import Decimal
 
+import pytest
+
 from engine.events import CommandResult, EngineError, EngineState, FillEvent
 from engine.model import Mode
+from engine.startup import StartError, StartRetry
 from engine.statefile import StateFile
-from tests.engine.support import (LIVE_SECRETS, NO_SECRETS, TESTNET_SECRETS, Harness, make_config,
+from engine.venues.base import VenueError
+from engine.venues.paper import PaperVenue
+from tests.engine.support import (LIVE_SECRETS, NO_SECRETS, TESTNET_SECRETS, ExchangeStub, Harness, make_config,
                                   open_quantities)
 
 D = Decimal
@@ -95,8 +100,69 @@ async def test_positions_found_at_start_are_not_guessed_at():
         assert not h.of(CommandResult, command="reconcile")[0].ok
 
 
-async def test_a_testnet_start_without_keys_falls_back_to_paper_with_a_reason():
-    async with Harness(make_config(market="binance", trading_mode="testnet"), secrets=NO_SECRETS) as h:
+async def test_an_explicit_testnet_start_without_keys_is_refused_and_never_becomes_paper():
+    h = Harness(make_config(market="binance", trading_mode="testnet"), secrets=NO_SECRETS)
+    with pytest.raises(StartError, match="TRIFACTOR_TESTNET_API_KEY") as err:
+        await h.engine.run()
+    assert err.value.mode == "testnet" and str(err.value).endswith("; not trading")
+    assert h.engine.mode is Mode.TESTNET and Mode.PAPER not in h.engine._books
+    assert not h.engine.started and h.of(EngineState)[-1].mode is Mode.TESTNET
+
+
+async def test_a_restored_testnet_mode_that_cannot_start_falls_back_to_paper_with_a_reason(tmp_path):
+    state_file = StateFile(tmp_path / "state.toml")
+    state_file.update(mode="testnet")
+    async with Harness(make_config(market="binance"), secrets=NO_SECRETS, state_file=state_file) as h:
         assert h.engine.mode is Mode.PAPER
         refused = h.of(CommandResult, command="set_mode")
         assert refused and not refused[0].ok and "TRIFACTOR_TESTNET_API_KEY" in refused[0].message
+
+
+class Flaky(ExchangeStub):
+    """Fails its set-up `times` times the way a network outage does, then works."""
+
+    def __init__(self, *args, times: int, error: Exception) -> None:
+        super().__init__(*args)
+        self.times, self.error = times, error
+
+    async def prepare(self, *args) -> None:
+        if self.times:
+            self.times -= 1
+            raise self.error
+        await super().prepare(*args)
+
+
+def flaky_factory(h: Harness, left: list[int], error: Exception):
+    def make(mode):
+        if mode is Mode.PAPER:
+            return PaperVenue(h.config.paper, h.feed.last_price)
+        venue = Flaky(mode, h.feed.last_price, times=1 if left[0] else 0, error=error)
+        left[0] = max(0, left[0] - 1)
+        return venue
+    return make
+
+
+async def test_a_transient_start_failure_is_retried_and_each_attempt_reported():
+    h = Harness(make_config(market="binance", trading_mode="testnet"), secrets=TESTNET_SECRETS)
+    h.engine._start_retry = StartRetry(base_s=0.001, max_s=0.004)
+    h.engine._venue_factory = flaky_factory(h, [5], Transient("Binance is not reachable"))
+    async with h:
+        assert h.engine.mode is Mode.TESTNET
+        lines = [e.message for e in h.of(EngineError) if e.message.startswith("connecting")]
+        assert [line.split(",")[0] for line in lines] == [f"connecting (attempt {n}" for n in range(1, 6)]
+        assert "next in 0 s): starting testnet: Binance is not reachable" in lines[0]
+        states = h.of(EngineState)
+        assert any(s.connecting.startswith("attempt 5,") for s in states)
+        assert states[-1].connecting == ""
+
+
+async def test_a_permanent_start_failure_is_not_retried():
+    h = Harness(make_config(market="binance", trading_mode="testnet"), secrets=TESTNET_SECRETS)
+    h.engine._venue_factory = flaky_factory(h, [5], VenueError("the Binance account is in hedge mode"))
+    with pytest.raises(StartError, match="could not start testnet: the Binance account is in hedge mode"):
+        await h.engine.run()
+    assert not [e for e in h.of(EngineError) if e.message.startswith("connecting")]
+
+
+class Transient(VenueError):
+    transient = True

@@ -2,16 +2,15 @@ import logging
 
 from engine.logsetup import REDACTED, SecretRedactor, setup_logging
 from engine.secrets import Secrets
+from tests.logging_support import restored_root_logging
 
 SECRETS = Secrets.load(environ={"TRIFACTOR_API_KEY": "AKIA-very-secret-key", "TRIFACTOR_API_SECRET": "s3cr3t-value",
                                 "TRIFACTOR_DB_PASSWORD": "hunter2"})
 
 
 def test_secrets_never_reach_the_log_file_and_nothing_reaches_the_screen(tmp_path, capsys):
-    root = logging.getLogger()
-    before, level = list(root.handlers), root.level
-    path = setup_logging("DEBUG", SECRETS, path=tmp_path / "logs" / "trifactor.log")
-    try:
+    with restored_root_logging():
+        path = setup_logging("DEBUG", SECRETS, path=tmp_path / "logs" / "trifactor.log")
         log = logging.getLogger("engine.test")
         log.info("connecting with key %s and secret %s", "AKIA-very-secret-key", "s3cr3t-value")
         log.debug("mysql://bot:hunter2@127.0.0.1/db")
@@ -19,12 +18,6 @@ def test_secrets_never_reach_the_log_file_and_nothing_reaches_the_screen(tmp_pat
             raise RuntimeError("bad signature for s3cr3t-value")
         except RuntimeError:
             log.exception("order failed")
-    finally:
-        for handler in list(root.handlers):
-            if handler not in before:
-                root.removeHandler(handler)
-                handler.close()
-        root.setLevel(level)
     text = path.read_text()
     for secret in ("AKIA-very-secret-key", "s3cr3t-value", "hunter2"):
         assert secret not in text
@@ -35,18 +28,11 @@ def test_secrets_never_reach_the_log_file_and_nothing_reaches_the_screen(tmp_pat
 
 
 def test_repeated_setup_keeps_one_file_handler(tmp_path):
-    root = logging.getLogger()
-    before = list(root.handlers)
-    try:
+    with restored_root_logging() as root:
         setup_logging("INFO", SECRETS, path=tmp_path / "a.log")
         setup_logging("INFO", SECRETS, path=tmp_path / "b.log")
         ours = [h for h in root.handlers if h.get_name() == "trifactor-file"]
         assert len(ours) == 1 and ours[0].baseFilename.endswith("b.log")
-    finally:
-        for handler in list(root.handlers):
-            if handler not in before:
-                root.removeHandler(handler)
-                handler.close()
 
 
 def test_a_malformed_log_call_is_still_redacted():

@@ -54,7 +54,7 @@ class RecordedRequest:
 class FakeBinance(StreamPusher):
     def __init__(self, symbols=("BTCUSDT", "ETHUSDT"), *, history_bars: int = 1500, seed: int = 7,
                  wallet: Decimal | str = "10000", api_key: str = API_KEY, api_secret: str = API_SECRET,
-                 other_listings: bool = True) -> None:
+                 other_listings: bool = True, port: int = 0) -> None:
         self.api_key, self.api_secret = api_key, api_secret
         self.history_bars, self.seed = history_bars, seed
         self.rules: dict[str, SymbolRules] = {s: SymbolRules.for_symbol(s) for s in symbols}
@@ -68,7 +68,7 @@ class FakeBinance(StreamPusher):
         self._markets: dict[str, SymbolMarket] = {}
         self._end_open_ms = (int(time.time() * 1000) // MINUTE_MS - 1) * MINUTE_MS
         self._runner: web.AppRunner | None = None
-        self.port = 0
+        self.port = port  # 0: any free port
 
     # lifecycle ----------------------------------------------------------------------------
     async def __aenter__(self) -> "FakeBinance":
@@ -78,7 +78,7 @@ class FakeBinance(StreamPusher):
             app.router.add_get(path, self.hub.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
         return self

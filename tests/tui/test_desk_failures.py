@@ -4,8 +4,9 @@ import asyncio
 from pathlib import Path
 
 from engine.config import from_mapping
-from engine.events import StoreStatus
+from engine.events import EngineState, StoreStatus
 from engine.model import Mode
+from engine.startup import StartError
 from engine.statefile import StateFile
 from tests.tui.conftest import FROZEN_NOW, Notices, press, shown, until
 from tests.tui.fake_engine import FakeEngine
@@ -152,3 +153,33 @@ async def test_a_damaged_state_file_and_an_unknown_theme_are_reported(tmp_path):
         await until(pilot, lambda: notices.any("theme 'neon' is not known"), "the theme notice")
         assert app.theme == "dark"
         await until(pilot, lambda: notices.any("was unreadable"), "the state file notice")
+
+
+async def test_a_live_start_that_fails_for_good_says_why_and_never_shows_live(tmp_path):
+    engine = FakeEngine(fail_with=StartError("could not start live: API key rejected; not trading", "live"))
+    engine.mode = Mode.LIVE
+    app = desk(tmp_path, engine)
+    notices = Notices(app)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(pilot, lambda: notices.any("API key rejected"), "the reason is shown")
+        title, message, severity = next(n for n in notices.shown if "API key rejected" in n[1])
+        assert title == "Live could not start" and severity == "error" and "stays in live mode" in message
+        header = shown(app.desk.header)
+        assert "live: not trading" in header and "ENGINE STOPPED" in header and "LIVE ‼" not in header
+
+
+async def test_the_header_shows_start_up_retries_and_live_only_once_trading(tmp_path):
+    gate = asyncio.Event()
+    engine = FakeEngine(start_gate=gate, live_keys=True)
+    engine.mode = Mode.LIVE
+    app = desk(tmp_path, engine)
+    async with app.run_test(size=(160, 30)) as pilot:
+        engine.bus.publish(EngineState(mode=Mode.LIVE, market="binance", halted=False, halt_reason="",
+                                       paused=frozenset(), breakers={}, mismatched=frozenset(),
+                                       feed_status="connecting", connecting="attempt 3, next in 4 s"))
+        await until(pilot, lambda: "connecting (attempt 3, next in 4 s)" in shown(app.desk.header),
+                    "the retry is shown")
+        assert "live: not trading" in shown(app.desk.header)
+        gate.set()
+        await until(pilot, lambda: "‼ LIVE ‼" in shown(app.desk.header), "live once the engine trades")
+        assert "connecting" not in shown(app.desk.header)

@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.bindings import FLATTEN_ALL
 from tui.pump import EventPump
 
 MODES = (
@@ -28,6 +29,21 @@ CONSEQUENCES = (
     "the positions of the mode you leave stay exactly as they are, and are shown again "
     "when you come back to it."
 )
+
+
+class LiveConfirmInput(Input):
+    """The typed LIVE confirmation. The flatten key is never taken as text here, so it
+    flattens from this prompt too; LIVE never needs an upper-case F.
+
+    Textual drops the bindings of keys a focused input takes *before* it applies the keymap,
+    so the flatten binding's own key must be let through as well, or a keymap override would
+    find nothing left to move. With the key moved, F still reaches the input as a letter.
+    """
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        if key == FLATTEN_ALL.key or key in getattr(self.app, "flatten_keys", ()):
+            return False
+        return super().check_consume_key(key, character)
 
 
 class ModeScreen(ModalScreen[str | None]):
@@ -51,7 +67,7 @@ class ModeScreen(ModalScreen[str | None]):
             box.border_title = f"Trading mode · now {current}"
             yield Static(CONSEQUENCES, id="mode-consequences")
             yield OptionList(*options, id="mode-options")
-            yield Input(placeholder="type LIVE to confirm, then enter", id="mode-confirm")
+            yield LiveConfirmInput(placeholder="type LIVE to confirm, then enter", id="mode-confirm")
             yield Static("", id="mode-answer")
             yield Static("↑↓ choose · enter switch · escape cancel", id="mode-keys")
 

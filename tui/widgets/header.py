@@ -23,13 +23,17 @@ def header_text(mode: str, state: EngineState | None, store: StoreStatus | None,
                 engine: str, width: int = 1000) -> Text:
     """`engine` is starting, running or stopped."""
     items: list[tuple[str, str]] = []
-    if mode == "live":
+    if mode == "live" and engine == "running":
         items.append(("‼ LIVE ‼", f"bold reverse {palette.loss}"))
+    elif mode == "live":  # asked for, but nothing is live yet (or any more): no alarm that lies
+        items.append(("live: not trading", f"bold {palette.warn}"))
     else:
         items.append((mode.upper(), "bold reverse"))
     if engine != "running":
         items.append(("engine starting…" if engine == "starting" else "ENGINE STOPPED",
                       palette.warn if engine == "starting" else f"bold {palette.loss}"))
+    if state is not None and state.connecting:
+        items.append((f"connecting ({state.connecting})", f"bold {palette.warn}"))
     if state is not None:
         items.append((f"market {state.market}", ""))
         feed_ok = state.feed_status == "live"
