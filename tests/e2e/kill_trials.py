@@ -31,14 +31,18 @@ class Plan:
                          # first run's start-up time after which the restart is killed (start-up)
 
 
+# Seconds to the kill: from the start (start-up), from the first fill (trading), or into the outage.
+KILL_AFTER_S = {"start-up": (0.05, 2.5), "trading": (0.0, 1.5)}
+OUTAGE_S = (0.2, 3.0)
+REPLAY_KILL = {"replay in the running engine": (0.0, 1.0), "replay at start-up": (0.1, 1.2)}
+
+
 def plan_trials(rng: random.Random, count: int) -> list[Plan]:
     plans = []
     for i in range(count):
         kind = KINDS[i % len(KINDS)]
-        kill_after = {"start-up": rng.uniform(0.05, 2.5), "trading": rng.uniform(0.0, 1.5)}.get(
-            kind, rng.uniform(0.2, 3.0))
-        plans.append(Plan(kind, rng.randrange(1, 100_000), kill_after, rng.randrange(1_000),
-                          rng.uniform(0.0, 1.0) if kind == "replay in the running engine" else rng.uniform(0.1, 1.2)))
+        plans.append(Plan(kind, rng.randrange(1, 100_000), rng.uniform(*KILL_AFTER_S.get(kind, OUTAGE_S)),
+                          rng.randrange(1_000), rng.uniform(*REPLAY_KILL.get(kind, (0.0, 1.0)))))
     return plans
 
 
