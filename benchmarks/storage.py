@@ -167,15 +167,15 @@ def build_history(url: str, days: int) -> int:
     for m in range(minutes):
         ts = (T0 + timedelta(minutes=m)).replace(tzinfo=None)
         for s in symbols:
-            chunk.append(("signal", {"timestamp": ts, "symbol": s, "final_factor": 0.1, "target_factor": 0.1,
+            chunk.append(("signal", {"instance": "default", "timestamp": ts, "symbol": s, "final_factor": 0.1, "target_factor": 0.1,
                                      "raw_factor": 0.2, "status": "active", "price": 100.0,
                                      "target_position_usd": Decimal("12.5")}))
-        chunk.append(("equity", {"timestamp": ts, "mode": "paper", "total_equity": Decimal("10000") + m,
+        chunk.append(("equity", {"instance": "default", "timestamp": ts, "mode": "paper", "total_equity": Decimal("10000") + m,
                                  "realized_pnl_cumulative": Decimal(0), "unrealized_pnl": Decimal(0),
                                  "total_pnl_cumulative": Decimal(0), "total_fees_cumulative": Decimal(0),
                                  "trade_count_cumulative": m // 10, "funding_cumulative": Decimal(0)}))
         if m % 10 == 0:
-            chunk.append(("trade", {"timestamp": ts, "symbol": symbols[m % 50], "mode": "paper", "side": "BUY",
+            chunk.append(("trade", {"instance": "default", "timestamp": ts, "symbol": symbols[m % 50], "mode": "paper", "side": "BUY",
                                     "price": Decimal("100.5"), "quantity": Decimal("0.1"),
                                     "quote_quantity": Decimal("10.05"), "trade_time": ts, "trade_id": f"t{m}"}))
         if len(chunk) >= 20_000:

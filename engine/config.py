@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -18,6 +19,9 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 MODES = ("paper", "testnet", "live")
+DEFAULT_INSTANCE = "default"
+# An instance name goes into lock file names and lock names, so it stays a plain token.
+INSTANCE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 MARKETS = ("sim", "binance", "replay")
 SECRET_KEYS = {"api_key", "api_secret", "testnet_api_key", "testnet_api_secret", "password"}
 # Keys of the original bot's config that no longer mean anything here, with what replaced them.
@@ -145,6 +149,9 @@ class UiConfig:
 class Config:
     trading_mode: str = opt("paper", "Trading mode at start: paper, testnet (Binance demo trading) or live.",
                             choices=MODES)
+    instance: str = opt(DEFAULT_INSTANCE, "This engine's name in the store: every row carries it, and only one engine "
+                        "per instance may run on a store. Engines sharing a MariaDB database need different "
+                        "names (1-32 letters, digits, `_`, `.` or `-`).")
     market: str = opt("sim", "Market data: `sim` (embedded simulated market), `binance`, `replay`.",
                       choices=MARKETS)
     replay_path: str | None = opt(None, "CSV file or directory of CSV files for market `replay`.")
@@ -280,6 +287,8 @@ URL_SCHEMES = ("http", "https", "ws", "wss")
 def _check(cfg: Config, source: str) -> list[str]:
     """Problems that involve more than one key, or the shape of a value."""
     problems = []
+    if not INSTANCE_NAME.match(cfg.instance):
+        problems.append(f"{source}: `instance` {cfg.instance!r} must be 1-32 letters, digits, _, . or -")
     if not cfg.symbols() and cfg.universe.type == "list":
         problems.append(f"{source}: `universe.symbol_list` leaves no symbol to trade")
     bad = [s for s in cfg.universe.symbol_list if not s.isalnum()]

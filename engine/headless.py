@@ -38,7 +38,8 @@ def fill_line(event: FillEvent) -> str:
 
 def store_line(status: StoreStatus) -> str:
     if status.status == "up":
-        return "store: up, everything written"
+        # Up with a message: rows were set aside as conflicts, or the instance lock was lost.
+        return f"! store: {status.message}" if status.message else "store: up, everything written"
     detail = f": {status.message}" if status.message and not status.message.startswith("db down") else ""
     if status.status == "down" and status.message.startswith("db down"):
         return f"store: {status.message}"
@@ -79,7 +80,7 @@ class _Printer:
             elif isinstance(event, EngineError):
                 print(f"! {event.message}", file=self.out)
             elif isinstance(event, StoreStatus) and (event.status, event.message) != self.store:
-                if self.store is not None or event.status != "up":
+                if self.store is not None or event.status != "up" or event.message:
                     print(store_line(event), file=self.out)
                 self.store = (event.status, event.message)
         self.out.flush()

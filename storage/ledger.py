@@ -12,14 +12,17 @@ is replayed (idempotently) before the engine reads its state back.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 from collections import deque
 from datetime import datetime
 from pathlib import Path
 
+from engine.config import DEFAULT_INSTANCE
 from engine.events import Event
 from engine.paths import private_dir
+from storage.errors import StoreError
 from storage.journal import Journal
 from storage.rows import Row, rows_for
 from storage.threads import DaemonWorker
@@ -37,6 +40,18 @@ class _Unwritten(Exception):
         self.records, self.cause = records, cause
 
 
+def _lock_directory(directory: Path) -> int:
+    """One process per ledger: a second one must not read, let alone repair, a live ledger."""
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StoreError(f"the ledger {directory} is in use by another trifactor process (same store and "
+                         f"instance); stop it or pick another `instance`") from None
+    return fd
+
+
 def _segment_name(first_seq: int) -> str:
     return f"ledger-{first_seq:012d}.jsonl"
 
@@ -47,9 +62,11 @@ def _newest_time(rows: list[Row]) -> datetime | None:
 
 
 class LedgerJournal:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, instance: str = DEFAULT_INSTANCE) -> None:
         self.directory = directory
+        self.instance = instance
         private_dir(directory)
+        self._lock_fd = _lock_directory(directory)
         self._thread = DaemonWorker("trifactor-ledger")
         self._buffer: list[Event] = []  # appended, not yet on disk
         self._handed: deque[Record] = deque()  # on disk, not yet taken by the writer
@@ -148,7 +165,7 @@ class LedgerJournal:
         records = []
         for event in events:
             try:
-                rows = rows_for(event)
+                rows = rows_for(event, self.instance)
             except Exception as e:  # noqa: BLE001 - one malformed event must not cost the others
                 log.error("ledger: a %s event cannot be recorded: %s", getattr(event, "kind", type(event).__name__),
                           e)
@@ -243,6 +260,9 @@ class LedgerJournal:
                 self._active = None
         self._thread.submit(finish)
         self._thread.shutdown(wait_s)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # frees the flock
+            self._lock_fd = None
 
 
 def newest_time(rows: list[Row]) -> datetime | None:

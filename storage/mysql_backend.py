@@ -20,7 +20,8 @@ from engine.config import StorageConfig
 from engine.secrets import Secrets
 from storage.backend import Layout, group_rows
 from storage.codec import utc_naive
-from storage.errors import StoreError, StoreUnreachable, Unavailable
+from storage import conflicts
+from storage.errors import Conflict, StoreConflict, StoreError, StoreUnreachable, Unavailable
 from storage.mysql_errors import broken_connection, error_code, is_transient, reason, unreachable
 from storage.mysql_literals import insert_statements
 from storage.rows import Row
@@ -67,6 +68,12 @@ class MysqlBackend:
                 raise StoreError(f"cannot connect to {self.url}: the CA file {self._ca_file} "
                                  f"(storage.mysql_ca_file) cannot be used: {e}") from None
         return args
+
+    def dedicated_connection(self) -> pymysql.Connection:
+        """A plain connection of its own to the database (for a lock held for the store's life)."""
+        args = self._connect_args(with_db=False)
+        return pymysql.connect(**args, database=self.url.database, read_timeout=self.timeout_s,
+                               write_timeout=self.timeout_s)
 
     def open(self, create: bool) -> None:
         try:
@@ -185,22 +192,39 @@ class MysqlBackend:
             raise
 
     def write(self, rows: list[Row]) -> None:
-        statements = [sql for kind, values in group_rows(rows, self.batch_size)
-                      for sql in insert_statements(kind, values)]
+        """All rows in one transaction; then StoreConflict names any row whose key was already
+        stored with other content (not stored; everything else is committed)."""
+        statements = [(kind, sql, sent) for kind, values in group_rows(rows, self.batch_size)
+                      for sql, sent in insert_statements(kind, values)]
 
-        async def go() -> None:
+        async def go() -> list[Conflict]:
+            found: list[Conflict] = []
             async with self._connection() as conn:
                 await conn.begin()
                 async with conn.cursor() as cur:
-                    for statement in statements:
-                        await cur.execute(statement)
+                    for kind, statement, sent in statements:
+                        inserted = await cur.execute(statement)
+                        if inserted < len(sent) and conflicts.needs_check(kind):
+                            found += await self._conflicts(cur, kind, sent)
                 await conn.commit()
+            return found
         try:
-            self._with_retry(go)
+            found = self._with_retry(go)
         except Exception as e:
             if is_transient(e):
                 raise Unavailable(f"writing to {self.url}: {reason(e, self.url)}") from None
             raise
+        if found:
+            raise StoreConflict(found)
+
+    @staticmethod
+    async def _conflicts(cur: Any, kind: str, values: list[dict]) -> list[Conflict]:
+        found = []
+        for chunk in conflicts.chunks(values):
+            await cur.execute(conflicts.stored_rows_sql(kind, len(chunk)).replace("?", "%s"),
+                              _params(conflicts.key_params(kind, chunk)))
+            found += conflicts.find_conflicts(kind, chunk, list(await cur.fetchall()))
+        return found
 
     # -- schema ------------------------------------------------------------------------------
     @contextmanager

@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 from datetime import datetime
 from decimal import Decimal
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 from pymysql.converters import escape_string
 
@@ -60,18 +60,20 @@ _RENDER = {kind: _row_literal(kind) for kind in SPECS}
 _SQL = {kind: spec.mysql_sql() for kind, spec in SPECS.items()}
 
 
-def insert_statements(kind: str, rows: Iterable[dict]) -> Iterator[str]:
-    """Multi-row INSERTs for `rows`, in order, each at most about MAX_STATEMENT_BYTES long."""
+def insert_statements(kind: str, rows: list[dict]) -> Iterator[tuple[str, list[dict]]]:
+    """Multi-row INSERTs for `rows`, in order, each at most about MAX_STATEMENT_BYTES long,
+    with the rows each one carries."""
     head, tail = _SQL[kind]
     render = _RENDER[kind]
     parts: list[str] = []
+    first = 0
     size = 0
-    for values in rows:
+    for i, values in enumerate(rows):
         text = render(values)
         if parts and size + len(text) > MAX_STATEMENT_BYTES:
-            yield head + ",".join(parts) + tail
-            parts, size = [], 0
+            yield head + ",".join(parts) + tail, rows[first:i]
+            parts, size, first = [], 0, i
         parts.append(text)
         size += len(text) + 1
     if parts:
-        yield head + ",".join(parts) + tail
+        yield head + ",".join(parts) + tail, rows[first:]

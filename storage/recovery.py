@@ -13,7 +13,7 @@ from engine.store import RestoredControls, RestoredPosition, RestoredState
 from storage.backend import Backend
 from storage.codec import EXACT, money, to_decimal, to_utc
 from storage.reads import day_open_equity, equity_history
-from storage.rows import ENGINE_STATE_ID
+from engine.config import DEFAULT_INSTANCE
 
 EQUITY_TAIL = 500
 
@@ -40,11 +40,13 @@ def positions_from_fills(fills: list[tuple]) -> dict[str, RestoredPosition]:
     return {s: RestoredPosition(s, q, money(e, "entry_price")) for s, (q, e) in sorted(book.items()) if q != 0}
 
 
-def load_state(backend: Backend, mode: str, now: datetime | None = None) -> RestoredState | None:
+def load_state(backend: Backend, mode: str, instance: str = DEFAULT_INSTANCE,
+               now: datetime | None = None) -> RestoredState | None:
     fills = backend.query("SELECT symbol, side, quantity, price, realized_pnl, commission FROM trades "
-                          "WHERE mode = ? ORDER BY timestamp, id", (mode,))
-    funding = backend.query("SELECT amount, timestamp FROM funding_payments WHERE mode = ?", (mode,))
-    tail = equity_history(backend, mode, EQUITY_TAIL)
+                          "WHERE instance = ? AND mode = ? ORDER BY timestamp, id", (instance, mode))
+    funding = backend.query("SELECT amount, timestamp FROM funding_payments WHERE instance = ? AND mode = ?",
+                            (instance, mode))
+    tail = equity_history(backend, mode, EQUITY_TAIL, instance)
     if not fills and not funding and not tail:
         return None
     # The day is the market's: that of the last stored point (a sim or replay runs on its own clock).
@@ -62,15 +64,15 @@ def load_state(backend: Backend, mode: str, now: datetime | None = None) -> Rest
         funding=sum((to_decimal(r[0]) for r in funding), zero),
         trade_count=len(fills),
         peak_equity=peak,
-        day_open_equity=day_open_equity(backend, mode, midnight) if tail else None,
+        day_open_equity=day_open_equity(backend, mode, midnight, instance) if tail else None,
         equity_tail=[(p.ts, p.equity) for p in tail],
         last_funding_ts=max((to_utc(r[1]) for r in funding), default=None),
     )
 
 
-def load_controls(backend: Backend) -> RestoredControls | None:
-    rows = backend.query("SELECT mode, halted, halt_reason, paused FROM engine_state WHERE id = ?",
-                         (ENGINE_STATE_ID,))
+def load_controls(backend: Backend, instance: str = DEFAULT_INSTANCE) -> RestoredControls | None:
+    rows = backend.query("SELECT mode, halted, halt_reason, paused FROM engine_state WHERE instance = ?",
+                         (instance,))
     if not rows:
         return None
     mode, halted, reason, paused = rows[0]

@@ -10,9 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any, Callable, TypeVar
 
-from engine.config import StorageConfig
+from engine.config import DEFAULT_INSTANCE, StorageConfig
 from engine.secrets import Secrets
-from storage import reads
+from storage import instances, reads
 from storage.backend import Backend, make_backend
 from storage.errors import StoreError
 from storage.migrations import LATEST_VERSION, MIGRATIONS
@@ -101,22 +101,41 @@ def _qty(value: Decimal | None) -> str:
 
 
 @_outside_event_loop
-def status_report(url: str | None, secrets: Secrets, config: StorageConfig | None = None) -> str:
-    """Positions, equity, last trades, paused symbols and halt state, read-only, from a second
-    process while the app runs."""
+def status_report(url: str | None, secrets: Secrets, config: StorageConfig | None = None,
+                  instance: str | None = None) -> str:
+    """Every engine instance in the store (or just `instance`): positions, equity, trade count,
+    last trades, paused symbols and halt state, read-only, from a second process while the
+    engines run. Takes no lock."""
     backend = _open(url, secrets, config, create=False)
     try:
-        if current_version(backend) is None:
+        version = current_version(backend)
+        if version is None:
             raise StoreError(f"{backend.url} holds no trifactor data yet (no schema): start trifactor once")
-        return _status_text(backend)
+        if version < LATEST_VERSION:
+            raise StoreError(f"{backend.url} has schema version {version}, expected {LATEST_VERSION}: "
+                             f"run `trifactor db upgrade` (or start trifactor once)")
+        names = instances.names(backend)
+        if instance is not None:
+            if instance not in names:
+                known = ", ".join(names) or "none"
+                raise StoreError(f"{backend.url} has no instance {instance!r} (instances: {known})")
+            names = [instance]
+        lines = [f"store   {backend.url}",
+                 f"instances  {', '.join(names) if names else 'none yet'}"]
+        for name in names or [DEFAULT_INSTANCE]:
+            lines += ["", *_instance_text(backend, name)]
+        return "\n".join(lines)
     finally:
         backend.close()
 
 
-def _status_text(backend: Backend) -> str:
-    controls = load_controls(backend)
+def _instance_text(backend: Backend, instance: str) -> list[str]:
+    controls = load_controls(backend, instance)
     mode = controls.mode if controls and controls.mode else "paper"
-    lines = [f"store   {backend.url}"]
+    lines = [f"== instance {instance} =="]
+    runner = instances.runner(backend, instance)
+    if runner:
+        lines.append(f"engine  {runner}")
     if controls:
         halted = f"HALTED ({controls.halt_reason})" if controls.halted and controls.halt_reason else (
             "HALTED" if controls.halted else "no")
@@ -126,18 +145,19 @@ def _status_text(backend: Backend) -> str:
     else:
         lines.append("engine  no state recorded yet")
 
-    history = reads.equity_history(backend, mode, 1)
+    history = reads.equity_history(backend, mode, 1, instance)
+    count = reads.trade_count(backend, mode, instance)
     lines.append("")
     if history:
         p = history[-1]
         dd = f"{p.drawdown * 100:.2f}%" if p.drawdown is not None else "-"
         lines += [f"equity ({mode}) at {p.ts:%Y-%m-%d %H:%M:%S} UTC: {_usd(p.equity)} USDT",
                   f"  realized {_usd(p.realized)}  unrealized {_usd(p.unrealized)}  fees {_usd(p.fees)}  "
-                  f"funding {_usd(p.funding)}  peak {_usd(p.peak)}  drawdown {dd}  trades {p.trade_count}"]
+                  f"funding {_usd(p.funding)}  peak {_usd(p.peak)}  drawdown {dd}  trades {count}"]
     else:
-        lines.append(f"equity ({mode}): no data yet")
+        lines.append(f"equity ({mode}): no data yet  trades {count}")
 
-    held = reads.positions(backend, mode)
+    held = reads.positions(backend, mode, instance)
     lines += ["", f"positions ({mode}): {len(held) or 'none'}"]
     if held:
         lines.append(f"  {'symbol':<14}{'quantity':>16}{'entry':>16}{'mark':>16}{'unrealized':>14}")
@@ -145,7 +165,7 @@ def _status_text(backend: Backend) -> str:
             lines.append(f"  {pos.symbol:<14}{_qty(pos.quantity):>16}{_qty(pos.entry_price):>16}"
                          f"{_qty(pos.mark_price):>16}{_usd(pos.unrealized_pnl):>14}")
 
-    trades = reads.last_trades(backend, LAST_TRADES, mode)
+    trades = reads.last_trades(backend, LAST_TRADES, mode, instance)
     lines += ["", f"last trades ({mode}): {len(trades) or 'none'}"]
     if trades:
         lines.append(f"  {'time (UTC)':<20}{'symbol':<14}{'side':<6}{'quantity':>14}{'price':>16}"
@@ -153,4 +173,4 @@ def _status_text(backend: Backend) -> str:
         for t in trades:
             lines.append(f"  {t.ts:%Y-%m-%d %H:%M:%S} {t.symbol:<14}{t.side:<6}{_qty(t.quantity):>14}"
                          f"{_qty(t.price):>16}{_usd(t.fee):>12}{_usd(t.realized_pnl):>12}")
-    return "\n".join(lines)
+    return lines

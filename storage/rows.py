@@ -2,7 +2,8 @@
 
 Values are already in their stored form (money rounded to 18 places, naive-UTC
 timestamps, finite floats or None), so a row means the same thing whichever backend or
-the journal receives it. Events the store does not keep map to no rows.
+the journal receives it. Every row carries the instance (engine name) that wrote it.
+Events the store does not keep map to no rows.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from engine.config import DEFAULT_INSTANCE
 from engine.events import (CommandResult, EngineState, EquityUpdate, Event, FillEvent, FundingPayment,
                            OrderUpdate, PositionUpdate, SignalUpdate)
 from storage.codec import EXACT, money, real, utc_naive
@@ -19,7 +21,6 @@ from storage.migrations.v0001_initial import DETAIL_COLUMNS, FACTOR_COLUMNS
 from storage.statements import MONEY_COLUMNS, TS_COLUMNS
 
 Row = tuple[str, dict[str, Any]]
-ENGINE_STATE_ID = 1
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -99,18 +100,18 @@ def order_update_key(ts: datetime, status: str) -> int:
     return micros * 10 + STATUS_PROGRESS.get(status, FINAL_PROGRESS)
 
 
-def order_rows(e: OrderUpdate) -> list[Row]:
+def order_rows(e: OrderUpdate, instance: str) -> list[Row]:
     ts = utc_naive(e.ts)
     return [
         ("order", {
-            "client_order_id": e.client_order_id, "mode": _mode(e.mode), "symbol": e.symbol,
+            "instance": instance, "client_order_id": e.client_order_id, "mode": _mode(e.mode), "symbol": e.symbol,
             "side": _mode(e.side), "quantity": money(e.quantity, "orders.quantity"),
             "reduce_only": bool(e.reduce_only), "reason": e.reason, "status": e.status,
             "exchange_order_id": e.exchange_order_id, "message": e.message, "created_at": ts, "updated_at": ts,
             "update_key": order_update_key(ts, e.status),
         }),
         ("order_event", {
-            "client_order_id": e.client_order_id, "timestamp": ts, "status": e.status,
+            "instance": instance, "client_order_id": e.client_order_id, "timestamp": ts, "status": e.status,
             "exchange_order_id": e.exchange_order_id, "message": e.message,
         }),
     ]
@@ -136,29 +137,46 @@ def audit_rows(e: CommandResult) -> list[Row]:
 
 def state_rows(e: EngineState) -> list[Row]:
     return [("state", {
-        "id": ENGINE_STATE_ID, "mode": _mode(e.mode), "market": e.market, "halted": bool(e.halted),
+        "mode": _mode(e.mode), "market": e.market, "halted": bool(e.halted),
         "halt_reason": e.halt_reason, "paused": json.dumps(sorted(e.paused)),
         "breakers": json.dumps(dict(e.breakers), sort_keys=True), "mismatched": json.dumps(sorted(e.mismatched)),
         "feed_status": e.feed_status, "updated_at": utc_naive(e.ts),
     })]
 
 
+def instance_row(instance: str, pid: int, host: str, started_at: datetime, heartbeat: datetime) -> Row:
+    return ("instance", {"instance": instance, "pid": pid, "host": host, "started_at": utc_naive(started_at),
+                         "heartbeat": utc_naive(heartbeat)})
+
+
 _CONVERTERS = {
     SignalUpdate: signal_rows, FillEvent: fill_rows, PositionUpdate: position_rows, EquityUpdate: equity_rows,
-    OrderUpdate: order_rows, FundingPayment: funding_rows, CommandResult: audit_rows, EngineState: state_rows,
+    FundingPayment: funding_rows, CommandResult: audit_rows, EngineState: state_rows,
 }
 
 
-def rows_for(event: Event) -> list[Row]:
-    """The rows for one event; events the store does not keep (bars, errors, status) give none."""
+def rows_for(event: Event, instance: str) -> list[Row]:
+    """The rows for one event, written by `instance`; events the store does not keep (bars,
+    errors, status) give none."""
+    if isinstance(event, OrderUpdate):
+        return order_rows(event, instance)
     convert = _CONVERTERS.get(type(event))
-    return convert(event) if convert else []
+    if convert is None:
+        return []
+    rows = convert(event)
+    for _, values in rows:
+        values["instance"] = instance
+    return rows
 
 
 def revive(kind: str, values: dict[str, Any]) -> dict[str, Any]:
-    """A row read back from the journal (JSON) with its Decimals and timestamps restored."""
+    """A row read back from the journal (JSON) with its Decimals and timestamps restored.
+
+    Rows journaled before instances existed belong to the default instance (whose journal
+    directory they are in)."""
     money_cols = MONEY_COLUMNS[kind]
     out = dict(values)
+    out.setdefault("instance", DEFAULT_INSTANCE)
     for name, value in values.items():
         if value is None:
             continue

@@ -12,8 +12,9 @@ from typing import Any, Callable, Iterator
 
 from engine.paths import private_file
 from storage.backend import Layout, group_rows
+from storage import conflicts
 from storage.codec import money_text, ts_text
-from storage.errors import StoreError, StoreUnreachable, Unavailable
+from storage.errors import Conflict, StoreConflict, StoreError, StoreUnreachable, Unavailable
 from storage.rows import Row
 from storage.statements import MONEY_COLUMNS, SPECS, TS_COLUMNS
 from storage.url import StoreUrl
@@ -124,16 +125,21 @@ class SqliteBackend:
             raise
 
     def write(self, rows: list[Row]) -> None:
+        """All rows in one transaction; then StoreConflict names any row whose key was already
+        stored with other content (not stored; everything else is committed)."""
         try:
             conn = self.conn
         except StoreError as e:
             raise Unavailable(str(e)) from None
+        found: list[Conflict] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for kind, values in group_rows(rows, self.batch_size):
                     sql, encode = _WRITERS[kind]
-                    conn.executemany(sql, map(encode, values))
+                    inserted = conn.executemany(sql, map(encode, values)).rowcount
+                    if inserted < len(values) and conflicts.needs_check(kind):
+                        found += self._conflicts(kind, values)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -145,6 +151,16 @@ class SqliteBackend:
                     self.close()  # a fresh connection next time
                 raise Unavailable(f"{self.url}: {e}") from None
             raise
+        if found:
+            raise StoreConflict(found)
+
+    def _conflicts(self, kind: str, values: list[dict]) -> list[Conflict]:
+        found = []
+        for chunk in conflicts.chunks(values):
+            stored = self.conn.execute(conflicts.stored_rows_sql(kind, len(chunk)),
+                                       tuple(_encode(p) for p in conflicts.key_params(kind, chunk))).fetchall()
+            found += conflicts.find_conflicts(kind, chunk, stored)
+        return found
 
     @contextmanager
     def migration_lock(self) -> Iterator[None]:

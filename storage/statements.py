@@ -1,7 +1,9 @@
 """The write statements: one per kind of row, each idempotent so that replaying the
 journal (or a batch whose commit was lost in transit) never duplicates anything.
 
-- "ignore": rows with a natural key (a trade id, an event id) are inserted once.
+- "ignore": rows with a natural key (a trade id, an event id) are inserted once; a row
+  whose key is stored with other content is a conflict (storage/conflicts.py), never
+  silently dropped.
 - "replace": the newest write wins (a signal for a bar, an equity point).
 - "newer": a row replaces the stored one only if its guard timestamp is not older, so
   a replayed stale update (an order intent after its fill) never moves state backwards.
@@ -21,7 +23,7 @@ class WriteSpec:
     policy: str  # ignore | replace | newer
     guard: str = ""  # "newer": the timestamp column that decides
     insert_only: tuple[str, ...] = ()  # never changed by an update (e.g. created_at)
-    keep_if_null: tuple[str, ...] = ()  # an update without a value keeps the stored one
+    keep_if_null: tuple[str, ...] = ()  # an update (or a replay) without a value keeps the stored one
 
     def sqlite_sql(self) -> str:
         """The statement for one row, positional `?` parameters in column order."""
@@ -71,44 +73,49 @@ SIGNAL_COLUMNS = ("timestamp", "symbol", *FACTOR_COLUMNS, "target_position_usd",
                   "price", "bar_return", "status", "progress", *DETAIL_COLUMNS, "target_changed", "bars_seen")
 
 SPECS: dict[str, WriteSpec] = {
-    "signal": WriteSpec("signals", SIGNAL_COLUMNS, ("symbol", "timestamp"), "replace"),
+    "signal": WriteSpec("signals", ("instance", *SIGNAL_COLUMNS), ("instance", "symbol", "timestamp"), "replace"),
     "trade": WriteSpec(
         "trades",
-        ("timestamp", "symbol", "mode", "order_id", "client_order_id", "side", "price", "quantity",
+        ("instance", "timestamp", "symbol", "mode", "order_id", "client_order_id", "side", "price", "quantity",
          "quote_quantity", "commission", "commission_asset", "realized_pnl", "is_maker", "trade_time",
          "strategy_factor", "trade_id"),
-        ("mode", "trade_id"), "ignore"),
+        ("instance", "mode", "trade_id"), "ignore"),
     "position": WriteSpec(
         "positions",
-        ("symbol", "mode", "quantity", "entry_price", "mark_price", "unrealized_pnl", "leverage",
+        ("instance", "symbol", "mode", "quantity", "entry_price", "mark_price", "unrealized_pnl", "leverage",
          "initial_margin", "last_update_ts"),
-        ("symbol", "mode"), "newer", guard="last_update_ts"),
+        ("instance", "mode", "symbol"), "newer", guard="last_update_ts"),
     "equity": WriteSpec(
         "performance",
-        ("timestamp", "mode", "total_equity", "realized_pnl_cumulative", "unrealized_pnl",
+        ("instance", "timestamp", "mode", "total_equity", "realized_pnl_cumulative", "unrealized_pnl",
          "total_pnl_cumulative", "total_fees_cumulative", "trade_count_cumulative", "funding_cumulative",
          "capital", "peak_equity", "drawdown"),
-        ("mode", "timestamp"), "replace"),
+        ("instance", "mode", "timestamp"), "replace"),
     "order": WriteSpec(
         "orders",
-        ("client_order_id", "mode", "symbol", "side", "quantity", "reduce_only", "reason", "status",
+        ("instance", "client_order_id", "mode", "symbol", "side", "quantity", "reduce_only", "reason", "status",
          "exchange_order_id", "message", "created_at", "updated_at", "update_key"),
-        ("client_order_id",), "newer", guard="update_key", insert_only=("created_at",),
+        ("instance", "client_order_id"), "newer", guard="update_key", insert_only=("created_at",),
         keep_if_null=("exchange_order_id",)),
+    # A repeated status without the exchange's id (known only once the exchange answered) is
+    # the same event, not a conflict.
     "order_event": WriteSpec(
-        "order_history", ("client_order_id", "timestamp", "status", "exchange_order_id", "message"),
-        ("client_order_id", "status", "timestamp"), "ignore"),
+        "order_history", ("instance", "client_order_id", "timestamp", "status", "exchange_order_id", "message"),
+        ("instance", "client_order_id", "status", "timestamp"), "ignore", keep_if_null=("exchange_order_id",)),
     "funding": WriteSpec(
-        "funding_payments", ("mode", "symbol", "timestamp", "rate", "quantity", "mark_price", "amount"),
-        ("mode", "symbol", "timestamp"), "ignore"),
+        "funding_payments", ("instance", "mode", "symbol", "timestamp", "rate", "quantity", "mark_price", "amount"),
+        ("instance", "mode", "symbol", "timestamp"), "ignore"),
     "audit": WriteSpec(
-        "audit_log", ("event_id", "timestamp", "command", "symbol", "ok", "message", "details"),
-        ("event_id",), "ignore"),
+        "audit_log", ("instance", "event_id", "timestamp", "command", "symbol", "ok", "message", "details"),
+        ("instance", "event_id"), "ignore"),
     "state": WriteSpec(
         "engine_state",
-        ("id", "mode", "market", "halted", "halt_reason", "paused", "breakers", "mismatched", "feed_status",
+        ("instance", "mode", "market", "halted", "halt_reason", "paused", "breakers", "mismatched", "feed_status",
          "updated_at"),
-        ("id",), "newer", guard="updated_at"),
+        ("instance",), "newer", guard="updated_at"),
+    # Who runs the instance: written by the engine holding its lock, at start and on each heartbeat.
+    "instance": WriteSpec(
+        "instances", ("instance", "pid", "host", "started_at", "heartbeat"), ("instance",), "replace"),
 }
 
 # Per-kind column codecs: which columns hold money and timestamps (everything else passes as is).
@@ -123,5 +130,7 @@ MONEY_COLUMNS: dict[str, frozenset[str]] = {
     "funding": frozenset({"rate", "quantity", "mark_price", "amount"}),
     "audit": frozenset(),
     "state": frozenset(),
+    "instance": frozenset(),
 }
-TS_COLUMNS = frozenset({"timestamp", "trade_time", "last_update_ts", "created_at", "updated_at"})
+TS_COLUMNS = frozenset({"timestamp", "trade_time", "last_update_ts", "created_at", "updated_at", "started_at",
+                        "heartbeat"})

@@ -13,6 +13,9 @@ in the ledger and the spool, the status says "db down, N rows waiting", and ever
 replayed, in order, when it answers again. Until it has answered once, the engine's state
 cannot be read back (`load_state` raises), so the engine waits before trading.
 
+One engine per (store, instance): `start()` takes an advisory lock (storage/lock.py) and
+`close()` releases it; every row written carries the instance and every read filters by it.
+
 Lifecycle: `open_store(...)`, `await start()` (migrations, replay of anything journaled),
 `attach(bus)` (the writer task runs from then on), `await flush()` when everything so far
 must be durable, `await close()` at the end (bounded: a stuck database cannot hold it).
@@ -26,7 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from engine.config import StorageConfig
+from engine.config import DEFAULT_INSTANCE, INSTANCE_NAME, StorageConfig
 from engine.events import DURABLE_EVENTS, Event, EventBus, LedgerMark, StoreStatus, Subscription
 from engine.paths import state_dir
 from engine.secrets import Secrets
@@ -35,7 +38,9 @@ from storage import reads, recovery, retention
 from storage.backend import make_backend
 from storage.codec import to_utc
 from storage.errors import StoreError, StoreUnreachable, Unavailable
+from storage.heartbeat import Heartbeat
 from storage.ledger import LedgerJournal, newest_time
+from storage.lock import InstanceBusy, InstanceLock, instance_lock
 from storage.records import AuditRecord, EquityPoint, PositionRecord, SignalRecord, TradeRecord
 from storage.rows import Row, rows_for
 from storage.schema import migrate, problems
@@ -54,17 +59,22 @@ class SchemaProblem(StoreError):
     """The database answers but its schema is not ours: retrying cannot help."""
 
 
-def default_journal_dir(url: StoreUrl) -> Path:
+def default_journal_dir(url: StoreUrl, instance: str = DEFAULT_INSTANCE) -> Path:
+    """Per store and instance (the default instance keeps the name it had before instances)."""
+    suffix = "" if instance == DEFAULT_INSTANCE else f".{instance}"
     if url.dialect == "sqlite":
         assert url.path is not None
-        return url.path.with_name(url.path.name + ".spool")
-    return state_dir() / "spool" / f"{url.host}_{url.port}_{url.database}"
+        return url.path.with_name(url.path.name + suffix + ".spool")
+    return state_dir() / "spool" / f"{url.host}_{url.port}_{url.database}{suffix}"
 
 
 class Store:
     def __init__(self, url: StoreUrl, config: StorageConfig, secrets: Secrets, journal_dir: Path, *,
-                 timeout_s: float = 5.0, retry_interval_s: float = 2.0) -> None:
+                 timeout_s: float = 5.0, retry_interval_s: float = 2.0, instance: str = DEFAULT_INSTANCE) -> None:
+        if not INSTANCE_NAME.match(instance):
+            raise StoreError(f"instance {instance!r} must be 1-32 letters, digits, _, . or - (config key `instance`)")
         self.url = url
+        self.instance = instance
         self.config = config
         self.journal_dir = journal_dir
         self.retry_interval_s = retry_interval_s
@@ -72,10 +82,12 @@ class Store:
         self._read_backend = make_backend(url, config, secrets, read_only=True, timeout_s=timeout_s)
         self._write_thread = DaemonWorker("trifactor-store-write")
         self._read_thread = DaemonWorker("trifactor-store-read")
-        try:
-            self.ledger = LedgerJournal(journal_dir / "ledger")
-        except OSError as e:
-            raise StoreError(f"cannot use the journal directory {journal_dir}: {e.strerror or e}") from None
+        # Opened by start(), once this process holds the instance: a refused second engine must
+        # not so much as read (and repair) the running one's ledger.
+        self.ledger: LedgerJournal | None = None
+        self._instance_lock: InstanceLock | None = None
+        self._lock_taken = False
+        self._heartbeat: Heartbeat | None = None
         self._writer: Writer | None = None
         self._db_ready = False
         self._db_problem = "not started"
@@ -101,24 +113,34 @@ class Store:
             raise StoreError(f"the store {self.url} is not open")
         if not self._db_ready:
             raise StoreError(f"the store {self.url} has not answered yet ({self._db_problem}); "
-                             f"{self.ledger.waiting} journaled rows wait for it")
+                             f"{self._waiting()} journaled rows wait for it")
         return await self._read_thread.run(fn, self._read_backend, *args)
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Open the database (creating it if allowed), apply migrations, replay anything journaled."""
+        """Lock the instance, open the ledger (replaying nothing yet), then open the database,
+        apply migrations and replay what waits. Raises StoreError when another engine runs this
+        instance on this store, or the database refuses us for good (a wrong password)."""
         self._lock = asyncio.Lock()
-        opening = asyncio.wrap_future(self._write_thread.submit(self._start_in_thread))
+        try:
+            await self._in_writer(self._prepare_in_thread)
+        except BaseException:
+            await self._in_writer(self._give_up_start)  # a refused start leaves no connection or lock behind
+            raise
+        opening = asyncio.wrap_future(self._write_thread.submit(self._open_database))
         try:
             # A database that answers, or refuses, does so quickly; one that hangs (frozen, a
             # black-holed port) is left to finish connecting in the writer thread.
-            state = await asyncio.wait_for(asyncio.shield(opening), START_WAIT_S)
+            await asyncio.wait_for(asyncio.shield(opening), START_WAIT_S)
         except asyncio.TimeoutError:
             opening.add_done_callback(self._opened_late)
             self._db_problem = f"connecting to {self.url} (no answer yet)"
-            state = WriterState("down", 0, self._db_problem)
+        except BaseException:
+            await self._in_writer(self._give_up_start)
+            raise
         self._started = True
-        self._set_status(state)
+        assert self._writer is not None
+        self._set_status(self._writer.state)
         self._start_writer_task()
 
     def _opened_late(self, opening: asyncio.Future) -> None:
@@ -129,13 +151,39 @@ class Store:
             self._db_problem = str(error)
             log.error("store %s could not be opened: %s", self.url, error)
 
-    def _start_in_thread(self) -> WriterState:
+    def _prepare_in_thread(self) -> None:
+        # SQLite's instance lock is a file beside the database: it is taken before anything
+        # else. A server's lock needs the server, so it is taken when the database first answers;
+        # meanwhile the ledger's own lock keeps a second process on this machine out.
+        lock = instance_lock(self.url, self.instance, self._write_backend)
+        self._instance_lock = lock
         try:
+            lock.acquire()
+            self._lock_taken = True
+        except InstanceBusy:
+            raise
+        except StoreError as e:
+            if self.url.dialect == "sqlite":
+                raise
+            log.warning("store %s: the instance lock waits for the server: %s", self.url, e)
+        try:
+            self.ledger = LedgerJournal(self.journal_dir / "ledger", self.instance)
             self._writer = Writer(self._write_backend, self.journal_dir, self.retry_interval_s)
         except OSError as e:
             raise StoreError(f"cannot use the journal directory {self.journal_dir}: {e.strerror or e}") from None
-        self._open_database()
-        return self._writer.state
+        self._heartbeat = Heartbeat(lock, self.instance)
+
+    def _give_up_start(self) -> None:
+        if self.ledger is not None:
+            self.ledger.close()
+            self.ledger = None
+        self._write_backend.close()
+        self._release_instance()
+
+    def _release_instance(self) -> None:
+        if self._instance_lock is not None and self._lock_taken:
+            self._instance_lock.release()
+        self._lock_taken = False
 
     def _open_database(self) -> bool:
         """Connect, migrate and replay what waits (the spool, then an earlier run's ledger).
@@ -149,6 +197,10 @@ class Store:
         backend = self._write_backend
         try:
             backend.open(create=True)
+            if not self._lock_taken:
+                assert self._instance_lock is not None
+                self._instance_lock.acquire()
+                self._lock_taken = True
             applied = migrate(backend)
             for m in applied:
                 log.info("store %s: applied migration %d (%s)", self.url, m.version, m.description)
@@ -157,6 +209,14 @@ class Store:
             self._db_problem = str(e)
             backend.close()
             log.warning("store %s is not reachable: %s; journaling until it is", self.url, e)
+            return False
+        except InstanceBusy as e:
+            backend.close()
+            if not self._started:
+                raise
+            # Another engine took this instance while the server was away: its book, not ours.
+            self._db_problem = str(e)
+            log.error("store %s: %s; nothing of this run is written there", self.url, e)
             return False
         except StoreError as e:
             backend.close()
@@ -170,7 +230,8 @@ class Store:
         assert self._writer is not None
         self._writer.replay(force=True)
         recovered = [row for _, rows in self.ledger.recovered() for row in rows]
-        state = self._writer.write(recovered, force_replay=True)
+        assert self._heartbeat is not None
+        state = self._writer.write(self._heartbeat.beat() + recovered, force_replay=True)
         if state.status == "down":
             self._db_problem = state.message
             return False
@@ -275,7 +336,8 @@ class Store:
                 await asyncio.wait_for(self._task, 0.5)
             except (asyncio.CancelledError, asyncio.TimeoutError, Exception):  # noqa: BLE001 - closing anyway
                 pass
-        self.ledger.close()
+        if self.ledger is not None:
+            self.ledger.close()
         done = self._write_thread.submit(self._close_writer)
         self._read_thread.submit(self._read_backend.close)
         try:
@@ -290,6 +352,7 @@ class Store:
         if self._writer is not None:
             self._writer.close()
         self._write_backend.close()
+        self._release_instance()
 
     # -- writing -----------------------------------------------------------------------------------
     async def _round(self, events: list[Event], force: bool) -> None:
@@ -326,7 +389,7 @@ class Store:
                 rows += part
                 continue
             try:
-                rows += rows_for(part)
+                rows += rows_for(part, self.instance)
             except Exception as e:  # one malformed event must not cost the batch
                 log.error("store: %s event not stored: %s", getattr(part, "kind", type(part).__name__), e)
         newest = newest_time(rows)
@@ -334,6 +397,8 @@ class Store:
             self._open_database()
         if not self._db_ready:
             return self._writer.hold(rows, self._db_problem), newest
+        if self._heartbeat is not None and self._heartbeat.due():
+            rows += self._heartbeat.beat()
         state = self._writer.write(rows, force_replay=force)
         if time.monotonic() >= self._next_retention and state.status == "up":
             self._retain()
@@ -356,12 +421,12 @@ class Store:
     async def resume_after(self) -> datetime | None:
         """The newest market time this store has recorded (or holds journaled): a simulated
         market carries on after it. Answers from the ledger alone while the database is down."""
-        newest = self.ledger.watermark()
+        newest = self.ledger.watermark() if self.ledger is not None else None
         if newest is not None:
             newest = to_utc(newest)
         if self._db_ready:
             try:
-                stored = await self._in_reader(reads.newest_market_time)
+                stored = await self._in_reader(reads.newest_market_time, self.instance)
             except StoreError as e:
                 log.warning("store: could not read the newest stored time: %s", e)
             else:
@@ -369,14 +434,18 @@ class Store:
                     newest = stored
         return newest
 
+    def _waiting(self) -> int:
+        return self.ledger.waiting if self.ledger is not None else 0
+
     # -- status -------------------------------------------------------------------------------------
     def status(self) -> StoreStatus:
         return self._status
 
     def _set_status(self, state: WriterState) -> None:
-        waiting = state.spooled + self.ledger.waiting
+        waiting = state.spooled + self._waiting()
+        lock_problem = self._heartbeat.problem if self._heartbeat is not None else ""
         if self._db_ready:
-            new = StoreStatus(state.status, waiting, state.message)
+            new = StoreStatus(state.status, waiting, "; ".join(m for m in (lock_problem, state.message) if m))
         else:
             new = StoreStatus("down", waiting, f"db down, {waiting} rows waiting: {self._db_problem}")
         if new != self._status:
@@ -386,34 +455,34 @@ class Store:
 
     # -- the engine's state at start ------------------------------------------------------------------
     async def load_state(self, mode: str) -> RestoredState | None:
-        return await self._in_reader(recovery.load_state, mode)
+        return await self._in_reader(recovery.load_state, mode, self.instance)
 
     async def load_controls(self) -> RestoredControls | None:
-        return await self._in_reader(recovery.load_controls)
+        return await self._in_reader(recovery.load_controls, self.instance)
 
     # -- reads for the desk ------------------------------------------------------------------------------
     async def last_trades(self, n: int, mode: str) -> list[TradeRecord]:
-        return await self._in_reader(reads.last_trades, n, mode)
+        return await self._in_reader(reads.last_trades, n, mode, self.instance)
 
     async def positions(self, mode: str) -> list[PositionRecord]:
-        return await self._in_reader(reads.positions, mode)
+        return await self._in_reader(reads.positions, mode, self.instance)
 
     async def equity_history(self, mode: str, n: int) -> list[EquityPoint]:
-        return await self._in_reader(reads.equity_history, mode, n)
+        return await self._in_reader(reads.equity_history, mode, n, self.instance)
 
     async def signal_history(self, symbol: str, n: int) -> list[SignalRecord]:
-        return await self._in_reader(reads.signal_history, symbol, n)
+        return await self._in_reader(reads.signal_history, symbol, n, self.instance)
 
     async def recent_audit(self, n: int) -> list[AuditRecord]:
-        return await self._in_reader(reads.recent_audit, n)
+        return await self._in_reader(reads.recent_audit, n, self.instance)
 
 
 def open_store(url: str | None, config: StorageConfig, secrets: Secrets, journal_dir: Path | None = None, *,
-               timeout_s: float = 5.0, retry_interval_s: float = 2.0) -> Store:
+               timeout_s: float = 5.0, retry_interval_s: float = 2.0, instance: str = DEFAULT_INSTANCE) -> Store:
     """A store for `url` (None: `config.storage.url`, else SQLite in the XDG data directory).
 
     Nothing is opened until `await store.start()`.
     """
     parsed = parse_url(url or config.url)
-    return Store(parsed, config, secrets, journal_dir or default_journal_dir(parsed),
-                 timeout_s=timeout_s, retry_interval_s=retry_interval_s)
+    return Store(parsed, config, secrets, journal_dir or default_journal_dir(parsed, instance),
+                 timeout_s=timeout_s, retry_interval_s=retry_interval_s, instance=instance)

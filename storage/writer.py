@@ -5,6 +5,10 @@ Once anything is spooled, later batches are spooled behind it (never written aro
 until the spool has been replayed in order, so what the database holds is always a prefix
 of the event stream. Replaying is idempotent (natural keys, guarded upserts): a batch
 replayed twice, or replayed after its commit was lost in transit, changes nothing.
+
+A row whose key is already stored with other content is never dropped quietly: it is set
+aside in the rejected journal, logged as an error, and the writer's state says so for the
+rest of the run.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from storage.backend import Backend
-from storage.errors import Unavailable
+from storage.errors import StoreConflict, Unavailable
 from storage.journal import Journal
 from storage.rows import Row, revive
 
@@ -52,6 +56,8 @@ class Writer:
         self._next_retry = 0.0
         self.message = "" if not self.spooled else f"{self.spooled} rows spooled by an earlier run"
         self.down = False
+        self.conflicts = 0  # rows set aside in this run because their key holds other content
+        self.last_conflict = ""
 
     @property
     def state(self) -> WriterState:
@@ -59,7 +65,13 @@ class Writer:
             return WriterState("down", self.spooled + len(self._held), self.message)
         if self.spooled:
             return WriterState("degraded", self.spooled, self.message)
-        return WriterState("up", 0, "")
+        return WriterState("up", 0, self._conflict_message())
+
+    def _conflict_message(self) -> str:
+        if not self.conflicts:
+            return ""
+        rows = "1 conflicting row" if self.conflicts == 1 else f"{self.conflicts} conflicting rows"
+        return f"{rows} set aside in {self.rejected.path}; last: {self.last_conflict}"
 
     def write(self, rows: list[Row], force_replay: bool = False) -> WriterState:
         """Make `rows` durable: in the database if it is writable and nothing waits before them."""
@@ -114,6 +126,9 @@ class Writer:
         try:
             self.backend.write(rows)
             return len(rows)
+        except StoreConflict as e:  # the batch is in, except the conflicting rows
+            self._set_aside(e)
+            return len(rows)
         except Unavailable as e:
             self._unavailable(str(e))
             return 0
@@ -122,6 +137,8 @@ class Writer:
         for i, row in enumerate(rows):
             try:
                 self.backend.write([row])
+            except StoreConflict as e:
+                self._set_aside(e)
             except Unavailable as e:
                 self._unavailable(str(e))
                 return i
@@ -129,6 +146,13 @@ class Writer:
                 log.error("store: a %s row was refused and set aside in %s: %s", row[0], self.rejected.path, e)
                 self.rejected.append([{"error": str(e), "rows": encode_rows([row])}])
         return len(rows)
+
+    def _set_aside(self, error: StoreConflict) -> None:
+        self.rejected.append([{"error": f"conflict: {c}", "rows": encode_rows([c.row])} for c in error.conflicts])
+        for c in error.conflicts:
+            log.error("store: %s; the row is set aside in %s", c, self.rejected.path)
+        self.conflicts += len(error.conflicts)
+        self.last_conflict = str(error.conflicts[-1])
 
     def _unavailable(self, message: str) -> None:
         if not self.spooled:

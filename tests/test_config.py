@@ -49,6 +49,11 @@ def test_every_key_is_documented():
         ({"storage": {"url": "postgres://x"}}, ["`storage.url`"]),
         ({"storage": {"url": "mysql://u:hunter2@h/db"}}, ["`storage.url`", "password"]),
         ({"market": "replay"}, ["replay_path"]),
+        ({"instance": "two words"}, ["`instance`", "'two words'", "1-32 letters"]),
+        ({"instance": ""}, ["`instance`", "1-32 letters"]),
+        ({"instance": "x" * 33}, ["`instance`", "1-32 letters"]),
+        ({"instance": "a/b"}, ["`instance`", "1-32 letters"]),
+        ({"instance": 7}, ["`instance`", "expected str"]),
     ],
 )
 def test_bad_values_name_file_and_key(tmp_path, data, words):
@@ -61,6 +66,11 @@ def test_bad_values_name_file_and_key(tmp_path, data, words):
     for word in words:
         assert word in message
     assert "hunter2" not in message
+
+
+def test_instance_names_default_and_allowed_characters():
+    assert config.load(None).instance == "default"
+    assert config.load(None, {"instance": "eu-west_2.b"}).instance == "eu-west_2.b"
 
 
 def test_broken_yaml_names_the_line(tmp_path):

@@ -21,6 +21,7 @@ from engine.paths import log_file
 from engine.events import StoreStatus
 from engine.startup import StartError
 from engine.statefile import StateFile
+from storage.errors import InstanceBusy
 from themes import ThemeSet, load_themes
 from tui.bindings import ALL_BINDING_IDS, APP_BINDINGS, FLATTEN_ALL, unknown_binding_ids
 from tui.palette import Palette
@@ -131,8 +132,8 @@ class DeskApp(App):
         return self.store.status() if self.store is not None else None
 
     async def _run_engine(self) -> None:
-        if self.store is not None:
-            await self._start_store()
+        if self.store is not None and not await self._start_store():
+            return
         if self.control is not None:
             await self.control.start(self.engine)
         try:
@@ -141,9 +142,13 @@ class DeskApp(App):
             if self.control is not None:
                 await self.control.close()
 
-    async def _start_store(self) -> None:
+    async def _start_store(self) -> bool:
+        """Start the store; False when the engine must not run (another engine keeps its book)."""
         try:
             await self.store.start()
+        except InstanceBusy as e:  # a second engine on one book is refused, as headless refuses it
+            self.exit(return_code=2, message=f"trifactor: error: {e}")
+            return False
         except Exception as e:  # noqa: BLE001 - the desk and the engine carry on without a store
             log.error("the store could not be opened", exc_info=e)
             self.notify(f"The store could not be opened: {describe_error(e)}. Trading goes on; "
@@ -152,8 +157,9 @@ class DeskApp(App):
             self.store = None
             self.engine.detach_store()
             self.desk.header.store = StoreStatus("down", message=describe_error(e))
-            return
+            return True
         self.store.attach(self.engine.bus)  # starts the store's own writer task
+        return True
 
     # Workers ------------------------------------------------------------------------
     # Every worker runs on the app (worker state messages do not bubble), so this one

@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="positions, equity, last trades, paused symbols, from the store")
     status.add_argument("--db", metavar="URL", help="sqlite:///path or mysql://user@host:port/db")
     status.add_argument("--config", metavar="PATH", help="config file (default: XDG config dir)")
+    status.add_argument("--instance", metavar="NAME", help="only this engine instance (default: every one)")
 
     cfg = sub.add_parser("config", help="write or check a config file")
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True)
@@ -69,6 +70,7 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, metavar="BARS_PER_S", help="simulated bars per second")
     p.add_argument("--seed", type=int, help="seed of the simulated market")
     p.add_argument("--db", metavar="URL", help="store: sqlite:///path or mysql://user@host:port/db")
+    p.add_argument("--instance", metavar="NAME", help="this engine's name in the store (config `instance`)")
 
 
 def _load_config(args: argparse.Namespace, checks: tuple = ()) -> config_mod.Config:
@@ -83,6 +85,8 @@ def _load_config(args: argparse.Namespace, checks: tuple = ()) -> config_mod.Con
         overrides.setdefault("sim", {})["seed"] = args.seed
     if getattr(args, "db", None):
         overrides.setdefault("storage", {})["url"] = args.db
+    if getattr(args, "instance", None) is not None:
+        overrides["instance"] = args.instance
     path = getattr(args, "config", None)
     if path is None and paths.default_config_path().exists():
         path = paths.default_config_path()
@@ -146,7 +150,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     import storage
 
     cfg = _load_config(args)
-    print(storage.status_report(_db_url(cfg), _secrets(cfg)))
+    print(storage.status_report(_db_url(cfg), _secrets(cfg), instance=args.instance))
     return 0
 
 
@@ -194,23 +198,25 @@ async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | No
     from engine.control import ControlServer
 
     bus = EventBus()
-    store = storage.open_store(_db_url(cfg), cfg.storage, secrets)
+    store = storage.open_store(_db_url(cfg), cfg.storage, secrets, instance=cfg.instance)
     engine = build_engine(cfg, secrets, bus, store=store, state_file=StateFile(paths.default_state_file()))
     if cfg.trading_mode != "paper":
         # Unattended, an explicitly asked-for mode that cannot start is an error, not a fallback.
         allowed, why = engine.can_trade(cfg.trading_mode)
         if not allowed:
             raise UserError(why)
-    control = ControlServer.claim(cfg)  # refuses while another engine runs this instance
+    # The store first: a second engine on the same book is refused naming the store and the
+    # other process. A database that is down is waited for, not fatal: everything is journaled.
+    await store.start()
     try:
-        await store.start()  # a database that is down is waited for, not fatal: everything is journaled meanwhile
+        control = ControlServer.claim(cfg)  # one engine per instance on this machine
         try:
             store.attach(bus)
             return await run_headless(engine, max_bars=bars, control=control)
         finally:
-            await store.close()  # bounded: what the database has not taken stays journaled
+            control.release()
     finally:
-        control.release()
+        await store.close()  # bounded: what the database has not taken stays journaled
 
 
 def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int:
@@ -223,7 +229,7 @@ def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int
     bus = EventBus()
     state_file = StateFile(paths.default_state_file())
     # The store binds to the desk's event loop, so the desk starts it (and carries on without it).
-    store = storage.open_store(_db_url(cfg), cfg.storage, secrets)
+    store = storage.open_store(_db_url(cfg), cfg.storage, secrets, instance=cfg.instance)
     engine = build_engine(cfg, secrets, bus, store=store, state_file=state_file)
     from engine.control import ControlServer
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from storage.migrations import v0001_initial
+from storage.migrations import v0001_initial, v0002_instances
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class Migration:
 
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, v0001_initial.DESCRIPTION, v0001_initial.statements),
+    Migration(2, v0002_instances.DESCRIPTION, v0002_instances.statements),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -1,3 +1,4 @@
+import asyncio
 import io
 import signal
 import subprocess
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.events import EventBus
+from engine.events import EventBus, StoreStatus
 from engine.headless import run_headless
 from engine.wiring import build_engine
 from tests.engine.support import GUARD, NO_SECRETS, StoreStub, make_config
@@ -30,6 +31,31 @@ async def test_bars_n_stops_after_n_new_bars_and_prints_a_summary():
     assert fills and len(fills) == engine.snapshot().equity.trade_count
     assert len(store.ledger.durable) == len(store.ledger.appended)  # everything printed was made durable
     assert engine.feed.status == "stopped" and not engine.started
+
+
+class ReportingStore(StoreStub):
+    """A store that reports a problem (once, then again unchanged) as the engine starts."""
+
+    def __init__(self, bus: EventBus) -> None:
+        super().__init__()
+        self.bus = bus
+
+    async def load_state(self, mode: str):
+        problem = StoreStatus("up", 0, "1 conflicting row set aside in rejected.jsonl; last: trades (...)")
+        self.bus.publish(problem)
+        await asyncio.sleep(0.05)
+        self.bus.publish(problem)
+        return None
+
+
+async def test_store_problems_are_printed_once():
+    bus = EventBus()
+    engine = build_engine(make_config(), NO_SECRETS, bus, store=ReportingStore(bus))
+    engine.feed.paced = False
+    out = io.StringIO()
+    assert await run_headless(engine, max_bars=2, out=out) == 0
+    said = [line for line in out.getvalue().splitlines() if line.startswith("! store")]
+    assert said == ["! store: 1 conflicting row set aside in rejected.jsonl; last: trades (...)"]
 
 
 async def test_every_n_bars_thins_the_output():

@@ -21,7 +21,7 @@ class Backend:
     database: str = ""
 
     def open(self, url: str | None = None, *, journal: str = "journal", retention_days: float = 0.0,
-             timeout_s: float = 2.0, retry_interval_s: float = 0.05) -> Store:
+             timeout_s: float = 2.0, retry_interval_s: float = 0.05, instance: str = "default") -> Store:
         config = StorageConfig(signals_retention_days=retention_days)
         return open_store(url or self.url, config, NO_SECRETS, journal_dir=self.tmp / journal,
-                          timeout_s=timeout_s, retry_interval_s=retry_interval_s)
+                          timeout_s=timeout_s, retry_interval_s=retry_interval_s, instance=instance)

@@ -35,6 +35,14 @@ def backend(request, tmp_path) -> Iterator[Backend]:
 
 
 @pytest.fixture
+def mariadb_backend(mariadb, tmp_path) -> Iterator[Backend]:
+    """A fresh database on the real MariaDB only (for what only a server does)."""
+    name = fresh_database(mariadb)
+    yield Backend("mysql", mariadb.url(name), tmp_path, mariadb, name)
+    drop_database(mariadb, name)
+
+
+@pytest.fixture
 async def store(backend) -> AsyncIterator[Store]:
     s = backend.open()
     await s.start()

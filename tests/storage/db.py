@@ -40,3 +40,19 @@ def execute(url: str, sql: str, params: tuple = ()) -> int:
 
 def count(url: str, table: str) -> int:
     return rows(url, f"SELECT COUNT(*) FROM {table}")[0][0]
+
+
+def create_at_version(url: str, version: int) -> None:
+    """A new database with the schema as migrations 1..version left it (an older trifactor's store)."""
+    from storage.migrations import MIGRATIONS
+    from storage.schema import migrate
+
+    def go() -> None:
+        backend = make_backend(parse_url(url), StorageConfig(), NO_SECRETS)
+        backend.open(create=True)
+        try:
+            migrate(backend, tuple(m for m in MIGRATIONS if m.version <= version))
+        finally:
+            backend.close()
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(go).result()

@@ -57,7 +57,8 @@ def require_server(found: Server | str) -> Server:
 
 
 def fresh_database(server: Server) -> str:
-    name = f"tf_test_{uuid.uuid4().hex[:12]}"
+    # TRIFACTOR_TEST_DB_PREFIX keeps the databases of parallel test runs on one server apart.
+    name = f"{os.environ.get('TRIFACTOR_TEST_DB_PREFIX', 'tf_test_')}{uuid.uuid4().hex[:12]}"
     with server.admin() as conn, conn.cursor() as cur:
         cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
     return name

@@ -8,11 +8,12 @@ from storage.reads import INDEXED_READS
 from tests.storage import db, factories as f
 
 EXPECTED_INDEX = {
-    "last_trades": ("trades", "idx_mode_time"),
-    "positions": ("positions", "positions_mode"),
-    "equity_history": ("performance", "unique_mode_time"),
-    "signal_history": ("signals", "unique_symbol_time_signal"),
-    "recent_audit": ("audit_log", "audit_log_time"),
+    "last_trades": ("trades", "trades_instance_mode_time"),
+    "trade_count": ("trades", ("trades_instance_mode_trade_id", "trades_instance_mode_time")),  # either covers it
+    "positions": ("positions", "positions_instance_mode_symbol"),
+    "equity_history": ("performance", "performance_instance_mode_time"),
+    "signal_history": ("signals", "signals_instance_symbol_time"),
+    "recent_audit": ("audit_log", "audit_log_instance_time"),
 }
 
 
@@ -36,7 +37,7 @@ async def filled(store, backend):
     for minute in range(3000):
         bus.publish(f.command("pause", minute, symbol=symbols[0]))
     await store.flush()
-    tables = ", ".join(t for t, _ in EXPECTED_INDEX.values())
+    tables = ", ".join(sorted({t for t, _ in EXPECTED_INDEX.values()}))
     if backend.name == "sqlite":
         db.execute(backend.url, "ANALYZE")
     else:
@@ -48,9 +49,10 @@ def plan_problem(backend, read: str) -> str | None:
     """Why this read's plan is not an index read, or None."""
     sql, params = INDEXED_READS[read]
     table, index = EXPECTED_INDEX[read]
+    allowed = index if isinstance(index, tuple) else (index,)
     if backend.name == "sqlite":
         plan = " | ".join(r[-1] for r in db.rows(backend.url, "EXPLAIN QUERY PLAN " + sql, params))
-        uses = f"USING INDEX {index}" in plan or f"USING COVERING INDEX {index}" in plan
+        uses = any(f"USING INDEX {i}" in plan or f"USING COVERING INDEX {i}" in plan for i in allowed)
         scans = "TEMP B-TREE" in plan or f"SCAN {table}" in plan.replace(f"SCAN {table} USING", "")
         return None if uses and not scans else plan
     [row] = db.rows(backend.url, "EXPLAIN " + sql, params)
@@ -59,7 +61,7 @@ def plan_problem(backend, read: str) -> str | None:
         # At most (symbols x 3 modes) rows, a third or more of them matching: MariaDB rightly
         # prefers reading the whole small table; the index is there for it to choose.
         return None if index in possible.split(",") else str(row)
-    return None if key == index and "filesort" not in extra and access != "ALL" else str(row)
+    return None if key in allowed and "filesort" not in extra and access != "ALL" else str(row)
 
 
 def test_every_read_uses_its_index(filled):

@@ -11,7 +11,7 @@ from tests.storage import db
 from tests.storage.db import NO_SECRETS
 
 EXPECTED_TABLES = {"schema_version", "trades", "positions", "performance", "signals", "orders",
-                   "order_history", "funding_payments", "audit_log", "engine_state"}
+                   "order_history", "funding_payments", "audit_log", "engine_state", "instances"}
 
 
 def extra_migration(dialect: str) -> list[str]:
@@ -28,7 +28,7 @@ async def test_start_applies_the_schema_once(backend):
         await store.start()
         await store.close()
     versions = db.rows(backend.url, "SELECT version, description FROM schema_version")
-    assert versions == [(1, "initial schema")]
+    assert sorted(versions) == [(1, "initial schema"), (2, "engine instances")]
 
 
 def test_upgrade_then_upgrade_again(backend):
@@ -90,11 +90,11 @@ async def test_a_newer_schema_is_refused_at_start(backend):
 
 def test_check_names_missing_columns_and_indexes(backend):
     db_upgrade(backend.url, NO_SECRETS)
-    db.execute(backend.url, "DROP INDEX idx_mode_time" + ("" if backend.name == "sqlite" else " ON trades"))
+    db.execute(backend.url, "DROP INDEX trades_instance_mode_time" + ("" if backend.name == "sqlite" else " ON trades"))
     db.execute(backend.url, "ALTER TABLE audit_log DROP COLUMN details")
     code, report = db_check(backend.url, NO_SECRETS)
     assert code == 1
-    assert "table trades lacks index(es) idx_mode_time" in report
+    assert "table trades lacks index(es) trades_instance_mode_time" in report
     assert "table audit_log lacks column(s) details" in report
 
 

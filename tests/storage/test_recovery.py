@@ -47,7 +47,7 @@ async def test_state_from_fills_funding_and_equity(store, backend):
         bus.publish(e)
     await store.flush()
     now = datetime(2025, 3, 2, 12, tzinfo=timezone.utc)  # the day after T0
-    state = db.with_backend(backend.url, lambda b: recovery.load_state(b, "paper", now))
+    state = db.with_backend(backend.url, lambda b: recovery.load_state(b, "paper", now=now))
     assert set(state.positions) == {"BTCUSDT", "ETHUSDT"}  # SOL is flat
     btc = state.positions["BTCUSDT"]
     assert btc.quantity == Decimal("0.002")
@@ -72,7 +72,7 @@ async def test_day_open_is_the_first_point_when_nothing_came_before(store, backe
     bus.publish(f.equity(40, "10004"))
     await store.flush()
     now = datetime(2025, 3, 1, 18, tzinfo=timezone.utc)
-    state = db.with_backend(backend.url, lambda b: recovery.load_state(b, "paper", now))
+    state = db.with_backend(backend.url, lambda b: recovery.load_state(b, "paper", now=now))
     assert state.day_open_equity == Decimal(10003)
 
 

@@ -8,7 +8,7 @@ import pytest
 from engine.events import EventBus
 from engine.model import Side
 from storage import StoreError, status_report
-from tests.storage import factories as f
+from tests.storage import db, factories as f
 from tests.storage.db import NO_SECRETS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,3 +60,21 @@ def test_report_when_there_is_no_store_yet(tmp_path):
 async def test_report_is_callable_from_async_code(store, backend):
     await fill_store(store)
     assert "positions (paper): 2" in status_report(backend.url, NO_SECRETS)
+
+
+async def test_report_takes_the_latest_equity_by_market_time_and_counts_the_trades_table(store, backend):
+    bus = EventBus()
+    store.attach(bus)
+    # Inserted out of market-time order, and with a stale cumulative trade count in the equity row.
+    for e in (f.equity(50, "10050", trades=0), f.equity(1, "10000", trades=0), f.fill(1), f.fill(2), f.fill(3)):
+        bus.publish(e)
+    await store.flush()
+    text = status_report(backend.url, NO_SECRETS)
+    assert "equity (paper) at 2025-03-01 00:50:00 UTC: 10,050.00 USDT" in text
+    assert "trades 3" in text
+
+
+def test_report_of_a_store_before_instances_asks_for_an_upgrade(backend):
+    db.create_at_version(backend.url, 1)
+    with pytest.raises(StoreError, match="schema version 1, expected 2: run `trifactor db upgrade`"):
+        status_report(backend.url, NO_SECRETS)

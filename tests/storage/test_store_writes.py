@@ -7,15 +7,7 @@ from engine.events import EventBus, StoreStatus
 from engine.model import Mode
 from storage.migrations.v0001_initial import DETAIL_COLUMNS, FACTOR_COLUMNS
 from tests.storage import db, factories as f
-
-
-async def publish(store, *events):
-    bus = EventBus()
-    store.attach(bus)
-    for e in events:
-        bus.publish(e)
-    await store.flush()
-    return bus
+from tests.storage.publishing import count_transactions, publish
 
 
 async def test_signals_keep_every_component(store, backend):
@@ -128,14 +120,7 @@ async def test_a_malformed_event_costs_only_itself(store, backend, caplog):
 
 
 async def test_a_burst_is_one_transaction(store, backend, monkeypatch):
-    transactions = []
-    real_write = store._write_backend.write
-
-    def counting_write(rows):
-        transactions.append(len(rows))
-        real_write(rows)
-
-    monkeypatch.setattr(store._write_backend, "write", counting_write)
+    transactions = count_transactions(store, monkeypatch)
     events = [f.signal(f"S{i}USDT", 1) for i in range(500)] + [f.fill(i) for i in range(100)]
     await publish(store, *events)
     assert transactions == [600]

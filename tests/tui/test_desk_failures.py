@@ -8,6 +8,7 @@ from engine.events import EngineState, StoreStatus
 from engine.model import Mode
 from engine.startup import StartError
 from engine.statefile import StateFile
+from storage.errors import InstanceBusy
 from tests.tui.conftest import FROZEN_NOW, Notices, press, shown, until
 from tests.tui.fake_engine import FakeEngine
 from tui.app import DeskApp
@@ -128,6 +129,23 @@ async def test_a_store_that_cannot_open_is_reported_and_trading_goes_on(tmp_path
         await until(pilot, lambda: notices.any("The store could not be opened: disk full"), "the notice")
         await until(pilot, lambda: engine.started, "the engine runs anyway")
         await until(pilot, lambda: "db down" in shown(app.desk.header), "the header shows the store down")
+
+
+class BusyStore(BrokenStore):
+    async def start(self) -> None:
+        raise InstanceBusy("another trifactor engine (pid 7 on host h, since 2026-01-01 00:00:00 UTC) already "
+                           "runs instance 'default' on store sqlite:///x.db ; stop it or pick another `instance`")
+
+
+async def test_a_second_desk_on_a_running_instance_is_refused(tmp_path, capsys):
+    engine = FakeEngine()
+    app = desk(tmp_path, engine, store=BusyStore())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: not app.is_running, "the desk ends")
+    assert app.return_code == 2 and not engine.started
+    said = " ".join(capsys.readouterr().err.split())
+    assert "trifactor: error: another trifactor engine (pid 7 on host h" in said
+    assert "already runs instance 'default' on store sqlite:///x.db" in said
 
 
 async def test_engine_errors_arrive_as_one_notice_per_frame(tmp_path):

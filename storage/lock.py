@@ -1,0 +1,260 @@
+"""One writer per book: an exclusive advisory lock per (store, instance), held by the
+engine's store from start to close.
+
+- SQLite: `flock` on `<dbfile>.<instance>.lock` (0600); the holder writes `pid host
+  started_at` into it, so a refused engine can say who holds it.
+- MariaDB/MySQL: `GET_LOCK('trifactor:<database>:<instance>', 0)` on a connection kept open
+  for the store's lifetime; the server frees it when that connection ends, whatever
+  happens to the process. The refused engine names the holder from the `instances` row it
+  wrote (process, host, since) or, failing that, the server's process list.
+
+Read-only tools (`trifactor status`, `db check`) never take it.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol
+
+import pymysql
+
+from storage.codec import to_utc
+from storage.errors import InstanceBusy, StoreError
+from storage.url import StoreUrl
+
+log = logging.getLogger(__name__)
+MAX_LOCK_NAME = 64  # MySQL refuses longer user-lock names
+IDLE_FOREVER_S = 31536000  # the server's maximum wait_timeout: an idle lock connection is never dropped
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who runs an instance: this process when it takes the lock, or the one found holding it."""
+
+    pid: int | None
+    host: str
+    started_at: datetime | None
+
+    @staticmethod
+    def me() -> Holder:
+        return Holder(os.getpid(), socket.gethostname(), datetime.now(timezone.utc))
+
+    def describe(self) -> str:
+        who = f"pid {self.pid}" if self.pid is not None else "pid unknown"
+        since = f", since {self.started_at:%Y-%m-%d %H:%M:%S} UTC" if self.started_at else ""
+        return f"{who} on host {self.host or 'unknown'}{since}"
+
+
+def refusal(holder: Holder, instance: str, url: StoreUrl) -> InstanceBusy:
+    return InstanceBusy(f"another trifactor engine ({holder.describe()}) already runs instance '{instance}' "
+                      f"on store {url} ; stop it or pick another `instance`")
+
+
+class InstanceLock(Protocol):
+    holder: Holder
+
+    def acquire(self) -> None:
+        """Take the lock now or raise StoreError naming the engine that holds it."""
+
+    def check(self) -> None:
+        """Make sure the lock is still held (take it again after a lost connection); raise StoreError if not."""
+
+    def release(self) -> None: ...
+
+
+def lock_file(url: StoreUrl, instance: str) -> Path:
+    assert url.path is not None
+    return url.path.with_name(f"{url.path.name}.{instance}.lock")
+
+
+class FileLock:
+    def __init__(self, url: StoreUrl, instance: str) -> None:
+        self.url = url
+        self.instance = instance
+        self.path = lock_file(url, instance)
+        self.holder = Holder.me()
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # never truncated before it is ours
+        except OSError as e:
+            raise StoreError(f"cannot create the lock file {self.path}: {e.strerror or e}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = self._read_holder(fd)
+            os.close(fd)
+            raise refusal(holder, self.instance, self.url) from None
+        except OSError as e:
+            os.close(fd)
+            raise StoreError(f"cannot lock {self.path}: {e.strerror or e}") from None
+        h = self.holder
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{h.pid} {h.host} {h.started_at.isoformat(timespec='seconds')}\n".encode(), 0)
+        self._fd = fd
+
+    @staticmethod
+    def _read_holder(fd: int) -> Holder:
+        try:
+            pid, host, started = os.pread(fd, 512, 0).decode().split()
+            return Holder(int(pid), host, to_utc(started))
+        except (OSError, ValueError):  # the holder has not written it yet
+            return Holder(None, "", None)
+
+    def check(self) -> None:
+        if self._fd is None:
+            raise StoreError(f"the lock {self.path} is not held")
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        try:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def server_lock_name(database: str, instance: str) -> str:
+    name = f"trifactor:{database}:{instance}"
+    if len(name) <= MAX_LOCK_NAME:
+        return name
+    return "trifactor:" + hashlib.sha256(name.encode()).hexdigest()[:40]
+
+
+class ServerLock:
+    """GET_LOCK on a dedicated connection. Only used from the store's writer thread."""
+
+    def __init__(self, url: StoreUrl, instance: str, connect: Any) -> None:
+        self.url = url
+        self.instance = instance
+        self.name = server_lock_name(url.database, instance)
+        self.holder = Holder.me()
+        self._connect = connect  # () -> a new pymysql connection to the store's database
+        self._conn: pymysql.Connection | None = None
+
+    def _query(self, conn: pymysql.Connection, sql: str, params: tuple = ()) -> Any:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchone()
+
+    def acquire(self) -> None:
+        try:
+            conn = self._connect()
+        except pymysql.MySQLError as e:
+            raise StoreError(f"cannot connect to {self.url} to lock instance '{self.instance}': {e.args[-1]}") from None
+        self._take(conn)
+
+    def _take(self, conn: pymysql.Connection) -> None:
+        self._conn = conn
+        try:
+            self._query(conn, f"SET SESSION wait_timeout = {IDLE_FOREVER_S}")
+            (got,) = self._query(conn, "SELECT GET_LOCK(%s, 0)", (self.name,))
+            if got != 1:
+                raise refusal(self._find_holder(conn), self.instance, self.url)
+        except pymysql.MySQLError as e:
+            self._drop_connection()
+            raise StoreError(f"cannot lock instance '{self.instance}' at {self.url}: {e.args[-1]}") from None
+        except BaseException:
+            self._drop_connection()
+            raise
+
+    def _find_holder(self, conn: pymysql.Connection) -> Holder:
+        (holder_id,) = self._query(conn, "SELECT IS_USED_LOCK(%s)", (self.name,))
+        client = ""
+        if holder_id is not None:
+            row = self._query(conn, "SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = %s", (holder_id,))
+            client = row[0] if row else ""
+        try:
+            row = self._query(conn, "SELECT pid, host, started_at FROM instances WHERE instance = %s",
+                              (self.instance,))
+        except pymysql.MySQLError:  # the holder has not created the table yet
+            row = None
+        conn.rollback()
+        if row:
+            pid, host, started = row
+            return Holder(pid, f"{host} ({client})" if client else host, to_utc(started))
+        return Holder(None, client, None)
+
+    def check(self) -> None:
+        if self._conn is not None:
+            try:
+                (mine,) = self._query(self._conn, "SELECT IS_USED_LOCK(%s) = CONNECTION_ID()", (self.name,))
+                if mine == 1:
+                    return
+            except pymysql.MySQLError:  # the connection ended, and the server freed the lock with it
+                pass
+        self._drop_connection()
+        try:
+            conn = self._connect()
+        except pymysql.MySQLError as e:  # the server is away: try again at the next check
+            log.warning("store: cannot take the lock on instance '%s' at %s again yet: %s", self.instance,
+                        self.url, e.args[-1])
+            return
+        self._take(conn)  # or say who has it now
+        log.warning("store: took the lock on instance '%s' at %s again after its connection ended",
+                    self.instance, self.url)
+
+    def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except pymysql.MySQLError:  # already closed by the server or the network
+                pass
+
+    def release(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            self._query(self._conn, "SELECT RELEASE_LOCK(%s)", (self.name,))
+        except pymysql.MySQLError:
+            pass  # closing the connection frees it too
+        finally:
+            self._drop_connection()
+
+
+def instance_lock(url: StoreUrl, instance: str, backend: Any) -> InstanceLock:
+    if url.dialect == "sqlite":
+        return FileLock(url, instance)
+    return ServerLock(url, instance, backend.dedicated_connection)
+
+
+def is_running(url: StoreUrl, instance: str, backend: Any) -> bool | None:
+    """Whether an engine holds the instance's lock now, found without taking it (None: cannot tell).
+
+    SQLite: the lock file names its holder until it is released; a holder on this host is
+    checked for being alive (a killed engine leaves its line behind). MariaDB: IS_USED_LOCK.
+    """
+    if url.dialect != "sqlite":
+        [(holder,)] = backend.query("SELECT IS_USED_LOCK(?)", (server_lock_name(url.database, instance),))
+        return holder is not None
+    try:
+        text = lock_file(url, instance).read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    if not text.strip():
+        return False
+    try:
+        pid, host, _ = text.split()
+        if host != socket.gethostname():
+            return None
+        os.kill(int(pid), 0)
+    except ValueError:
+        return None
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
