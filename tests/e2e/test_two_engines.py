@@ -21,9 +21,10 @@ def test_a_second_engine_on_the_same_store_and_instance_is_refused(sandbox, stor
     try:
         second = other_home.start(store_url, bars=20, speed=300)
         code, message = second.wait(), second.stderr_text()
+        shown = "\n".join(second.output().lines[-3:])
     finally:
         other_home.close()
-    assert code == 2, f"the second engine exited {code}: {message[-2000:]}"
+    assert code == 2, f"the second engine exited {code}: {message[-2000:]}{shown}"
     assert _store_name(store_url) in message and str(first.pid) in message, message
     assert "Traceback" not in message
     assert first.process.poll() is None, "the first engine stopped"
