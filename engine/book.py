@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from engine.events import EquityUpdate, FillEvent, PositionUpdate
 from engine.funding import FundingClock
-from engine.model import Mode
+from engine.model import Fill, Mode, unlisted_trade_id
 from engine.portfolio import Portfolio
 from engine.risk import Breakers
 from engine.venues.base import Venue
@@ -31,6 +31,24 @@ class ModeBook:
         self.last_equity: EquityUpdate | None = None
         self.restoring = ""  # why the store's record of this book could not be read yet ("" once it was)
         self.funding_clock = FundingClock()
+        # Every exchange trade id booked in this mode (restored at start). Paper fills need none:
+        # the simulation makes each fill once.
+        self.trade_ids: set[str] = set()
+        self.last_funding_at: datetime | None = None  # the newest funding payment booked (restored at start)
+
+    def claim_trade(self, fill: Fill) -> bool:
+        """True the first time an exchange trade is seen (and from then on it counts as booked).
+
+        The same trade can reach us twice: listed twice, by the stream and by REST, again at
+        recovery. Only its first sighting is booked.
+        """
+        if self.mode is Mode.PAPER:
+            return True
+        if fill.trade_id in self.trade_ids or (
+                fill.exchange_order_id is not None and unlisted_trade_id(fill.exchange_order_id) in self.trade_ids):
+            return False
+        self.trade_ids.add(fill.trade_id)
+        return True
 
     def position_update(self, symbol: str, ts: datetime) -> PositionUpdate:
         pos = self.portfolio.positions.get(symbol)

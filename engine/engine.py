@@ -21,6 +21,7 @@ from engine.commands import CommandGate
 from engine.config import Config
 from engine.events import (BarClosed, CommandResult, EngineError, EngineState, EquityUpdate, Event, EventBus,
                            FillEvent, PositionUpdate, SignalUpdate, utcnow)
+from engine.exchange_funding import ExchangeFunding
 from engine.execution import OrderSender
 from engine.feeds.base import Feed
 from engine.funding import settle
@@ -28,6 +29,7 @@ from engine.ids import OrderIds
 from engine.model import Bar, Instrument, Mode, Side
 from engine.operator import OperatorCommands
 from engine.portfolio import Portfolio
+from engine.recovery import recover
 from engine.restore import apply_state, merge_controls
 from engine.risk import Breakers
 from engine.secrets import Secrets
@@ -76,7 +78,9 @@ class Engine(OperatorCommands):
         self._clock = self._wall_clock if self.market == "binance" else self.market_time
         self._gate = CommandGate()
         self._orders = OrderSender(self._publish, self._error, bus.commit, self._ledger_problem,
-                                   OrderIds(self._wall_clock()), self.market_time)
+                                   OrderIds(self._wall_clock()), self.market_time, uncertain_changed=self._publish_state)
+        self._recovery = ""  # why testnet/live start-up recovery is not done yet
+        self._exchange_funding = ExchangeFunding(self._publish, self.market_time)
         self._limits = SizingLimits.from_config(config)
         self._instruments: dict[str, Instrument] = {}
         self._runner: StrategyRunner | None = None
@@ -131,7 +135,8 @@ class Engine(OperatorCommands):
                            paused=frozenset(self._paused),
                            breakers=dict(book.breakers.tripped) if book else {},
                            mismatched=frozenset(self._mismatched), feed_status=self.feed.status,
-                           ts=self._clock(), connecting=self._connecting)
+                           ts=self._clock(), connecting=self._connecting,
+                           uncertain=self._orders.uncertain.symbols, recovery=self._recovery)
 
     def snapshot(self) -> EngineSnapshot:
         book = self._book
@@ -207,6 +212,8 @@ class Engine(OperatorCommands):
         for task in self._restore_tasks:
             task.cancel()
         self._restore_tasks.clear()
+        await self._orders.uncertain.close()
+        await self._exchange_funding.close()
         gc.unfreeze()  # the run is over; its long-lived objects may become garbage like any other
         with contextlib.suppress(Exception):
             await self.feed.close()
@@ -346,6 +353,7 @@ class Engine(OperatorCommands):
             elif state is not None:
                 apply_state(book, state)
             if mode is not Mode.PAPER and not problem:
+                await self._recover(book, state)
                 await self._reconcile(book, announce_ok=True)
             return book
         except BaseException:
@@ -382,11 +390,28 @@ class Engine(OperatorCommands):
                         book.portfolio.capital -= state.realized - state.fees + state.funding
                 book.restoring = ""
                 if book.mode is not Mode.PAPER:
+                    await self._recover(book, state)
                     await self._reconcile(book, announce_ok=True)
             self._publish(CommandResult("restore", True, f"{book.mode.value}: book read back from the store "
                                                          f"({len(book.portfolio.open_positions())} open position(s)); "
                                                          f"trading resumes", ts=self._clock()))
             self._publish_state()
+
+    async def _recover(self, book: ModeBook, state) -> None:
+        """Bring what the exchange did while we were away into the book; no order goes out before."""
+        def report(why: str) -> None:
+            self._recovery = why
+            if why:
+                self._error(why)
+            self._publish_state()
+
+        async def pause(seconds: float) -> None:  # a stop ends the wait at once
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), seconds)
+
+        summary = await recover(book, state, self._orders, self._publish, self.market_time, report=report,
+                                stopped=self._stop.is_set, sleep=pause)
+        self._answer("recover", True, summary)
 
     async def _warm_up(self) -> None:
         wanted = (self.config.data_fetch_limit if self.market == "binance"
@@ -559,7 +584,7 @@ class Engine(OperatorCommands):
         await self.bus.commit()
 
     def _tradable(self, symbol: str) -> bool:
-        return symbol not in self._paused and symbol not in self._mismatched
+        return symbol not in self._paused and symbol not in self._mismatched and symbol not in self._orders.uncertain
 
     def _publish_signals(self, symbols, results: dict, targets: dict[str, Decimal], book: ModeBook,
                          ts: datetime) -> None:
@@ -568,6 +593,7 @@ class Engine(OperatorCommands):
         It runs for every symbol every minute, hence the local names.
         """
         paused, mismatched, halted = self._paused, self._mismatched, self._halted
+        uncertain = self._orders.uncertain.symbols
         ready, progress = self._runner.ready, self._runner.progress
         prices, prev_closes, signals = self._prices, self._prev_close, self._signals
         quantity, publish = book.portfolio.quantity, self.bus.publish
@@ -580,6 +606,8 @@ class Engine(OperatorCommands):
             current = quantity(symbol) * price
             if symbol in mismatched:
                 status = "mismatch"
+            elif symbol in uncertain:
+                status = "uncertain"
             elif symbol in paused:
                 status = "paused"
             elif result is None or not ready(symbol):
@@ -597,8 +625,9 @@ class Engine(OperatorCommands):
 
     def _catch_up_funding(self, book: ModeBook, bar_open: datetime) -> None:
         """Warm-up history can span time the engine was down: the paper book still pays what it held
-        then. A real venue's wallet already holds what the exchange settled meanwhile. A book not yet
-        read back from the store settles nothing: its last settled time comes with it."""
+        then. A real venue's wallet already holds what the exchange settled meanwhile (its income
+        history is read by the start-up recovery). A book not yet read back from the store settles
+        nothing: its last settled time comes with it."""
         if book.restoring:
             return
         if book.mode is Mode.PAPER:
@@ -608,11 +637,16 @@ class Engine(OperatorCommands):
 
     def _settle_funding(self, book: ModeBook, bar_open: datetime, mark: bool = False) -> None:
         times = book.funding_clock.due(bar_open)
-        if times:
-            if mark:
-                book.portfolio.mark_all(self._prices)
-            for payment in settle(book.mode, book.portfolio, times, self._funding_rates):
-                self._publish(payment)
+        if not times:
+            return
+        if book.mode is not Mode.PAPER:
+            for funding_time in times:
+                self._exchange_funding.due(book, funding_time)  # the exchange's own fees, not our estimate
+            return
+        if mark:
+            book.portfolio.mark_all(self._prices)
+        for payment in settle(book.mode, book.portfolio, times, self._funding_rates):
+            self._publish(payment)
 
     # -- orders --------------------------------------------------------------------
 

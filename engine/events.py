@@ -53,7 +53,7 @@ class SignalUpdate(Event):
     ts: datetime
     price: float
     ret: float  # close-to-close return of the last bar
-    status: str  # warming, active, paused, halted, mismatch
+    status: str  # warming, active, paused, halted, mismatch, uncertain
     progress: float  # warm-up progress 0..1
     components: Mapping[str, Any]  # the FactorStream mapping (empty while warming)
     final_factor: float
@@ -158,6 +158,8 @@ class EngineState(Event):
     feed_status: str  # connecting, live, reconnecting, stale, stopped
     ts: datetime = field(default_factory=utcnow)
     connecting: str = ""  # while start-up retries: "attempt n, next in s s"
+    uncertain: frozenset[str] = frozenset()  # symbols frozen by an order whose outcome is unknown
+    recovery: str = ""  # testnet/live: why start-up recovery has not finished yet ("" once done)
 
     @property
     def coalesce_key(self) -> tuple:

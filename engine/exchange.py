@@ -41,6 +41,8 @@ class BinanceClient(ccxt.pro.binanceusdm):
     """ccxt's USDⓈ-M client with raw stream taps and the Retry-After of rate-limit answers."""
 
     tap: StreamTap | None = None
+    order_tap: Callable[[dict], None] | None = None  # each ORDER_TRADE_UPDATE's order ("o"), raw
+    on_listen_key_expired: Callable[[], None] | None = None
 
     def handle_ohlcv(self, client: Any, message: dict) -> None:
         if self.tap is not None and message.get("e") == "kline":
@@ -57,6 +59,19 @@ class BinanceClient(ccxt.pro.binanceusdm):
         if self.tap is not None and message.get("e") == "aggTrade":
             _guarded(self.tap.on_agg_trade, message)
         _guarded(super().handle_trade, client, message)
+
+    def handle_order_update(self, client: Any, message: dict) -> None:
+        order = message.get("o") if message.get("e") == "ORDER_TRADE_UPDATE" else None
+        if self.order_tap is not None and isinstance(order, dict):
+            _guarded(self.order_tap, order)
+        _guarded(super().handle_order_update, client, message)
+
+    def handle_message(self, client: Any, message: Any) -> None:
+        # ccxt ignores this event; the stream then stays connected but says nothing more.
+        if isinstance(message, dict) and message.get("e") == "listenKeyExpired" and self.on_listen_key_expired:
+            _guarded(self.on_listen_key_expired)
+            return
+        super().handle_message(client, message)
 
     def calculate_rate_limiter_cost(self, api, method, path, params, config={}):
         if api and api[0] == "fapiPrivate" and (method, path) in UNTHROTTLED:

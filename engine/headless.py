@@ -23,9 +23,11 @@ STOP_DEADLINE_S = 2.5  # the store then gets the rest of the 5 s a SIGTERM may t
 EXIT_CANNOT_START = 2
 
 
-def bar_line(update: EquityUpdate, positions: int, halted: bool) -> str:
+def bar_line(update: EquityUpdate, positions: int, halted: bool, uncertain: frozenset[str] = frozenset()) -> str:
     pnl = update.equity - update.capital
     flag = "  HALTED" if halted else ""
+    if uncertain:
+        flag += f"  UNCERTAIN {','.join(sorted(uncertain))}"
     return (f"{update.ts:%Y-%m-%d %H:%M}  {update.mode.value:<7} equity {update.equity:,.2f}  "
             f"pnl {pnl:+,.2f}  positions {positions}  trades {update.trade_count}  "
             f"drawdown {update.drawdown:.2%}{flag}")
@@ -72,7 +74,8 @@ class _Printer:
                 self.bars += 1
                 if self.bars % self.every == 0:
                     snap = self.engine.snapshot()
-                    print(bar_line(event, len(snap.positions), snap.state.halted), file=self.out)
+                    print(bar_line(event, len(snap.positions), snap.state.halted, snap.state.uncertain),
+                          file=self.out)
             elif isinstance(event, FillEvent):
                 print(fill_line(event), file=self.out)
             elif isinstance(event, CommandResult):

@@ -28,4 +28,13 @@ class OrderIds:
         self._seq = itertools.count(1)
 
     def next(self, mode: str) -> str:
-        return f"tf{mode[:1]}{self._token}-{next(self._seq)}"
+        return f"{prefix(mode)}{self._token}-{next(self._seq)}"
+
+
+def prefix(mode: str) -> str:
+    return f"tf{mode[:1]}"
+
+
+def is_ours(client_order_id: str, mode: str) -> bool:
+    """An order this program sent in `mode` (any run), by the shape of its client order id."""
+    return client_order_id.startswith(prefix(mode))

@@ -107,10 +107,18 @@ class Fill:
     factor: float | None = None
 
 
+def unlisted_trade_id(exchange_order_id: str) -> str:
+    """The trade id of an order's part booked before the exchange listed its trade(s): the order's
+    real trades, when they show up later, are that part and must not be booked again."""
+    return f"{exchange_order_id}-unlisted"
+
+
 @dataclass(frozen=True, slots=True)
 class OrderResult:
     request: OrderRequest
-    status: str  # "filled", "partially_filled", "rejected", "skipped", "error"
+    # "filled", "partially_filled", "rejected", "skipped", "error", "not_placed" (the exchange has no
+    # such order), or "unknown": the exchange may or may not have acted on it; never resend it.
+    status: str
     fills: tuple[Fill, ...] = ()
     exchange_order_id: str | None = None
     message: str = ""
@@ -129,3 +137,12 @@ class VenuePosition:
     entry_price: Decimal
     leverage: int = 1
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FundingIncome:
+    """A funding fee as the exchange settled it into the wallet: + received, - paid."""
+
+    symbol: str
+    ts: datetime
+    amount: Decimal

@@ -96,6 +96,8 @@ class OperatorCommands:
         """Close positions at once with reduce-only orders, then re-query the venue until flat."""
         wanted = (lambda s: True) if symbols is None else (lambda s: s in symbols)
         details: dict[str, str] = {}
+        # An order of unknown outcome may have changed what is open: settle it before closing.
+        await self._orders.uncertain.try_all(wanted)
         try:
             await book.venue.cancel_all(None if symbols is None else next(iter(symbols)))
         except Exception as e:  # noqa: BLE001 - closing positions matters more than reporting this
@@ -283,7 +285,9 @@ class OperatorCommands:
             self._error(f"reconciliation with the exchange failed: {e}")
             return
         ours = {s: p.quantity for s, p in book.portfolio.positions.items()}
-        found = mismatches(ours, venue_positions, self._instruments)
+        # A symbol with an order of unknown outcome is frozen already; its lookup settles the book.
+        found = [m for m in mismatches(ours, venue_positions, self._instruments)
+                 if m.symbol not in self._orders.uncertain]
         for symbol in outside_universe(venue_positions, self._instruments):
             self._error(f"{symbol}: the exchange holds a position outside the traded universe; left alone", symbol)
         new = [m for m in found if m.symbol not in self._mismatched]

@@ -132,6 +132,10 @@ class Portfolio:
         self.funding = _CTX.add(self.funding, amount)
         return amount
 
+    def book_funding(self, amount: Decimal) -> None:
+        """Funding the exchange itself settled (testnet, live): its amount, not ours to compute."""
+        self.funding = _CTX.add(self.funding, amount)
+
     def adopt(self, symbol: str, quantity: Decimal, entry_price: Decimal, mark: Decimal | None = None) -> None:
         """Take a quantity as the venue reports it (restore, or the operator's resume after a mismatch)."""
         pos = self.positions.setdefault(symbol, Position(symbol))

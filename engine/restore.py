@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.book import ModeBook
 from engine.config import MODES
+from engine.model import Mode
 from engine.store import RestoredControls, RestoredState
 
 
@@ -54,6 +55,9 @@ def apply_state(book: ModeBook, state: RestoredState) -> None:
     """Load a mode's committed state into a fresh book (and the paper venue's own book)."""
     p = book.portfolio
     p.realized, p.fees, p.funding, p.trade_count = state.realized, state.fees, state.funding, state.trade_count
+    if book.mode is not Mode.PAPER:  # paper trade ids are the simulation's own, not an exchange's
+        book.trade_ids.update(state.trade_ids)
+    book.last_funding_at = state.last_funding_at
     restore_venue = getattr(book.venue, "restore", None)
     for symbol, pos in state.positions.items():
         if pos.quantity:

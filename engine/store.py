@@ -22,6 +22,19 @@ class RestoredPosition:
 
 
 @dataclass(frozen=True)
+class PendingOrder:
+    """An order the store lists as sent (or about to be) but never saw settled."""
+
+    client_order_id: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    reduce_only: bool
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class RestoredState:
     """One mode's committed state, as the store holds it."""
 
@@ -35,6 +48,11 @@ class RestoredState:
     day_open_equity: Decimal | None = None
     equity_tail: list[tuple[datetime, Decimal]] = field(default_factory=list)
     last_funding_ts: datetime | None = None  # the newest funding time this mode has paid or received
+    trade_ids: frozenset[str] = frozenset()  # the exchange's trade ids already booked
+    traded_symbols: frozenset[str] = frozenset()
+    last_fill_at: datetime | None = None
+    last_funding_at: datetime | None = None
+    pending_orders: tuple[PendingOrder, ...] = ()  # status new, sent or unknown
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import json
 from datetime import datetime, timezone
 from decimal import Decimal, localcontext
 
-from engine.store import RestoredControls, RestoredPosition, RestoredState
+from engine.store import PendingOrder, RestoredControls, RestoredPosition, RestoredState
 from storage.backend import Backend
 from storage.codec import EXACT, money, to_decimal, to_utc
 from storage.reads import day_open_equity, equity_history
@@ -42,12 +42,15 @@ def positions_from_fills(fills: list[tuple]) -> dict[str, RestoredPosition]:
 
 def load_state(backend: Backend, mode: str, instance: str = DEFAULT_INSTANCE,
                now: datetime | None = None) -> RestoredState | None:
-    fills = backend.query("SELECT symbol, side, quantity, price, realized_pnl, commission FROM trades "
-                          "WHERE instance = ? AND mode = ? ORDER BY timestamp, id", (instance, mode))
+    fills = backend.query("SELECT symbol, side, quantity, price, realized_pnl, commission, trade_id, trade_time "
+                          "FROM trades WHERE instance = ? AND mode = ? ORDER BY timestamp, id", (instance, mode))
     funding = backend.query("SELECT amount, timestamp FROM funding_payments WHERE instance = ? AND mode = ?",
                             (instance, mode))
+    pending = backend.query("SELECT client_order_id, symbol, side, quantity, reduce_only, reason, created_at "
+                            "FROM orders WHERE instance = ? AND mode = ? AND status IN ('new', 'sent', 'unknown') "
+                            "ORDER BY created_at", (instance, mode))
     tail = equity_history(backend, mode, EQUITY_TAIL, instance)
-    if not fills and not funding and not tail:
+    if not fills and not funding and not tail and not pending:
         return None
     # The day is the market's: that of the last stored point (a sim or replay runs on its own clock).
     now = now or (tail[-1].ts if tail else datetime.now(timezone.utc))
@@ -67,6 +70,12 @@ def load_state(backend: Backend, mode: str, instance: str = DEFAULT_INSTANCE,
         day_open_equity=day_open_equity(backend, mode, midnight, instance) if tail else None,
         equity_tail=[(p.ts, p.equity) for p in tail],
         last_funding_ts=max((to_utc(r[1]) for r in funding), default=None),
+        trade_ids=frozenset(str(f[6]) for f in fills),
+        traded_symbols=frozenset(f[0] for f in fills),
+        last_fill_at=max((to_utc(f[7]) for f in fills), default=None),
+        last_funding_at=max((to_utc(r[1]) for r in funding), default=None),
+        pending_orders=tuple(PendingOrder(r[0], r[1], r[2], to_decimal(r[3]), bool(r[4]), r[5] or "", to_utc(r[6]))
+                             for r in pending),
     )
 
 

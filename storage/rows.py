@@ -91,7 +91,7 @@ def equity_rows(e: EquityUpdate) -> list[Row]:
 
 
 # How far an order has got; a later status at the same time wins over an earlier one.
-STATUS_PROGRESS = {"new": 0, "sent": 1, "partially_filled": 2}
+STATUS_PROGRESS = {"new": 0, "sent": 1, "partially_filled": 2, "unknown": 2}  # unknown: until resolved
 FINAL_PROGRESS = 3  # filled, rejected, skipped, error, canceled, expired
 
 

@@ -35,7 +35,7 @@ class Palette:
     def status(self, text: str, kind: str) -> Text:
         if kind in ("halted", "mismatch"):
             return Text(text, style=f"bold {self.loss}")
-        if kind == "paused":
+        if kind in ("paused", "uncertain"):
             return Text(text, style=f"bold {self.warn}")
         if kind == "warming":
             return Text(text, style=self.muted)

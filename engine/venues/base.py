@@ -1,10 +1,11 @@
 """What the engine needs from an execution venue."""
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Callable, Protocol
 
-from engine.model import Instrument, Mode, OrderRequest, OrderResult, VenuePosition
+from engine.model import Fill, FundingIncome, Instrument, Mode, OrderRequest, OrderResult, VenuePosition
 
 
 class VenueError(Exception):
@@ -29,3 +30,17 @@ class Venue(Protocol):
         """Wallet balance in USDT."""
 
     async def close(self) -> None: ...
+
+
+class ExchangeVenue(Venue, Protocol):
+    """A real exchange (testnet, live): orders can have unknown outcomes, and the account has a
+    history the engine did not see while it was down."""
+
+    async def resolve(self, order: OrderRequest) -> OrderResult:
+        """The outcome of an order, looked up by its client order id (`unknown` if it cannot tell)."""
+
+    async def fills_since(self, symbols: list[str], since: datetime, ours: Callable[[str], bool]) -> list[Fill]:
+        """Trades of our orders (`ours(client_order_id)`) on `symbols` from `since` on, oldest first."""
+
+    async def funding_since(self, since: datetime) -> list[FundingIncome]:
+        """Funding fees settled after `since`, oldest first."""

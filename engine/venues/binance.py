@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from decimal import Decimal
 from typing import Awaitable, Callable
 
+import aiohttp
 import ccxt
 
 from engine.config import Config
@@ -20,17 +22,23 @@ from engine.exchange_errors import (RetryPolicy, binance_answer, connection_fail
                                     is_transient, retry_after, with_retries)
 from engine.feeds.base import FeedError
 from engine.feeds.binance_universe import instrument_from_info
-from engine.model import Instrument, Mode, OrderRequest, OrderResult, VenuePosition
+from engine.model import Fill, FundingIncome, Instrument, Mode, OrderRequest, OrderResult, VenuePosition
 from engine.secrets import Secrets
 from engine.venues.base import VenueError
-from engine.venues.binance_fills import fill_from_order, fill_from_trade, order_status, position_from_risk
+from engine.venues.binance_fills import (WORKING, account_rows, fill_from_order, fill_from_trade, is_order_answer,
+                                         order_status, position_from_risk, trade_rows)
+from engine.venues.binance_history import AccountHistory
 from engine.venues.binance_pacer import OrderPacer
+from engine.venues.binance_user_stream import UserTradeStream, fill_from_stream
 
 log = logging.getLogger("trifactor.venue.binance")
 MARGIN_TYPES = {"isolated": "ISOLATED", "cross": "CROSSED"}
 MARGIN_LOCKED = {-4047, -4048}  # margin type cannot change with open orders / an open position
 TRADE_LIST_TRIES = 3  # Binance can list an order's trades a moment after the order answer
+LOOKUP_TRIES = 3  # lookups by client order id before an outcome is left unknown
+LOOKUP_BACKOFF_S = 0.25  # doubles per try
 FILLS_HEADROOM = 240  # weight a minute that trade-list reads leave for positions, balance and prices
+STREAM_WAIT_S = 1.0  # how long an order's fills may take on the user-data stream before REST is asked
 
 
 class BinanceCallError(VenueError):
@@ -42,9 +50,15 @@ class BinanceCallError(VenueError):
 
     @property
     def never_reached(self) -> bool:
-        """Binance turned the request away, or it never left: nothing happened on the exchange."""
+        """Binance turned the request away, or it never left: nothing happened on the exchange.
+
+        An answer cut off in transit (ccxt reports aiohttp's payload errors as ExchangeError) is not
+        a refusal: the request may have been acted on.
+        """
         c = self.cause
-        return isinstance(c, (ccxt.ExchangeError, ccxt.InvalidNonce)) or is_rate_limited(c) or connection_failed(c)
+        cut_off = isinstance(c.__cause__, aiohttp.ClientError)
+        refused = isinstance(c, (ccxt.ExchangeError, ccxt.InvalidNonce)) and not cut_off
+        return refused or is_rate_limited(c) or connection_failed(c)
 
     @property
     def transient(self) -> bool:
@@ -78,6 +92,8 @@ class BinanceVenue:
         self._leverage: dict[str, int] = {}
         self._markets_lock = asyncio.Lock()
         self._pacer = OrderPacer()
+        self._history = AccountHistory(self._call, self.client, self.mode)
+        self._stream = UserTradeStream(self.client)
 
     # plumbing ---------------------------------------------------------------------------------
     def _clean(self, text: str) -> str:
@@ -146,6 +162,7 @@ class BinanceVenue:
             raise VenueError("the Binance account is in hedge mode; trifactor trades one-way positions: switch "
                              "the futures position mode to one-way (no open positions or orders allowed then)")
         self._prepared = list(instruments)
+        self._stream.start()
         margin_type = MARGIN_TYPES[margin_mode]
         limit = asyncio.Semaphore(10)
 
@@ -219,6 +236,10 @@ class BinanceVenue:
                                       retryable=is_rate_limited)
         except BinanceCallError as e:
             return await self._after_failed_send(order, e)
+        if not is_order_answer(answer):
+            log.warning("%s: the answer to order %s is not the order Binance should describe; looking it up",
+                        symbol, order.client_order_id)
+            return await self._settled(order, f"{symbol}: the answer to order {order.client_order_id} was unreadable")
         return await self._result(order, answer)
 
     async def _after_failed_send(self, order: OrderRequest, error: BinanceCallError) -> OrderResult:
@@ -226,27 +247,70 @@ class BinanceVenue:
         if error.never_reached:
             status = "rejected" if isinstance(error.cause, ccxt.ExchangeError) else "error"
             return OrderResult(order, status, message=f"{error}; not placed")
-        try:
-            answer = await self._call(order.symbol, "looking up the order", self.client.fapiPrivateGetOrder,
-                                      {"symbol": order.symbol, "origClientOrderId": order.client_order_id})
-        except BinanceCallError as lookup:
-            if isinstance(lookup.cause, ccxt.OrderNotFound):
-                return OrderResult(order, "error", message=f"{error}; Binance has no such order: not placed")
-            return OrderResult(order, "error", message=f"{error}; whether it was placed is unknown until the "
-                                                       f"next reconciliation")
-        return await self._result(order, answer)
+        return await self._settled(order, str(error))
 
-    async def _result(self, order: OrderRequest, answer: dict) -> OrderResult:
+    async def _settled(self, order: OrderRequest, why: str) -> OrderResult:
+        # Just sent: if it filled, the stream is about to say so.
+        result = await self.resolve(order, stream_wait_s=STREAM_WAIT_S)
+        if result.status == "not_placed":  # a send that failed, as far as the caller is concerned
+            return OrderResult(order, "error", message=f"{why}; Binance has no such order: not placed")
+        if result.status == "unknown":
+            return OrderResult(order, "unknown", message=f"{why}; {result.message}")
+        return result
+
+    async def resolve(self, order: OrderRequest, stream_wait_s: float = 0.0) -> OrderResult:
+        """What became of an order, looked up by its client order id: its fills, `not_placed` when
+        Binance has no such order, or `unknown` while Binance cannot say (it is never resent)."""
+        await self._ensure_markets()
+        problem = ""
+        for attempt in range(LOOKUP_TRIES):
+            if attempt:
+                await self.retry.sleep(LOOKUP_BACKOFF_S * 2 ** (attempt - 1))
+            # The stream may have seen it fill, even while Binance's REST API is unreachable.
+            wait = stream_wait_s if attempt == 0 and self._stream.live else 0.0
+            streamed = self._stream.settled(order.client_order_id) if not wait else \
+                await self._stream.settled_within(order.client_order_id, wait)
+            if streamed is not None:
+                order_id, trades = streamed
+                return OrderResult(order, "filled", tuple(fill_from_stream(self.mode, order, t) for t in trades),
+                                   exchange_order_id=order_id)
+            try:
+                answer = await self._call(order.symbol, f"looking up order {order.client_order_id}",
+                                          self.client.fapiPrivateGetOrder,
+                                          {"symbol": order.symbol, "origClientOrderId": order.client_order_id})
+            except BinanceCallError as e:
+                if isinstance(e.cause, ccxt.OrderNotFound):
+                    return OrderResult(order, "not_placed",
+                                       message=f"{order.symbol}: Binance has no order {order.client_order_id}")
+                problem = str(e)
+                continue
+            if not is_order_answer(answer):
+                problem = f"{order.symbol}: the lookup of order {order.client_order_id} answered unreadably"
+            elif answer["status"] in WORKING:
+                problem = f"{order.symbol}: order {order.client_order_id} is still working on Binance"
+            else:
+                return await self._result(order, answer, stream_wait_s)
+        return OrderResult(order, "unknown", message=f"its outcome is unknown ({problem})")
+
+    async def _result(self, order: OrderRequest, answer: dict, stream_wait_s: float = STREAM_WAIT_S) -> OrderResult:
         status = order_status(answer)
         order_id = str(answer["orderId"])
         if status == "rejected":
             return OrderResult(order, "rejected", exchange_order_id=order_id,
                                message=f"{order.symbol}: order {answer.get('status', '?')} without a fill")
-        fills = await self._fills(order, answer)
+        fills = await self._fills(order, answer, stream_wait_s)
         return OrderResult(order, status, fills=fills, exchange_order_id=order_id)
 
-    async def _fills(self, order: OrderRequest, answer: dict) -> tuple:
+    async def _fills(self, order: OrderRequest, answer: dict, stream_wait_s: float) -> tuple:
+        """The order's trades: from the stream (waiting up to `stream_wait_s` for a fresh order's), else REST."""
         executed = Decimal(str(answer["executedQty"]))
+        if self._stream.live:
+            streamed = await self._stream.trades_for(order.client_order_id, executed, stream_wait_s)
+            if streamed is not None:
+                return tuple(fill_from_stream(self.mode, order, t) for t in streamed)
+            if stream_wait_s:
+                log.warning("%s: the user-data stream did not deliver order %s's fills within %g s; reading them "
+                            "over REST", order.symbol, order.client_order_id, stream_wait_s)
         trades: list = []
         for attempt in range(TRADE_LIST_TRIES):
             if not self.client.throttler.try_take(USER_TRADES_WEIGHT, keep=FILLS_HEADROOM):
@@ -254,9 +318,13 @@ class BinanceVenue:
                             answer["orderId"])
                 break
             try:
-                trades = await self._call(order.symbol, "reading the order's trades",
-                                          self.client.fapiPrivateGetUserTrades,
-                                          {"symbol": order.symbol, "orderId": answer["orderId"]})
+                listed = trade_rows(await self._call(order.symbol, "reading the order's trades",
+                                                     self.client.fapiPrivateGetUserTrades,
+                                                     {"symbol": order.symbol, "orderId": answer["orderId"]}))
+                if listed is None:
+                    log.warning("%s: the trade list of order %s was unreadable", order.symbol, answer["orderId"])
+                else:
+                    trades = listed
             except VenueError as e:
                 log.warning("%s", e)
             if sum((Decimal(t["qty"]) for t in trades), Decimal(0)) >= executed:
@@ -270,6 +338,13 @@ class BinanceVenue:
             fills.append(fill_from_order(self.mode, order, answer, missing))
         return tuple(fills)
 
+    async def fills_since(self, symbols: list[str], since: datetime, ours: Callable[[str], bool]) -> list[Fill]:
+        await self._ensure_markets()
+        return await self._history.fills_since(symbols, since, ours)
+
+    async def funding_since(self, since: datetime) -> list[FundingIncome]:
+        return await self._history.funding_since(since)
+
     async def _price(self, symbol: str) -> Decimal:
         answer = await self._call(symbol, "reading the price", self.client.fapiPublicGetTickerPrice, {"symbol": symbol})
         return Decimal(answer["price"])
@@ -280,7 +355,10 @@ class BinanceVenue:
                                           {"symbol": s}) for s in symbols))
 
     async def positions(self) -> dict[str, VenuePosition]:
-        rows = await self._call("Binance", "reading positions", self.client.fapiPrivateV3GetPositionRisk)
+        rows = account_rows(await self._call("Binance", "reading positions", self.client.fapiPrivateV3GetPositionRisk),
+                            ("positionAmt", "entryPrice"))
+        if rows is None:  # an unreadable answer is not "flat"
+            raise VenueError("Binance: the positions answer was unreadable")
         out = {}
         for row in rows:
             if Decimal(row["positionAmt"]) != 0:
@@ -288,11 +366,15 @@ class BinanceVenue:
         return out
 
     async def balance(self) -> Decimal:
-        rows = await self._call("Binance", "reading the balance", self.client.fapiPrivateV3GetBalance)
+        rows = account_rows(await self._call("Binance", "reading the balance", self.client.fapiPrivateV3GetBalance),
+                            ("balance",))
+        if rows is None:
+            raise VenueError("Binance: the balance answer was unreadable")
         for row in rows:
             if row.get("asset") == "USDT":
                 return Decimal(row["balance"])
         return Decimal(0)
 
     async def close(self) -> None:
+        await self._stream.close()
         await self.client.close()

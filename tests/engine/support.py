@@ -133,6 +133,16 @@ class ExchangeStub:
     async def cancel_all(self, symbol=None) -> None:
         pass
 
+    async def resolve(self, order: OrderRequest) -> OrderResult:
+        sent = next((o for o in self.submitted if o.client_order_id == order.client_order_id), None)
+        return OrderResult(order, "not_placed" if sent is None else "filled")
+
+    async def fills_since(self, symbols, since, ours) -> list[Fill]:
+        return []  # the stub keeps no trade history
+
+    async def funding_since(self, since) -> list:
+        return []
+
     async def positions(self) -> dict[str, VenuePosition]:
         return {s: VenuePosition(s, q, self.entry.get(s, Decimal(1))) for s, q in self.truth.items() if q}
 

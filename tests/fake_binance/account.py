@@ -41,6 +41,7 @@ class Account:
     positions: dict[str, Position] = field(default_factory=dict)
     orders: list[dict] = field(default_factory=list)
     trades: list[dict] = field(default_factory=list)
+    income: list[dict] = field(default_factory=list)  # /fapi/v1/income rows (funding fees)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
     _client_ids: set[str] = field(default_factory=set)
 
@@ -104,6 +105,14 @@ class Account:
         self._client_ids.add(client_id)
         self.trades.append(trade)
         return order
+
+    def pay_funding(self, symbol: str, amount: Decimal, time_ms: int) -> dict:
+        """A funding fee settled into the wallet (+ received, - paid), as the income history lists it."""
+        self.wallet += amount
+        row = {"symbol": symbol, "incomeType": "FUNDING_FEE", "income": str(amount), "asset": "USDT",
+               "info": "FUNDING_FEE", "time": time_ms, "tranId": next(self._ids), "tradeId": ""}
+        self.income.append(row)
+        return row
 
     def _fill(self, pos: Position, order_id: int, side: str, signed_qty: Decimal, price: Decimal, now_ms: int) -> dict:
         realized = Decimal(0)

@@ -51,6 +51,10 @@ class RestApi:
             web.get("/fapi/v1/openOrders", self.open_orders),
             web.get("/fapi/v1/userTrades", self.user_trades),
             web.get("/fapi/v1/positionSide/dual", self.position_mode),
+            web.get("/fapi/v1/income", self.income),
+            web.post("/fapi/v1/listenKey", self.create_listen_key),
+            web.put("/fapi/v1/listenKey", self.keep_alive_listen_key),
+            web.delete("/fapi/v1/listenKey", self.close_listen_key),
         ]
         for version in ("v2", "v3"):
             out += [
@@ -170,6 +174,7 @@ class RestApi:
         params = request[PARAMS]
         market = self._symbol(params)
         order = self.fake.account.place_market(market, params, self.fake.now_ms(), self.fake.prices)
+        self.fake.announce_fill(order, self.fake.account.trades[-1])
         return ok(order)
 
     async def get_order(self, request: web.Request) -> web.Response:
@@ -196,9 +201,39 @@ class RestApi:
         params = request[PARAMS]
         market = self._symbol(params)
         order_id = params.get("orderId")
+        start, end, from_id = _int(params, "startTime"), _int(params, "endTime"), _int(params, "fromId")
+        limit = min(_int(params, "limit", 500), 1000)
         rows = [t for t in self.fake.account.trades if t["symbol"] == market.rules.symbol
-                and (order_id is None or str(t["orderId"]) == order_id)]
-        return ok(rows[-_int(params, "limit", 500):])
+                and (order_id is None or str(t["orderId"]) == order_id)
+                and (start is None or t["time"] >= start) and (end is None or t["time"] <= end)
+                and (from_id is None or t["id"] >= from_id)]
+        # With a start (or a first id) Binance pages forward from it; otherwise it shows the newest.
+        rows = rows[:limit] if start is not None or from_id is not None else rows[-limit:]
+        if self.fake.faults.take_duplicate_trades():
+            rows = [t for t in rows for _ in (0, 1)]
+        return ok(rows)
+
+    async def income(self, request: web.Request) -> web.Response:
+        params = request[PARAMS]
+        market = self._symbol(params, required=False)
+        kind = params.get("incomeType")
+        start, end = _int(params, "startTime"), _int(params, "endTime")
+        limit = min(_int(params, "limit", 100), 1000)
+        rows = [r for r in self.fake.account.income
+                if (market is None or r["symbol"] == market.rules.symbol) and (kind is None or r["incomeType"] == kind)
+                and (start is None or r["time"] >= start) and (end is None or r["time"] <= end)]
+        return ok(rows[:limit] if start is not None else rows[-limit:])
+
+    async def create_listen_key(self, request: web.Request) -> web.Response:
+        return ok({"listenKey": self.fake.user_streams.create()})
+
+    async def keep_alive_listen_key(self, request: web.Request) -> web.Response:
+        self.fake.user_streams.keep_alive()
+        return ok({"listenKey": self.fake.user_streams.listen_key})
+
+    async def close_listen_key(self, request: web.Request) -> web.Response:
+        self.fake.user_streams.close_key()
+        return ok({})
 
     async def position_risk(self, request: web.Request) -> web.Response:
         wanted = self._symbol(request[PARAMS], required=False)

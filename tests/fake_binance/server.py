@@ -27,11 +27,13 @@ from tests.fake_binance.market import MINUTE_MS, SymbolMarket, SymbolRules, gene
 from tests.fake_binance.rest import PARAMS, RestApi
 from tests.fake_binance.streams import StreamHub
 from tests.fake_binance.streaming import StreamPusher
+from tests.fake_binance.user_stream import UserStreams, account_update, order_trade_update
 
 API_KEY = "fake-api-key-0123456789"
 API_SECRET = "fake-api-secret-9876543210"
 PRIVATE = {"leverage", "marginType", "order", "allOpenOrders", "openOrders", "userTrades", "positionRisk",
-           "balance", "account", "dual"}
+           "balance", "account", "dual", "income"}
+KEY_ONLY = {"listenKey"}  # user-stream endpoints: the API key header, no signature
 # Listed but never tradable by trifactor: a quarterly contract, a USDC perpetual, a delisted one.
 OTHER_LISTINGS = (
     SymbolRules("BTCUSDT_260626", Decimal("0.1"), Decimal("0.001"), Decimal("0.001"), Decimal("5"), 66000.0,
@@ -63,6 +65,8 @@ class FakeBinance(StreamPusher):
         self.account = Account(wallet=Decimal(wallet))
         self.faults = FaultBook()
         self.hub = StreamHub()
+        self.user_streams = UserStreams(self.now_ms)
+        self._pushes: set[asyncio.Task] = set()
         self.requests: list[RecordedRequest] = []
         self.clock_skew_ms = 0
         self._markets: dict[str, SymbolMarket] = {}
@@ -74,6 +78,7 @@ class FakeBinance(StreamPusher):
     async def __aenter__(self) -> "FakeBinance":
         app = web.Application(middlewares=[self._middleware])
         app.add_routes(RestApi(self).routes())
+        app.router.add_get("/private/ws", self.user_streams.handle)  # ahead of the market streams' /{cat}/ws
         for path in ("/ws", "/ws/{n}", "/{cat}/ws", "/{cat}/ws/{n}", "/stream", "/{cat}/stream"):
             app.router.add_get(path, self.hub.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
@@ -84,6 +89,8 @@ class FakeBinance(StreamPusher):
         return self
 
     async def __aexit__(self, *exc) -> None:
+        for task in list(self._pushes):
+            task.cancel()
         await self.hub.drop_all()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -140,6 +147,35 @@ class FakeBinance(StreamPusher):
     def wallet(self) -> Decimal:
         return self.account.wallet
 
+    def pay_funding(self, symbol: str, amount, time_ms: int | None = None) -> dict:
+        """Settle a funding fee (signed USDT) into the wallet and the income history."""
+        return self.account.pay_funding(symbol, Decimal(str(amount)), time_ms if time_ms is not None else self.now_ms())
+
+    # user-data stream -------------------------------------------------------------------------
+    def announce_fill(self, order: dict, trade: dict) -> None:
+        """Push an order's fill on the user-data stream, in the background as Binance does (the
+        event may arrive before or after the order's REST answer)."""
+        now = self.now_ms()
+        events = [order_trade_update(order, trade, now),
+                  account_update(self.account.wallet, self.account.position(order["symbol"]), now)]
+
+        async def push() -> None:
+            for event in events:
+                await self.user_streams.publish(event)
+        task = asyncio.ensure_future(push())
+        self._pushes.add(task)
+        task.add_done_callback(self._pushes.discard)
+
+    async def push_user_event(self, event: dict) -> int:
+        return await self.user_streams.publish(event)
+
+    async def expire_listen_key(self) -> None:
+        await self.user_streams.expire()
+
+    def silence_user_stream(self, silent: bool = True) -> None:
+        """Keep user-data connections open but send them nothing (or resume)."""
+        self.user_streams.silent = silent
+
     # faults -----------------------------------------------------------------------------------
     def fail_next(self, path: str, status: int = 400, code: int | None = None, msg: str | None = None,
                   retry_after: int | None = None, times: int = 1, method: str | None = None) -> None:
@@ -152,6 +188,27 @@ class FakeBinance(StreamPusher):
         The request is acted on at once, as when the exchange is slow to reply.
         """
         self.faults.delay(path, seconds, times)
+
+    def outage(self, path: str, seconds: float, method: str | None = None, reset: bool = False) -> None:
+        """For the next `seconds`, requests to `path` are not acted on: each gets a 503, or with
+        `reset` its connection is cut without an answer."""
+        self.faults.outage(path, seconds, method, reset)
+
+    def ban(self, seconds: float, status: int = 418, path: str | None = None) -> None:
+        """For the next `seconds`, every REST request (or those to `path`) gets `status` (418 ban or
+        429) with a Retry-After counting down to the end."""
+        self.faults.ban(seconds, status, path)
+
+    def garble(self, path: str, body: str = "truncated", *, executed: bool = True, method: str | None = None,
+               times: int = 1) -> None:
+        """Answer the next `times` requests to `path` with HTTP 200 and a `body` that is not the JSON
+        expected: "truncated" (the real answer cut in half), "html" or "empty". With `executed` the
+        request is acted on first (an order is placed); without, it is not."""
+        self.faults.garble(path, body, executed, method, times)
+
+    def duplicate_trades(self, answers: int = 1) -> None:
+        """The next `answers` userTrades answers list every trade twice."""
+        self.faults.duplicate_trade_answers += answers
 
     def hold(self, path: str) -> asyncio.Event:
         """Keep answers to `path` back until the returned event is set (requests are acted on)."""
@@ -169,13 +226,14 @@ class FakeBinance(StreamPusher):
     async def _middleware(self, request: web.Request, handler) -> web.StreamResponse:
         name = request.path.rsplit("/", 1)[-1]
         private = request.path.startswith("/fapi/") and name in PRIVATE
+        key_only = request.path.startswith("/fapi/") and name in KEY_ONLY
         raw = request.query_string if request.method in ("GET", "DELETE") else await request.text()
         request[PARAMS] = dict(parse_qsl(raw, keep_blank_values=True))
         self.requests.append(RecordedRequest(request.method, request.path, request.query_string,
                                              request.host, private, request[PARAMS]))
         if request.headers.get("Upgrade", "").lower() == "websocket":
             return await handler(request)
-        response = await self._answer(request, handler, private, raw)
+        response = await self._answer(request, handler, private, raw, key_only)
         # A slow answer, not a slow exchange: the request has been acted on already.
         pause = self.faults.take_delay(request.path)
         if pause:
@@ -183,17 +241,32 @@ class FakeBinance(StreamPusher):
         await self.faults.wait_holds(request.path)
         return response
 
-    async def _answer(self, request: web.Request, handler, private: bool, raw: str) -> web.StreamResponse:
+    async def _answer(self, request: web.Request, handler, private: bool, raw: str,
+                      key_only: bool = False) -> web.StreamResponse:
+        banned = self.faults.take_ban(request.path)
+        if banned is not None:
+            return banned
+        outage = self.faults.take_outage(request.method, request.path)
+        if outage is not None:
+            if outage.reset and request.transport is not None:
+                request.transport.abort()  # the client sees the connection reset, no answer at all
+            return web.Response(status=503, text="Service Unavailable", content_type="text/plain")
         fault = self.faults.take_fault(request.method, request.path)
         if fault is not None:
             return fault.response()
+        garble = self.faults.take_garble(request.method, request.path)
+        if garble is not None and not garble.executed:
+            return garble.response(None)
         try:
             if private:
                 self._authenticate(request, raw)
-            return await handler(request)
+            elif key_only and request.headers.get("X-MBX-APIKEY") != self.api_key:
+                raise Rejected(401, -2015, "Invalid API-key, IP, or permissions for action.")
+            response = await handler(request)
         except Rejected as r:
-            return web.Response(status=r.status, text=json.dumps({"code": r.code, "msg": r.msg}),
-                                content_type="application/json")
+            response = web.Response(status=r.status, text=json.dumps({"code": r.code, "msg": r.msg}),
+                                    content_type="application/json")
+        return garble.response(response) if garble is not None else response
 
     def _authenticate(self, request: web.Request, raw: str) -> None:
         if request.headers.get("X-MBX-APIKEY") != self.api_key:

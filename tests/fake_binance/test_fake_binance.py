@@ -1,4 +1,5 @@
 """The fake exchange on its own: signatures, windows, faults, book-keeping, streams."""
+import asyncio
 import hashlib
 import hmac
 import json
@@ -138,3 +139,102 @@ async def test_streams_subscribe_publish_and_drop(fake, http):
         assert fake.market("BTCUSDT").klines[-1] == row  # closed bars join the REST history
         assert await fake.drop_streams() == 2
         assert (await raw.receive()).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+
+
+def order_body(cid, qty="0.010", side="BUY"):
+    return signed({"symbol": "BTCUSDT", "side": side, "type": "MARKET", "quantity": qty, "newClientOrderId": cid})
+
+
+async def status_of(http, fake, method, path, body=None):
+    headers = {"X-MBX-APIKEY": API_KEY, "Content-Type": "application/x-www-form-urlencoded"}
+    async with http.request(method, f"{fake.base_url}{path}", data=body, headers=headers) as r:
+        return r.status
+
+
+async def test_an_outage_lasts_its_seconds_whatever_is_sent(fake, http):
+    fake.outage("/fapi/v1/order", 0.3, method="POST")
+    fake.set_price("BTCUSDT", 50000)
+    answers = [await status_of(http, fake, "POST", "/fapi/v1/order", order_body(f"o-{i}")) for i in range(3)]
+    assert answers == [503, 503, 503] and fake.orders == []
+    assert await status_of(http, fake, "GET", "/fapi/v1/time") == 200  # other endpoints are up
+    await asyncio.sleep(0.35)
+    assert await status_of(http, fake, "POST", "/fapi/v1/order", order_body("after")) == 200
+
+
+async def test_an_outage_can_reset_the_connection(fake, http):
+    fake.outage("time", 0.5, reset=True)
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await call(http, fake, "GET", "/fapi/v1/time")
+
+
+@pytest.mark.parametrize("body", ["truncated", "html", "empty"])
+@pytest.mark.parametrize("executed", [True, False])
+async def test_garbled_answers_with_and_without_the_order(fake, http, body, executed):
+    fake.set_price("BTCUSDT", 50000)
+    fake.garble("/fapi/v1/order", body, executed=executed, method="POST")
+    headers = {"X-MBX-APIKEY": API_KEY, "Content-Type": "application/x-www-form-urlencoded"}
+    async with http.post(f"{fake.base_url}/fapi/v1/order", data=order_body("g-1"), headers=headers) as r:
+        status, text = r.status, await r.text()
+    assert status == 200
+    with pytest.raises(ValueError):
+        json.loads(text)
+    assert len(fake.orders) == (1 if executed else 0)
+    if body == "truncated" and executed:
+        assert json.dumps(fake.orders[0]).startswith(text)
+
+
+async def test_duplicate_trades_income_and_paging(fake, http):
+    fake.set_price("BTCUSDT", 50000)
+    for i in range(3):
+        await call(http, fake, "POST", "/fapi/v1/order", body=order_body(f"d-{i}"))
+    fake.duplicate_trades()
+    _, doubled, _ = await call(http, fake, "GET", "/fapi/v1/userTrades", signed({"symbol": "BTCUSDT"}))
+    assert [t["id"] for t in doubled] == [t["id"] for t in fake.trades for _ in (0, 1)]
+    _, once, _ = await call(http, fake, "GET", "/fapi/v1/userTrades", signed({"symbol": "BTCUSDT"}))
+    assert len(once) == 3
+    first = fake.trades[1]["id"]
+    _, page, _ = await call(http, fake, "GET", "/fapi/v1/userTrades",
+                            signed({"symbol": "BTCUSDT", "fromId": first, "limit": 1}))
+    assert [t["id"] for t in page] == [first]
+    fake.pay_funding("BTCUSDT", "-1.25", time_ms=1_000)
+    fake.pay_funding("ETHUSDT", "0.5", time_ms=2_000)
+    _, rows, _ = await call(http, fake, "GET", "/fapi/v1/income",
+                            signed({"incomeType": "FUNDING_FEE", "startTime": 1_500}))
+    assert [(r["symbol"], r["income"]) for r in rows] == [("ETHUSDT", "0.5")]
+
+
+async def test_a_ban_covers_every_request_until_it_ends(fake, http):
+    fake.ban(0.4, status=418)
+    status, body, headers = await call(http, fake, "GET", "/fapi/v1/time")
+    assert (status, body["code"], headers["Retry-After"]) == (418, -1003, "1")
+    assert (await call(http, fake, "GET", "/fapi/v3/balance", signed({})))[0] == 418
+    await asyncio.sleep(0.45)
+    assert (await call(http, fake, "GET", "/fapi/v1/time"))[0] == 200
+
+
+async def test_user_data_stream_events_expiry_and_silence(fake, http):
+    fake.set_price("BTCUSDT", 50000)
+    headers = {"X-MBX-APIKEY": API_KEY}
+    async with http.post(f"{fake.base_url}/fapi/v1/listenKey", headers=headers) as r:
+        key = (await r.json())["listenKey"]
+    async with http.put(f"{fake.base_url}/fapi/v1/listenKey", headers=headers) as r:
+        assert r.status == 200
+    async with http.ws_connect(f"ws://127.0.0.1:{fake.port}/private/ws?listenKey={key}") as ws:
+        await fake.user_streams.wait_connected()
+        await call(http, fake, "POST", "/fapi/v1/order", body=order_body("u-1"))
+        update = await ws.receive_json(timeout=5)
+        assert update["e"] == "ORDER_TRADE_UPDATE" and update["o"]["c"] == "u-1"
+        assert update["o"]["t"] == fake.trades[-1]["id"] and update["o"]["X"] == "FILLED"
+        account = await ws.receive_json(timeout=5)
+        assert account["e"] == "ACCOUNT_UPDATE" and account["a"]["P"][0]["pa"] == "0.010"
+        fake.silence_user_stream()
+        await call(http, fake, "POST", "/fapi/v1/order", body=order_body("u-2"))
+        with pytest.raises(asyncio.TimeoutError):
+            await ws.receive_json(timeout=0.2)
+        assert not ws.closed  # silent, not closed
+        fake.silence_user_stream(False)
+        await fake.expire_listen_key()
+        assert (await ws.receive_json(timeout=5))["e"] == "listenKeyExpired"
+        assert (await ws.receive()).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    async with http.put(f"{fake.base_url}/fapi/v1/listenKey", headers=headers) as r:
+        assert r.status == 400 and (await r.json())["code"] == -1125

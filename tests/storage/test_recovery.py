@@ -95,3 +95,26 @@ async def test_controls_restore_mode_pauses_and_halt(store):
     controls = await store.load_controls()
     assert (controls.mode, controls.halted, controls.halt_reason) == ("testnet", True, "max drawdown")
     assert controls.paused == frozenset({"XRPUSDT", "ADAUSDT"})
+
+
+async def test_what_testnet_recovery_needs_from_the_store(store, backend):
+    bus = EventBus()
+    store.attach(bus)
+    events = [
+        f.fill(1, mode=Mode.TESTNET), f.fill(2, "ETHUSDT", mode=Mode.TESTNET, minute=30),
+        f.fill(3, mode=Mode.LIVE, minute=90),  # another mode
+        f.funding("BTCUSDT", 480, "-0.4", mode=Mode.TESTNET),
+        f.order("tft-a", "new", 40, mode=Mode.TESTNET), f.order("tft-b", "sent", 41, mode=Mode.TESTNET),
+        f.order("tft-c", "unknown", 42, mode=Mode.TESTNET), f.order("tft-d", "filled", 43, mode=Mode.TESTNET),
+        f.order("tft-e", "new", 44), f.order("tft-c", "unknown", 42.5, mode=Mode.TESTNET),
+    ]
+    for e in events:
+        bus.publish(e)
+    await store.flush()
+    state = db.with_backend(backend.url, lambda b: recovery.load_state(b, "testnet"))
+    assert state.trade_ids == {"tid-1", "tid-2"} and state.traded_symbols == {"BTCUSDT", "ETHUSDT"}
+    assert state.last_fill_at == f.at(30) and state.last_funding_at == f.at(480)
+    assert [p.client_order_id for p in state.pending_orders] == ["tft-a", "tft-b", "tft-c"]
+    first = state.pending_orders[0]
+    assert (first.symbol, first.side, first.quantity, first.reduce_only, first.created_at) == (
+        "BTCUSDT", "BUY", Decimal("0.002"), False, f.at(40))

@@ -21,10 +21,12 @@ def row_status(signal: SignalUpdate, state: EngineState | None) -> str:
     if state is not None:
         if signal.symbol in state.mismatched:
             return "mismatch"
+        if signal.symbol in state.uncertain:
+            return "uncertain"
         if signal.symbol in state.paused:
             return "paused"
     kind = signal.status
-    if kind in ("paused", "mismatch", "halted"):  # possibly cleared since that bar
+    if kind in ("paused", "mismatch", "halted", "uncertain"):  # possibly cleared since that bar
         kind = "warming" if signal.progress < 1 else "active"
     if kind == "active" and state is not None and state.halted:
         return "halted"
@@ -98,8 +100,8 @@ class SignalsTable(KeyedTable):
     def set_state(self, state: EngineState) -> None:
         before = self.state
         self.state = state
-        if before is None or (before.paused, before.halted, before.mismatched) != (
-                state.paused, state.halted, state.mismatched):
+        if before is None or (before.paused, before.halted, before.mismatched, before.uncertain) != (
+                state.paused, state.halted, state.mismatched, state.uncertain):
             self._show(self.latest)
 
     def set_palette(self, palette: Palette) -> None:
