@@ -54,7 +54,7 @@ class Holder:
 
 def refusal(holder: Holder, instance: str, url: StoreUrl) -> InstanceBusy:
     return InstanceBusy(f"another trifactor engine ({holder.describe()}) already runs instance '{instance}' "
-                      f"on store {url} ; stop it or pick another `instance`")
+                      f"on store {url}; stop it or pick another `instance`")
 
 
 class InstanceLock(Protocol):
