@@ -121,6 +121,11 @@ class Engine:
         return list(self._instruments)
 
     @property
+    def stop_requested(self) -> bool:
+        """stop() was called (a signal, the desk's quit), rather than the run ending by itself."""
+        return self._stop.is_set()
+
+    @property
     def live_bars(self) -> int:
         return self._live_bars
 

@@ -215,6 +215,7 @@ async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | No
     from engine.wiring import build_engine
 
     import storage
+    from storage.store import CLOSE_WAIT_S, FINISH_WAIT_S
 
     from engine.control import ControlServer
 
@@ -237,7 +238,9 @@ async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | No
         finally:
             control.release()
     finally:
-        await store.close()  # bounded: what the database has not taken stays journaled
+        # Bounded: after a signal within the 5 s a service manager allows; after --bars, long
+        # enough for a slow database. What it has not taken stays journaled either way.
+        await store.close(CLOSE_WAIT_S if engine.stop_requested else FINISH_WAIT_S)
 
 
 def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int:

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.engine.headless_process import ROOT, HeadlessRun, write_config
+from tests.engine.headless_process import ROOT, HeadlessRun, feed_until, write_config
 from tests.fake_binance import FakeBinance
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
@@ -20,25 +20,12 @@ async def ctl(run: HeadlessRun, *args: str, timeout: float = 150) -> tuple[int, 
     return child.returncode, out.decode()
 
 
-async def trading(fake: FakeBinance, run: HeadlessRun) -> None:
-    """Feed bars until the engine holds positions at the exchange."""
-    for symbol in SYMBOLS:
-        await fake.wait_subscribed(f"{symbol.lower()}@kline_1m", timeout=120)
-    for _ in range(300):
-        if fake.positions:
-            return
-        for symbol in SYMBOLS:
-            await fake.push_kline(symbol)
-        await asyncio.sleep(0.2)
-    raise AssertionError("the engine never traded:\n" + run.output())
-
-
 @pytest.mark.parametrize("fault", ["outage 1 s", "outage 10 s", "ban 429 on orders, Retry-After 20 s"])
 async def test_ctl_flatten_reaches_flat_through_the_fault(tmp_path, fault):
     async with FakeBinance(SYMBOLS, history_bars=500) as fake:
         run = await HeadlessRun(tmp_path, write_config(tmp_path, fake.base_url, SYMBOLS)).start()
         try:
-            await trading(fake, run)
+            assert await feed_until(fake, SYMBOLS, lambda: fake.positions), "never traded:\n" + run.output()
             held = dict(fake.positions)
             orders_before = len(fake.orders)
             if fault.startswith("outage"):
