@@ -1,64 +1,125 @@
 """Engine speed figures, each with its target and PASS/FAIL.
 
-1. The engine's own CPU per bar for 500 simulated symbols, beyond the strategy: total process
-   CPU over the live bars minus the CPU spent inside the strategy panel in the same run.
-2. The worst event-loop stall during those live bars (a 5 ms ticker measures how late it wakes;
-   on a busy machine this includes time the OS gave to other processes).
-3. flatten_all with 50 open positions against the fake exchange (real ccxt, 127.0.0.1): from
-   the call until every close is acknowledged, and until flat is confirmed.
+1. What ships, in this process: the engine with the store attached (none, SQLite, MariaDB on
+   127.0.0.1:3306 in a database `tf_perf_bench` created and dropped here), unthrottled, at 8,
+   100 and 500 symbols of the simulated market, with the default caps and with every symbol
+   trading. Per live bar: process CPU across all threads (time.process_time), the event loop's
+   thread, the ledger's and the store writer's threads each, and the strategy; sustained
+   symbol-bars/s; the worst event-loop stall (a 5 ms ticker measures how late it wakes; on a
+   busy machine this includes time the OS gave to other processes).
+2. From outside: `trifactor run --headless` in a subprocess with the shipped SQLite store,
+   sustained symbol-bars/s and CPU per bar between its 20th and last printed bar.
+Flatten figures are in benchmarks/flatten.py.
 
-    python benchmarks/engine.py [--symbols 500] [--bars 120] [--speed 20] [--positions 50] [--gross 5]
+Every run has its own XDG directories in a temporary directory, so no state file of an
+earlier run (a halt, paused symbols) changes what it measures.
+
+    python benchmarks/engine.py [--symbols 8 100 500] [--bars 120] [--stores none sqlite mysql]
+                                [--headless-bars 200] [--skip ...]
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import logging
-import statistics
+import os
+import subprocess
 import sys
+import tempfile
+import threading
 import time
-from decimal import Decimal
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import strategy  # noqa: E402
-from engine.config import from_mapping  # noqa: E402
-from engine.engine import Engine  # noqa: E402
-from engine.events import EventBus, OrderUpdate  # noqa: E402
-from engine.feeds.sim import SimFeed  # noqa: E402
-from engine.model import Mode  # noqa: E402
+from engine.config import StorageConfig, from_mapping  # noqa: E402
+from engine.events import EventBus  # noqa: E402
 from engine.secrets import Secrets  # noqa: E402
-from engine.store import RestoredControls, RestoredPosition, RestoredState  # noqa: E402
+from engine.signals import StrategyRunner  # noqa: E402
 from engine.wiring import build_engine  # noqa: E402
 
-CPU_TARGET_MS = 10.0
+CPU_TARGET_MS = 10.0  # per bar at 500 symbols, all trading, SQLite on, all threads
+THROUGHPUT_TARGETS = {100: 50_000.0, 500: 60_000.0}  # sustained symbol-bars/s
 STALL_TARGET_MS = 50.0
-FLATTEN_TARGET_MS = 100.0
+MYSQL_DATABASE = "tf_perf_bench"
+ROOT = Path(__file__).resolve().parents[1]
+RUN_NUMBERS = itertools.count(1)
+THREAD_NAMES = {"trifactor-ledger": "ledger", "trifactor-store-write": "writer"}
 
 
-def verdict(value: float, target: float) -> str:
-    return "PASS" if value <= target else "FAIL"
+def verdict(value: float, target: float, higher_is_better: bool = False) -> str:
+    ok = value >= target if higher_is_better else value <= target
+    return "PASS" if ok else "FAIL"
+
+
+@contextlib.contextmanager
+def isolated_dirs():
+    """A temporary home for the XDG directories, in this process and in its children."""
+    keys = ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR")
+    saved = {k: os.environ.get(k) for k in keys}
+    with tempfile.TemporaryDirectory(prefix="tf-bench-") as tmp:
+        for k in keys:
+            os.environ[k] = os.path.join(tmp, k.lower())
+            os.makedirs(os.environ[k], mode=0o700)
+        try:
+            yield Path(tmp)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+def settings_for(n_symbols: int, all_trading: bool) -> dict:
+    settings: dict = {"universe": {"type": "all"}, "sim": {"symbols": n_symbols, "speed": 1000}}
+    if all_trading:
+        settings.update(max_total_risk_exposure=5, max_position_risk_per_trade=0.5)
+    return settings
+
+
+def thread_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds of the store's named threads, by thread id (each thread's own clock)."""
+    out: dict[int, tuple[str, float]] = {}
+    for thread in threading.enumerate():
+        label = THREAD_NAMES.get(thread.name)
+        if label is None or thread.ident is None:
+            continue
+        with contextlib.suppress(OSError, ValueError):
+            out[thread.ident] = (label, time.clock_gettime(time.pthread_getcpuclockid(thread.ident)))
+    return out
+
+
+def thread_cpu_spent(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """Per label, the CPU the threads alive at the end spent since `before` (from 0 if started since)."""
+    spent: dict[str, float] = {}
+    for ident, (label, cpu) in after.items():
+        spent[label] = spent.get(label, 0.0) + cpu - before.get(ident, (label, 0.0))[1]
+    return spent
 
 
 class StrategyMeter:
-    """Times the strategy panel's updates (process CPU) so they can be taken out."""
+    """Times the strategy's updates, whichever kernel runs them (CPU of the calling thread), so
+    they can be told apart."""
 
     def __init__(self) -> None:
         self.cpu = 0.0
         self.calls = 0
-        original = strategy.FactorPanel.update
+        original = StrategyRunner.update
         meter = self
 
-        def timed(panel, bars):
-            start = time.process_time()
+        def timed(runner, bars):
+            start = time.thread_time()
             try:
-                return original(panel, bars)
+                return original(runner, bars)
             finally:
-                meter.cpu += time.process_time() - start
+                meter.cpu += time.thread_time() - start
                 meter.calls += 1
 
-        strategy.FactorPanel.update = timed
+        StrategyRunner.update = timed
 
     def reset(self) -> None:
         self.cpu, self.calls = 0.0, 0
@@ -80,170 +141,205 @@ class StallMeter:
                 self.worst = late
 
 
-class Consumers:
-    """A coalescing desk and a lossless store writer, draining at 10 Hz; their CPU is theirs."""
+@dataclass
+class RunFigures:
+    symbols: int
+    all_trading: bool
+    store: str
+    bars: int
+    trades: int
+    start_s: float
+    process_ms: float  # per bar, all threads
+    loop_ms: float  # the event loop's thread
+    strategy_ms: float
+    threads_ms: dict[str, float]
+    wall_ms: float
+    stall_ms: float
 
-    def __init__(self, bus: EventBus) -> None:
-        self.desk = bus.subscribe("desk", coalesce=True)
-        self.store = bus.subscribe("storage", coalesce=False)
-        self.cpu = 0.0
+    @property
+    def symbol_bars_per_s(self) -> float:
+        return self.symbols * 1000.0 / self.wall_ms
 
-    async def run(self) -> None:
-        while True:
-            await asyncio.sleep(0.1)
-            start = time.process_time()
-            self.desk.drain()
-            self.store.drain()
-            self.cpu += time.process_time() - start
-
-
-async def cycle_figures(n_symbols: int, bars: int, speed: float, gross: float | None) -> None:
-    symbols = [f"S{i:03d}USDT" for i in range(n_symbols)]
-    settings = {"universe": {"symbol_list": symbols}, "sim": {"speed": speed}}
-    if gross is not None:
-        settings["max_total_risk_exposure"] = gross
-    config = from_mapping(settings)
-    meter = StrategyMeter()
-    stalls = StallMeter()
-    bus = EventBus()
-    engine = build_engine(config, Secrets.load(environ={}), bus)
-    consumers = Consumers(bus)
-    live = {}
-    original_loop = engine._live_loop
-
-    async def measured_loop(max_bars):
-        meter.reset()
-        consumers.cpu = 0.0
-        stalls.counting = True
-        live["cpu0"], live["wall0"] = time.process_time(), time.perf_counter()
-        try:
-            await original_loop(max_bars)
-        finally:
-            live["cpu1"], live["wall1"] = time.process_time(), time.perf_counter()
-            stalls.counting = False
-
-    engine._live_loop = measured_loop
-    helpers = [asyncio.ensure_future(consumers.run()), asyncio.ensure_future(stalls.run())]
-    started = time.perf_counter()
-    await engine.run(max_bars=bars)
-    for task in helpers:
-        task.cancel()
-    total_cpu = live["cpu1"] - live["cpu0"] - consumers.cpu
-    per_bar = (total_cpu - meter.cpu) / bars * 1000
-    strategy_per_bar = meter.cpu / bars * 1000
-    warmup = live["wall0"] - started
-    trades = engine.snapshot().equity.trade_count
-    print(f"cycle: {n_symbols} symbols, {bars} live bars at {speed:g} bars/s, {trades} trades; "
-          f"start-up with warm-up {warmup:.2f} s")
-    print(f"  process CPU per bar {total_cpu / bars * 1000:.2f} ms = strategy {strategy_per_bar:.2f} ms "
-          f"+ engine {per_bar:.2f} ms (the consumers' own {consumers.cpu / bars * 1000:.2f} ms left out)")
-    print(f"  engine CPU per bar beyond the strategy: {per_bar:.2f} ms (target <= {CPU_TARGET_MS:g} ms, "
-          f"ratio {per_bar / CPU_TARGET_MS:.2f}) {verdict(per_bar, CPU_TARGET_MS)}")
-    worst = stalls.worst * 1000
-    print(f"  worst event-loop stall: {worst:.1f} ms (target < {STALL_TARGET_MS:g} ms, "
-          f"ratio {worst / STALL_TARGET_MS:.2f}) {verdict(worst, STALL_TARGET_MS)}")
+    @property
+    def cpu_bound_per_s(self) -> float:
+        """What one core's worth of this run's CPU would sustain: the figure a shared, busy machine
+        (where the wall clock includes other processes' turns) does not show."""
+        return self.symbols * 1000.0 / self.process_ms
 
 
-class _Store:
-    def __init__(self, state: RestoredState, controls: RestoredControls) -> None:
-        self.state, self.controls = state, controls
+def mysql_admin(statement: str) -> None:
+    import pymysql
 
-    async def load_state(self, mode):
-        return self.state if mode == self.state.mode else None
-
-    async def load_controls(self):
-        return self.controls
-
-    def record_order_intent(self, update) -> None:
-        pass
-
-
-async def flatten_figures(n_positions: int, rounds: int) -> None:
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root")
     try:
-        from tests.fake_binance import FakeBinance
-        from tests.fake_binance.helpers import config_for, fake_secrets
-        from engine.venues.binance import BinanceVenue
-        from engine.venues.paper import PaperVenue
-    except ImportError as e:
-        print(f"flatten_all: not measured yet ({e})")
+        with conn.cursor() as cur:
+            cur.execute(statement)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@contextlib.asynccontextmanager
+async def store_for(kind: str, tmp: Path):
+    if kind == "none":
+        yield None
         return
-    symbols = [f"FL{i:02d}USDT" for i in range(n_positions)]
-    quantity = Decimal(100)
-    async with FakeBinance(symbols, history_bars=5) as fake:
-        for s in symbols:
-            fake.set_position(s, quantity, 2.0)
-        config = config_for(fake, symbols, trading_mode="testnet", sim={"speed": 1})
-        secrets = fake_secrets()
-        state = RestoredState("testnet", {s: RestoredPosition(s, quantity, Decimal(2)) for s in symbols})
-        # Paused, so the strategy sends nothing of its own while we measure.
-        store = _Store(state, RestoredControls(paused=frozenset(symbols)))
-        feed = SimFeed(config)
+    from storage import open_store
 
-        def venue_for(mode):
-            if mode is Mode.PAPER:
-                return PaperVenue(config.paper, feed.last_price)
-            return BinanceVenue(config, secrets, mode)
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp}/bench.db"
+    else:
+        mysql_admin(f"DROP DATABASE IF EXISTS {MYSQL_DATABASE}")
+        mysql_admin(f"CREATE DATABASE {MYSQL_DATABASE}")
+        url = f"mysql://root@127.0.0.1:3306/{MYSQL_DATABASE}"
+    # A fresh instance name per run: a server's instance lock is the database's and the instance's.
+    store = open_store(url, StorageConfig(), Secrets.load(environ={}), instance=f"bench{next(RUN_NUMBERS)}")
+    await store.start()
+    try:
+        yield store
+    finally:
+        await store.close()
+        if kind == "mysql":
+            mysql_admin(f"DROP DATABASE IF EXISTS {MYSQL_DATABASE}")
 
-        bus = EventBus()
-        engine = Engine(config, feed=feed, venue_factory=venue_for, bus=bus, secrets=secrets, store=store)
-        acks: list[float] = []
-        publish = bus.publish
 
-        def noting_acks(event):
-            if isinstance(event, OrderUpdate) and event.status == "filled":
-                acks.append(time.perf_counter())
-            publish(event)
+async def live_run(n_symbols: int, bars: int, all_trading: bool, store_kind: str, meter: StrategyMeter,
+                   settings_extra: dict | None = None) -> RunFigures:
+    settings = settings_for(n_symbols, all_trading)
+    settings.update(settings_extra or {})
+    config = from_mapping(settings)
+    secrets = Secrets.load(environ={})
+    with isolated_dirs() as tmp:
+        async with store_for(store_kind, tmp) as store:
+            bus = EventBus()
+            if store is not None:
+                store.attach(bus)
+            engine = build_engine(config, secrets, bus, store=store)
+            engine.feed.paced = False
+            desk = bus.subscribe("desk", coalesce=True)
+            stalls = StallMeter()
+            live: dict = {}
+            original_loop = engine._live_loop
 
-        bus.publish = noting_acks
-        running = asyncio.ensure_future(engine.run())
-        while not engine.started:
-            if running.done():
-                running.result()
-            await asyncio.sleep(0.01)
-        ack_ms, confirm_ms, cpu_ms, flat = [], [], [], True
-        for n in range(rounds):
-            if n:
-                for s in symbols:
-                    fake.set_position(s, quantity, 2.0)
-                await engine._reconcile(engine._book)  # the book adopts them again, as an operator would
-                for s in symbols:
-                    await engine.resume(s)
-                    await engine.pause(s)
-            acks.clear()
-            start, cpu = time.perf_counter(), time.process_time()
-            result = await engine.flatten_all()
-            done = time.perf_counter()
-            cpu_ms.append((time.process_time() - cpu) * 1000)
-            flat = flat and result.ok and not fake.positions and len(acks) == n_positions
-            ack_ms.append((max(acks) - start) * 1000 if acks else float("inf"))
-            confirm_ms.append((done - start) * 1000)
-        await engine.stop()
-        await running
-    worst = max(ack_ms)
-    print(f"flatten_all: {n_positions} positions on the fake exchange, {rounds} rounds, "
-          f"{'flat every time' if flat else 'NOT FLAT'}")
-    print(f"  until every close is acknowledged: median {statistics.median(ack_ms):.1f} ms, worst {worst:.1f} ms "
-          f"(target < {FLATTEN_TARGET_MS:g} ms, ratio {worst / FLATTEN_TARGET_MS:.2f}) "
-          f"{verdict(worst, FLATTEN_TARGET_MS) if flat else 'FAIL'}")
-    print(f"  including the confirming position query: median {statistics.median(confirm_ms):.1f} ms, "
-          f"worst {max(confirm_ms):.1f} ms")
-    print(f"  process CPU per flatten (ccxt and the fake exchange share this process): "
-          f"median {statistics.median(cpu_ms):.1f} ms")
+            async def measured_loop(max_bars):
+                if store is not None:
+                    await store.flush()  # the warm-up's rows are not the live bars' cost
+                meter.reset()
+                stalls.counting = True
+                live["t0"] = (time.process_time(), time.thread_time(), thread_cpu(), time.perf_counter())
+                try:
+                    await original_loop(max_bars)
+                    if store is not None:
+                        await store.flush()  # sustained: what the live bars queued is written too
+                finally:
+                    live["t1"] = (time.process_time(), time.thread_time(), thread_cpu(), time.perf_counter())
+                    stalls.counting = False
+
+            async def drain():
+                while True:
+                    await asyncio.sleep(0.1)
+                    desk.drain()
+
+            engine._live_loop = measured_loop
+            helpers = [asyncio.ensure_future(drain()), asyncio.ensure_future(stalls.run())]
+            started = time.perf_counter()
+            await engine.run(max_bars=bars)
+            for task in helpers:
+                task.cancel()
+            trades = engine.snapshot().equity.trade_count
+    (p0, l0, th0, w0), (p1, l1, th1, w1) = live["t0"], live["t1"]
+    per = 1000.0 / bars
+    threads = {k: v * per for k, v in thread_cpu_spent(th0, th1).items()}
+    return RunFigures(n_symbols, all_trading, store_kind, bars, trades, w0 - started, (p1 - p0) * per,
+                      (l1 - l0) * per, meter.cpu * per, threads, (w1 - w0) * per, stalls.worst * 1000)
+
+
+def print_run(f: RunFigures) -> None:
+    threads = ", ".join(f"{k} {v:.2f}" for k, v in sorted(f.threads_ms.items())) or "none"
+    caps = "all trading" if f.all_trading else "default caps"
+    print(f"  {f.symbols:>3} symbols, {caps:<12}, store {f.store:<6}: CPU/bar all threads {f.process_ms:6.2f} ms "
+          f"(loop {f.loop_ms:.2f} = strategy {f.strategy_ms:.2f} + engine {f.loop_ms - f.strategy_ms:.2f}; "
+          f"{threads}); {f.symbol_bars_per_s / 1000:6.1f}k symbol-bars/s by the wall clock, "
+          f"{f.cpu_bound_per_s / 1000:.1f}k by CPU; stall {f.stall_ms:.0f} ms; "
+          f"{f.trades} trades; start {f.start_s:.2f} s")
+
+
+def print_targets(runs: list[RunFigures]) -> None:
+    for f in runs:
+        if f.store != "sqlite" or not f.all_trading:
+            continue
+        if f.symbols == 500:
+            print(f"  CPU per bar at 500 symbols, all trading, SQLite: {f.process_ms:.2f} ms "
+                  f"(target <= {CPU_TARGET_MS:g} ms, ratio {f.process_ms / CPU_TARGET_MS:.2f}) "
+                  f"{verdict(f.process_ms, CPU_TARGET_MS)}")
+            print(f"  worst event-loop stall there: {f.stall_ms:.1f} ms (target < {STALL_TARGET_MS:g} ms) "
+                  f"{verdict(f.stall_ms, STALL_TARGET_MS)}")
+        target = THROUGHPUT_TARGETS.get(f.symbols)
+        if target:
+            rate = f.symbol_bars_per_s
+            print(f"  sustained at {f.symbols} symbols, all trading, SQLite: {rate / 1000:.1f}k symbol-bars/s "
+                  f"(target >= {target / 1000:g}k, ratio {rate / target:.2f}) {verdict(rate, target, True)}; "
+                  f"by CPU {f.cpu_bound_per_s / 1000:.1f}k (ratio {f.cpu_bound_per_s / target:.2f})")
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system, all threads) of a running process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def headless_run(n_symbols: int, bars: int, all_trading: bool, skip: int = 20) -> tuple[float, float, float]:
+    """(seconds to the first printed bar, sustained symbol-bars/s, CPU ms per bar) of a real
+    `trifactor run --headless` with the shipped SQLite store."""
+    import json
+
+    with isolated_dirs() as tmp:
+        config_path = tmp / "config.json"
+        config_path.write_text(json.dumps(settings_for(n_symbols, all_trading)))
+        cmd = [sys.executable, "-m", "tui.cli", "run", "--headless", "--bars", str(bars), "--speed", "1000",
+               "--config", str(config_path), "--db", f"sqlite:///{tmp}/headless.db"]
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                env=dict(os.environ))
+        marks: list[tuple[float, float]] = []
+        for line in proc.stdout:
+            if line[:4].isdigit() and "equity" in line:  # one line per bar
+                marks.append((time.perf_counter(), proc_cpu(proc.pid)))
+        proc.wait()
+    if len(marks) <= skip + 1:
+        return float("nan"), float("nan"), float("nan")
+    (t0, c0), (t1, c1) = marks[skip], marks[-1]
+    n = len(marks) - 1 - skip
+    return marks[0][0] - started, n * n_symbols / (t1 - t0), (c1 - c0) / n * 1000
 
 
 async def main() -> None:
     logging.getLogger().addHandler(logging.NullHandler())  # the engine's warnings are not figures
+    logging.disable(logging.WARNING)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--symbols", type=int, default=500)
+    parser.add_argument("--symbols", type=int, nargs="+", default=[8, 100, 500])
     parser.add_argument("--bars", type=int, default=120)
-    parser.add_argument("--speed", type=float, default=20.0, help="simulated bars per second")
-    parser.add_argument("--positions", type=int, default=50)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--gross", type=float, default=None,
-                        help="max_total_risk_exposure (default: the config's; raise it to make 500 symbols trade)")
+    parser.add_argument("--stores", nargs="+", default=["none", "sqlite", "mysql"],
+                        choices=["none", "sqlite", "mysql"])
+    parser.add_argument("--headless-bars", type=int, default=200)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["live", "headless"])
     args = parser.parse_args()
-    await cycle_figures(args.symbols, args.bars, args.speed, args.gross)
-    await flatten_figures(args.positions, args.rounds)
+    if "live" not in args.skip:
+        meter = StrategyMeter()
+        runs = []
+        print(f"live bars in this process, unthrottled, {args.bars} bars a run (CPU per bar in ms):")
+        for n in args.symbols:
+            for all_trading in (False, True):
+                for kind in args.stores:
+                    runs.append(await live_run(n, args.bars, all_trading, kind, meter))
+                    print_run(runs[-1])
+        print_targets(runs)
+    if "headless" not in args.skip:
+        print(f"trifactor run --headless, SQLite, --speed 1000, {args.headless_bars} bars, all trading:")
+        for n in args.symbols:
+            first, rate, cpu = headless_run(n, args.headless_bars, True)
+            print(f"  {n:>3} symbols: first bar after {first:.2f} s; sustained {rate / 1000:.1f}k symbol-bars/s, "
+                  f"CPU {cpu:.2f} ms a bar (all threads)")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,8 @@ DEFAULT_SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT", "DOGEU
 
 @dataclass(frozen=True)
 class UniverseConfig:
-    type: str = opt("list", "Which symbols to trade: `list` (symbol_list) or `all` active USDT perpetuals.",
+    type: str = opt("list", "Which symbols to trade: `list` (symbol_list) or `all` active USDT perpetuals "
+                    "(on the simulated market: its first `sim.symbols`).",
                     choices=("list", "all"))
     symbol_list: list = opt(None, "Symbols traded when type is `list`.", factory=lambda: list(DEFAULT_SYMBOLS))
     exclude_symbols: list = opt(None, "Symbols never traded, whatever the type.", factory=list)
@@ -103,8 +104,13 @@ class PaperConfig:
 class SimConfig:
     seed: int = opt(42, "Seed of the simulated market; the same seed gives the same market.", min=0)
     speed: float = opt(4.0, "Simulated bars per second (the accelerated clock).", min=0.01, max=1000)
+    unpaced: bool = opt(False, "Play the simulated or replayed market as fast as the engine takes the bars, "
+                        "ignoring `speed` (`--speed max`).")
     warmup_bars: int = opt(900, "History generated before the first live bar, so every factor is defined.",
                            min=0, max=20000)
+    symbols: int = opt(500, "How many symbols `universe.type: all` trades on the simulated market: the 8 "
+                       "well-known ones first, then generated ones, each with its own trading rules and "
+                       "volatility.", min=1, max=5000)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 
 from engine import paths
-from engine.events import CommandResult, EngineError
+from engine.events import CommandResult, EngineError, FlattenProgress
+from engine.flatten import flatten_line
 
 log = logging.getLogger(__name__)
 SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes on Linux; keep a margin
@@ -308,9 +309,11 @@ class ControlServer:
                     waiter.cancel()
                     continue
                 for event in waiter.result():
-                    if isinstance(event, EngineError):
+                    line = event.message if isinstance(event, EngineError) else (
+                        flatten_line(event) if isinstance(event, FlattenProgress) else None)
+                    if line is not None:
                         with contextlib.suppress(ConnectionError):
-                            await self._send(writer, {"progress": event.message})
+                            await self._send(writer, {"progress": line})
             return task.result()  # never awaited directly: a client going away must not cancel it
         finally:
             bus.unsubscribe(sub)

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Callable
 
+import numpy as np
+
 from engine.book import ModeBook
 from engine.commands import CommandGate
 from engine.config import Config
@@ -24,21 +26,23 @@ from engine.events import (BarClosed, CommandResult, EngineError, EngineState, E
 from engine.exchange_funding import ExchangeFunding
 from engine.execution import OrderSender
 from engine.feeds.base import Feed
-from engine.funding import settle
+from engine.funding import funding_times, settle
+from engine.idle import funding_hint, idle_status
 from engine.ids import OrderIds
-from engine.model import Bar, Instrument, Mode, Side
-from engine.operator import OperatorCommands
+from engine.model import Bar, Instrument, Mode, OrderResult, Side
+from engine.operator import Operator
 from engine.portfolio import Portfolio
 from engine.recovery import recover
 from engine.restore import apply_state, merge_controls
 from engine.risk import Breakers
 from engine.secrets import Secrets
 from engine.signals import StrategyRunner, bar_problem
-from engine.sizing import SizingLimits, plan_orders, target_notionals
+from engine.sizing import PlannedOrder, SizingLimits, plan_orders, target_notionals
 from engine.startup import StartError, StartRetry, keep_trying
 from engine.statefile import StateFile
 from engine.store import StateStore
 from engine.venues.base import Venue
+from engine.warmup import CLOSE, FUNDING, WarmHistory
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -47,6 +51,7 @@ FEED_STATUS_CHECK_S = 1.0
 STORE_READ_WAIT_S = 10.0
 RESTORE_RETRY_S = (0.5, 10.0)  # first and longest wait between tries to read a book back
 SIGNALS_PER_STEP = 128
+WARM_SLICE = 200  # warm-up minutes per strategy call between turns of the event loop
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class EngineSnapshot:
     equity_history: list[tuple[datetime, Decimal]]
 
 
-class Engine(OperatorCommands):
+class Engine:
     def __init__(self, config: Config, *, feed: Feed, venue_factory: Callable[[Mode], Venue], bus: EventBus,
                  secrets: Secrets, store: StateStore | None = None, state_file: StateFile | None = None,
                  clock: Callable[[], datetime] | None = None) -> None:
@@ -99,7 +104,9 @@ class Engine(OperatorCommands):
         self._finished = asyncio.Event()
         self._running = False
         self._live_bars = 0
-        self._reconcile_task: asyncio.Task | None = None
+        self._operator = Operator(self, secrets=secrets,
+                                  reconcile_interval_s=config.exchange.reconcile_interval_s)
+        self._ban_shown: datetime | None = None
         self._restored_mode: str | None = None
         self._skipping: dict[str, Side] = {}  # symbols whose wanted order is below the exchange minimum
         self._resources_open = False
@@ -112,6 +119,11 @@ class Engine(OperatorCommands):
     @property
     def symbols(self) -> list[str]:
         return list(self._instruments)
+
+    @property
+    def stop_requested(self) -> bool:
+        """stop() was called (a signal, the desk's quit), rather than the run ending by itself."""
+        return self._stop.is_set()
 
     @property
     def live_bars(self) -> int:
@@ -136,7 +148,8 @@ class Engine(OperatorCommands):
                            breakers=dict(book.breakers.tripped) if book else {},
                            mismatched=frozenset(self._mismatched), feed_status=self.feed.status,
                            ts=self._clock(), connecting=self._connecting,
-                           uncertain=self._orders.uncertain.symbols, recovery=self._recovery)
+                           uncertain=self._orders.uncertain.symbols, recovery=self._recovery,
+                           flattening=self._operator.flattening, rate_limited_until=self._rate_limited_until())
 
     def snapshot(self) -> EngineSnapshot:
         book = self._book
@@ -160,7 +173,20 @@ class Engine(OperatorCommands):
 
     def _publish_state(self) -> None:
         self._feed_status = self.feed.status
-        self._publish(self.state())
+        state = self.state()
+        self._ban_shown = state.rate_limited_until
+        self._publish(state)
+
+    def _rate_limited_until(self) -> datetime | None:
+        book = self._book
+        left = book.venue.rate_limited_for() if book else 0.0
+        return self._clock() + timedelta(seconds=left) if left > 0 else None
+
+    def _ban_changed(self) -> bool:
+        until, shown = self._rate_limited_until(), self._ban_shown
+        if until is None or shown is None:
+            return until is not shown
+        return abs((until - shown).total_seconds()) > 1.0
 
     def _error(self, message: str, symbol: str | None = None) -> None:
         log.warning("%s", message)
@@ -204,11 +230,7 @@ class Engine(OperatorCommands):
         if not self._resources_open:
             return
         self._resources_open = False
-        if self._reconcile_task is not None:
-            self._reconcile_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reconcile_task
-            self._reconcile_task = None
+        await self._operator.close()
         for task in self._restore_tasks:
             task.cancel()
         self._restore_tasks.clear()
@@ -238,6 +260,9 @@ class Engine(OperatorCommands):
         await self._warm_up()
         book = self._book
         book.portfolio.mark_all(self._prices)
+        hint = funding_hint(self.config, book.portfolio.equity, [i.min_notional for i in self._instruments.values()])
+        if hint:
+            self._error(hint)
         ts = self.market_time()
         if not book.restoring:
             book.breakers.update(ts, book.portfolio.equity)
@@ -300,7 +325,7 @@ class Engine(OperatorCommands):
                         return  # stopped while connecting
                     self._books[wanted] = book
                     self.mode = wanted
-                    self._start_reconcile_loop()
+                    self._operator.start_reconcile_loop()
                     return
                 except Exception as e:  # noqa: BLE001 - reported below in one sentence
                     why = f"could not start {wanted.value}: {e}"
@@ -354,7 +379,7 @@ class Engine(OperatorCommands):
                 apply_state(book, state)
             if mode is not Mode.PAPER and not problem:
                 await self._recover(book, state)
-                await self._reconcile(book, announce_ok=True)
+                await self._operator.reconcile(book, announce_ok=True)
             return book
         except BaseException:
             with contextlib.suppress(Exception):
@@ -391,7 +416,7 @@ class Engine(OperatorCommands):
                 book.restoring = ""
                 if book.mode is not Mode.PAPER:
                     await self._recover(book, state)
-                    await self._reconcile(book, announce_ok=True)
+                    await self._operator.reconcile(book, announce_ok=True)
             self._publish(CommandResult("restore", True, f"{book.mode.value}: book read back from the store "
                                                          f"({len(book.portfolio.open_positions())} open position(s)); "
                                                          f"trading resumes", ts=self._clock()))
@@ -411,11 +436,55 @@ class Engine(OperatorCommands):
 
         summary = await recover(book, state, self._orders, self._publish, self.market_time, report=report,
                                 stopped=self._stop.is_set, sleep=pause)
-        self._answer("recover", True, summary)
+        log.info("recover: %s", summary)
+        self._publish(CommandResult("recover", True, summary, ts=self._clock()))
 
     async def _warm_up(self) -> None:
         wanted = (self.config.data_fetch_limit if self.market == "binance"
                   else max(self.config.sim.warmup_bars, self._runner.warmup_bars))
+        history = await self._warm_history(wanted)
+        release = getattr(self.feed, "release_warmup", None)
+        if release is not None:
+            release()
+        symbols = self.symbols
+        for t, j in np.argwhere(history.bad()).tolist():
+            bar = history.bar(symbols[j], t, j)
+            self._error(f"{bar.symbol}: bad bar at {bar.ts:%Y-%m-%d %H:%M} skipped: {bar_problem(bar)}", bar.symbol)
+            history.present[t, j] = False
+        stamps, present = history.stamps, history.present
+        if not stamps or self._stop.is_set():
+            return
+        self._catch_up_warm_funding(history)
+        # The whole history but its last minute in one pass (in slices, so the desk stays responsive),
+        # then the last minute as a live one would be, for the signals shown at start.
+        inputs = history.strategy_inputs()
+        last = len(stamps) - 1
+        for begin in range(0, last, WARM_SLICE):
+            if self._stop.is_set():
+                return
+            end = min(begin + WARM_SLICE, last)
+            self._runner.warm(stamps[begin:end], inputs[begin:end], present[begin:end])
+            await asyncio.sleep(0)
+        final = {symbols[j]: history.bar(symbols[j], last, j) for j in np.flatnonzero(present[last]).tolist()}
+        results, errors = self._runner.update(final)
+        for symbol, message in errors.items():
+            self._error(f"{symbol}: warm-up: {message}", symbol)
+        closes, rates = history.fields[:, CLOSE], history.fields[:, FUNDING]
+        latest, previous = history.last_index(), history.previous_index()
+        for j, symbol in enumerate(symbols):
+            if latest[j] >= 0:
+                self._prices[symbol] = Decimal(repr(float(closes[latest[j], j])))
+                self._funding_rates[symbol] = float(rates[latest[j], j])
+            if previous[j] >= 0:
+                self._prev_close[symbol] = float(closes[previous[j], j])
+        self._market_time = max(self._market_time or stamps[last], stamps[last] + MINUTE)
+        self._publish_signals([s for s in symbols if s in self._prices], results, {}, self._book,
+                              self.market_time())
+
+    async def _warm_history(self, wanted: int) -> WarmHistory:
+        from_arrays = getattr(self.feed, "warmup_history", None)
+        if from_arrays is not None:
+            return from_arrays(wanted)
 
         async def history(symbol: str) -> list[Bar]:
             try:
@@ -425,32 +494,22 @@ class Engine(OperatorCommands):
                 return []
 
         histories = await asyncio.gather(*(history(s) for s in self.symbols))
-        minutes: dict[datetime, dict[str, Bar]] = {}
-        for bars in histories:
-            for bar in bars:
-                minutes.setdefault(bar.ts, {})[bar.symbol] = bar
-        release = getattr(self.feed, "release_warmup", None)
-        if release is not None:
-            release()
-        del histories
-        last_results: dict = {}
-        for ts in sorted(minutes):
-            if self._stop.is_set():
-                return
-            bars = self._usable(minutes.pop(ts))
-            results, errors = self._runner.update(bars)
-            for symbol, message in errors.items():
-                self._error(f"{symbol}: warm-up: {message}", symbol)
-            last_results.update(results)
-            for symbol in bars:
-                if symbol in self._prices:
-                    self._prev_close[symbol] = float(self._prices[symbol])
-            if bars:
-                self._note_bars(bars)
-                self._catch_up_funding(self._book, ts)
-            await asyncio.sleep(0)  # keep the desk responsive during a long warm-up
-        self._publish_signals([s for s in self.symbols if s in self._prices], last_results, {}, self._book,
-                              self.market_time())
+        return WarmHistory.from_bars(self.symbols, histories)
+
+    def _catch_up_warm_funding(self, history: WarmHistory) -> None:
+        """The funding times the warm-up history crosses, each settled at the bar opening on (or
+        first after) it, with the prices and rates known then, as minute-by-minute would."""
+        book = self._book
+        stamps, symbols = history.stamps, self.symbols
+        for t, ts in enumerate(stamps):
+            crossed = not t or t == len(stamps) - 1 or any(funding_times(stamps[t - 1], ts))
+            if not crossed and book.funding_clock.settled_upto is not None:
+                continue  # nothing to settle here: minute by minute would change nothing either
+            carried = history.carried(t)
+            for j in np.flatnonzero(carried >= 0).tolist():
+                self._prices[symbols[j]] = Decimal(repr(float(history.fields[carried[j], CLOSE, j])))
+                self._funding_rates[symbols[j]] = float(history.fields[carried[j], FUNDING, j])
+            self._catch_up_funding(book, ts)
 
     # -- the live loop -------------------------------------------------------------
 
@@ -492,7 +551,7 @@ class Engine(OperatorCommands):
             await asyncio.sleep(FEED_STATUS_CHECK_S)
             for message, symbol in take_notices() if take_notices else ():
                 self._error(message, symbol)  # logged, drawn on the desk and printed by headless runs
-            if self.feed.status != self._feed_status:
+            if self.feed.status != self._feed_status or self._ban_changed():
                 self._publish_state()
 
     def _usable(self, bars: dict[str, Bar] | list[Bar]) -> dict[str, Bar]:
@@ -531,14 +590,8 @@ class Engine(OperatorCommands):
         if book.restoring:
             await self._signals_only(bars, book)
             return
-        portfolio.mark_all(self._prices)
         ts = self.market_time()
-        self._settle_funding(book, min(bar.ts for bar in bars.values()))
-        equity = portfolio.equity
-        tripped = book.breakers.update(ts, equity)
-        if tripped:
-            await self._trip_breakers(tripped)
-            equity = portfolio.equity
+        equity = await self._book_minute(book, min(bar.ts for bar in bars.values()))
 
         results, errors = self._runner.update(bars)
         for symbol, message in errors.items():
@@ -551,19 +604,9 @@ class Engine(OperatorCommands):
         ready = self._runner.ready
         factors = {s: float(r["target_factor"]) for s, r in results.items()
                    if r is not None and ready(s) and self._tradable(s)}
-        held = sum((abs(p.notional) for s, p in portfolio.open_positions().items() if s not in factors), ZERO)
-        targets = target_notionals(factors, equity, self._limits, held)
-        band, entries = self._limits.band_usd, not self._halted
-        instruments, prices = self._instruments, self._prices
-        for symbol, target in targets.items():
-            # Most symbols, most minutes, have nothing to do: decide that without queueing at the gate.
-            if plan_orders(instruments[symbol], portfolio.quantity(symbol), prices[symbol], target, band,
-                           entries_allowed=entries).wanted:
-                await self._rebalance(book, symbol, target, factors[symbol])
-                if self._book is not book:
-                    return  # the operator switched modes mid-minute: this minute's plan is void
-            else:
-                self._skipping.pop(symbol, None)
+        targets = self._targets(book, factors, equity)
+        if not await self._rebalance_all(book, targets, factors):
+            return  # the operator switched modes mid-minute: this minute's plan is void
         symbols = list(bars)
         for start in range(0, len(symbols), SIGNALS_PER_STEP):
             self._publish_signals(symbols[start:start + SIGNALS_PER_STEP], results, targets, book, ts)
@@ -575,6 +618,42 @@ class Engine(OperatorCommands):
         self._publish(book.equity_update(ts))
         await self.bus.commit()  # everything this minute did is durable before the next one starts
 
+    async def _book_minute(self, book: ModeBook, bar_open: datetime) -> Decimal:
+        """Mark the book at this minute's prices, settle every funding time crossed up to
+        `bar_open` and check the breakers; returns the equity the minute is sized on. The
+        backtest runs the same step."""
+        portfolio = book.portfolio
+        portfolio.mark_all(self._prices)
+        ts = self.market_time()
+        self._settle_funding(book, bar_open)
+        equity = portfolio.equity
+        tripped = book.breakers.update(ts, equity)
+        if tripped:
+            await self._operator.trip_breakers(tripped)
+            equity = portfolio.equity
+        return equity
+
+    def _targets(self, book: ModeBook, factors: dict[str, float], equity: Decimal) -> dict[str, Decimal]:
+        """The target notional of each symbol with a factor; positions without one use up gross budget."""
+        held = sum((abs(p.notional) for s, p in book.portfolio.open_positions().items() if s not in factors), ZERO)
+        return target_notionals(factors, equity, self._limits, held)
+
+    async def _rebalance_all(self, book: ModeBook, targets: dict[str, Decimal], factors: dict[str, float]) -> bool:
+        """Send what each symbol needs to reach its target; False when the operator switched modes meanwhile."""
+        portfolio = book.portfolio
+        band, entries = self._limits.band_usd, not self._halted
+        instruments, prices = self._instruments, self._prices
+        for symbol, target in targets.items():
+            # Most symbols, most minutes, have nothing to do: decide that without queueing at the gate.
+            if plan_orders(instruments[symbol], portfolio.quantity(symbol), prices[symbol], target, band,
+                           entries_allowed=entries).wanted:
+                await self._rebalance(book, symbol, target, factors[symbol])
+                if self._book is not book:
+                    return False
+            else:
+                self._skipping.pop(symbol, None)
+        return True
+
     async def _signals_only(self, bars: dict[str, Bar], book: ModeBook) -> None:
         """A book not yet read back: the strategy runs and is shown, nothing is traded or booked."""
         results, errors = self._runner.update(bars)
@@ -584,7 +663,8 @@ class Engine(OperatorCommands):
         await self.bus.commit()
 
     def _tradable(self, symbol: str) -> bool:
-        return symbol not in self._paused and symbol not in self._mismatched and symbol not in self._orders.uncertain
+        return (symbol not in self._paused and symbol not in self._mismatched
+                and symbol not in self._orders.uncertain and not self._operator.flattening_symbol(symbol))
 
     def _publish_signals(self, symbols, results: dict, targets: dict[str, Decimal], book: ModeBook,
                          ts: datetime) -> None:
@@ -597,6 +677,7 @@ class Engine(OperatorCommands):
         ready, progress = self._runner.ready, self._runner.progress
         prices, prev_closes, signals = self._prices, self._prev_close, self._signals
         quantity, publish = book.portfolio.quantity, self.bus.publish
+        instruments, band, skipping = self._instruments, self._limits.band_usd, self._skipping
         for symbol in symbols:
             result = results.get(symbol)
             price = prices[symbol]
@@ -612,8 +693,11 @@ class Engine(OperatorCommands):
                 status = "paused"
             elif result is None or not ready(symbol):
                 status = "warming"
+            elif halted:
+                status = "halted"
             else:
-                status = "halted" if halted else "active"
+                status = idle_status(targets.get(symbol, current), current, instruments[symbol].min_notional, band,
+                                     symbol in skipping)
             if result is None:
                 result, final, target_factor = {}, 0.0, 0.0
             else:
@@ -674,3 +758,106 @@ class Engine(OperatorCommands):
             await asyncio.sleep(0)
             if len(plan.orders) == 1:
                 return
+
+    # -- operator commands (engine.operator does the work) --------------------------
+
+    async def flatten_all(self) -> CommandResult:
+        """Close everything until the venue says flat (or stop_flatten); entries stay halted."""
+        return await self._operator.flatten_all()
+
+    async def flatten(self, symbol: str) -> CommandResult:
+        return await self._operator.flatten(symbol)
+
+    async def stop_flatten(self) -> CommandResult:
+        return await self._operator.stop_flatten()
+
+    async def pause(self, symbol: str) -> CommandResult:
+        return await self._operator.pause(symbol)
+
+    async def resume(self, symbol: str) -> CommandResult:
+        return await self._operator.resume(symbol)
+
+    async def halt_entries(self) -> CommandResult:
+        return await self._operator.halt_entries()
+
+    async def resume_entries(self) -> CommandResult:
+        return await self._operator.resume_entries()
+
+    async def set_mode(self, mode: str, confirm: str | None = None) -> CommandResult:
+        return await self._operator.set_mode(mode, confirm)
+
+    def can_trade(self, mode: str) -> tuple[bool, str]:
+        return self._operator.can_trade(mode)
+
+    # -- what the operator's commands may use (engine.operator.EngineLink) ----------
+
+    @property
+    def book(self) -> ModeBook | None:
+        return self._book
+
+    @property
+    def books(self) -> dict[Mode, ModeBook]:
+        return self._books
+
+    @property
+    def instruments(self) -> dict[str, Instrument]:
+        return self._instruments
+
+    @property
+    def prices(self) -> dict[str, Decimal]:
+        return self._prices
+
+    @property
+    def gate(self) -> CommandGate:
+        return self._gate
+
+    @property
+    def paused(self) -> set[str]:
+        return self._paused
+
+    @property
+    def mismatched(self) -> set[str]:
+        return self._mismatched
+
+    @property
+    def halted(self) -> bool:
+        return self._halted
+
+    def set_halt(self, halted: bool, reason: str = "") -> None:
+        self._halted, self._halt_reason = halted, reason if halted else ""
+        self.persist_controls()
+        self._publish_state()
+
+    def persist_controls(self) -> None:
+        if self.state_file is None:
+            return
+        try:
+            self.state_file.update(paused=sorted(self._paused), halted=self._halted,
+                                   halt_reason=self._halt_reason or None, mode=self.mode.value)
+        except OSError as e:
+            self._error(f"could not save the controls to {self.state_file.path}: {e}")
+
+    def publish(self, event: Event) -> None:
+        self._publish(event)
+
+    def publish_state(self) -> None:
+        self._publish_state()
+
+    def report_error(self, message: str, symbol: str | None = None) -> None:
+        self._error(message, symbol)
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def send_order(self, book: ModeBook, symbol: str, planned: PlannedOrder, reason: str,
+                         price: Decimal) -> OrderResult:
+        return await self._orders.send(book, symbol, planned, reason, price)
+
+    async def settle_uncertain(self, wanted) -> None:
+        await self._orders.uncertain.try_all(wanted)
+
+    def is_uncertain(self, symbol: str) -> bool:
+        return symbol in self._orders.uncertain
+
+    async def open_book(self, mode: Mode) -> ModeBook:
+        return await self._open_book(mode)

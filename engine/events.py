@@ -160,6 +160,8 @@ class EngineState(Event):
     connecting: str = ""  # while start-up retries: "attempt n, next in s s"
     uncertain: frozenset[str] = frozenset()  # symbols frozen by an order whose outcome is unknown
     recovery: str = ""  # testnet/live: why start-up recovery has not finished yet ("" once done)
+    flattening: bool = False  # a flatten is running (the operator may stop it)
+    rate_limited_until: datetime | None = None  # Binance turned requests away until then
 
     @property
     def coalesce_key(self) -> tuple:
@@ -177,6 +179,24 @@ class CommandResult(Event):
     symbol: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
     ts: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class FlattenProgress(Event):
+    """Where a running flatten stands for one symbol; the last one per symbol says how it ended."""
+
+    kind: ClassVar[str] = "flatten"
+    symbol: str
+    state: str  # closing, waiting, flat, stopped, failed
+    attempt: int
+    quantity: Decimal  # what the venue held at the last read (or our book, before the first read)
+    last_error: str = ""
+    next_try_in_s: float = 0.0
+    ts: datetime = field(default_factory=utcnow)
+
+    @property
+    def coalesce_key(self) -> tuple:
+        return ("flatten", self.symbol)
 
 
 @dataclass(frozen=True, slots=True)

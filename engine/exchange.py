@@ -13,6 +13,7 @@ import ccxt
 import ccxt.pro
 
 from engine.config import Config, ConfigError
+from engine.exchange_ban import Ban, ban_for
 from engine.exchange_budget import WeightBudget
 from engine.secrets import Secret
 
@@ -43,6 +44,10 @@ class BinanceClient(ccxt.pro.binanceusdm):
     tap: StreamTap | None = None
     order_tap: Callable[[dict], None] | None = None  # each ORDER_TRADE_UPDATE's order ("o"), raw
     on_listen_key_expired: Callable[[], None] | None = None
+
+    def __init__(self, config: dict | None = None) -> None:
+        super().__init__(config or {})
+        self.ban = Ban()  # create_client gives it the one ban of its API host instead
 
     def handle_ohlcv(self, client: Any, message: dict) -> None:
         if self.tap is not None and message.get("e") == "kline":
@@ -78,13 +83,23 @@ class BinanceClient(ccxt.pro.binanceusdm):
             return 0
         return super().calculate_rate_limiter_cost(api, method, path, params, config)
 
+    async def throttle(self, cost=None):
+        self.ban.check()  # before spending request weight on a request that cannot go out
+        return await super().throttle(cost)
+
+    async def fetch(self, url, method="GET", headers=None, body=None):
+        self.ban.check()  # a ban may have started while this request waited for its weight
+        return await super().fetch(url, method, headers, body)
+
     def handle_errors(self, code, reason, url, method, headers, body, response, request_headers, request_body):
         try:
             return super().handle_errors(code, reason, url, method, headers, body, response,
                                          request_headers, request_body)
         except (ccxt.DDoSProtection, ccxt.RateLimitExceeded) as e:
-            # Binance says how long to stay away; the retry loop honours it.
+            # Binance says how long to stay away: nothing of this host goes out until then.
             e.retry_after = _retry_after(headers)
+            if e.retry_after is not None and code in (418, 429):
+                self.ban.impose(e.retry_after, code)
             raise
 
 
@@ -163,4 +178,5 @@ def create_client(config: Config, *, keys: tuple[Secret, Secret] | None = None, 
         # -2019 and -4164 keep their meaning behind another host.
         for kind in ("exact", "broad"):
             client.exceptions[kind] = {**client.exceptions.get(kind, {}), **client.exceptions["linear"].get(kind, {})}
+    client.ban = ban_for(urlsplit(client.urls["api"]["fapiPrivate"]).netloc)
     return client

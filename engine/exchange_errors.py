@@ -15,6 +15,8 @@ from typing import Awaitable, Callable, TypeVar
 import aiohttp
 import ccxt
 
+from engine.exchange_ban import BanInForce
+
 T = TypeVar("T")
 _BINANCE_ANSWER = re.compile(r"\{[^{}]*\"code\"\s*:\s*-?\d+[^{}]*\}")
 _HTTP_STATUS = re.compile(r"\s([45]\d\d)\s")
@@ -63,6 +65,8 @@ def describe(exc: BaseException) -> str:
     """One line for the operator: what went wrong and Binance's code/message; never a URL or key."""
     code, msg = binance_answer(exc)
     answer = f" (Binance {code}: {msg})" if code is not None else ""
+    if isinstance(exc, BanInForce):
+        return str(exc)
     if isinstance(exc, ccxt.DDoSProtection):
         banned = " 418 " in str(exc)
         what = "IP temporarily banned by Binance (HTTP 418)" if banned else "rate limited by Binance (HTTP 429)"
@@ -100,6 +104,11 @@ class RetryPolicy:
 def is_rate_limited(exc: BaseException) -> bool:
     """Binance turned the request away before acting on it: safe to send again after waiting."""
     return isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded))
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """No retry can fix it: the key is wrong, lacks a permission, or the account is locked."""
+    return isinstance(exc, ccxt.AuthenticationError)  # PermissionDenied and AccountSuspended are kinds of it
 
 
 def is_transient(exc: BaseException) -> bool:

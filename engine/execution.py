@@ -79,7 +79,7 @@ class OrderSender:
             self._book_fill(book, fill, factor)
         self._publish(OrderUpdate(mode, new.client_order_id, symbol, new.side, new.quantity, result.status,
                                   new.reduce_only, reason, self._now(), result.exchange_order_id, result.message))
-        if result.status in ("rejected", "error"):
+        if result.status in ("rejected", "error") and reason != "flatten":  # a flatten shows its own progress
             self._error(result.message or f"{symbol}: order {result.status}", symbol)
         elif result.status == "unknown":
             self.uncertain.add(Unresolved(book, request, factor))

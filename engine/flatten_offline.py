@@ -2,9 +2,9 @@
 
 Testnet and live: the configured keys and exchange settings, straight to Binance. Paper: the
 stored paper book, closed at each symbol's last stored mark price with the paper venue's fees
-and slippage. Either way the mode's book is rebuilt from the store and every close goes
-through the engine's own order path (intent made durable first, fills booked and published), so
-the store, and the next engine start, see the book flat.
+and slippage. Either way the mode's book is rebuilt from the store, the engine's own flatten (FlattenRun)
+closes it, and every close goes through the engine's own order path (intent made durable first,
+fills booked and published), so the store, and the next engine start, see the book flat.
 
 `store` needs what `storage.Store` offers (the engine never imports storage): load_state,
 positions, last_trades and signal_history; its events come on `bus`, behind the store's ledger.
@@ -14,23 +14,25 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable
 
 from engine.book import ModeBook
 from engine.config import Config
-from engine.events import CommandResult, EngineError, EventBus, utcnow
+from engine.events import CommandResult, EngineError, EventBus, FlattenProgress, utcnow
 from engine.execution import OrderSender
-from engine.flatten_loop import FlattenReport, Progress, flatten_until_flat
+from engine.flatten import Backoff, FlattenLines, FlattenOutcome, FlattenRun
 from engine.ids import OrderIds
 from engine.model import Mode
 from engine.portfolio import Portfolio
 from engine.restore import apply_state
 from engine.risk import Breakers
 from engine.secrets import Secrets
+from engine.sizing import close_order
 from engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
 ZERO = Decimal(0)
+Progress = Callable[[str], None]
 
 
 async def _paper_marks(store: Any, symbols: list[str], entries: dict[str, Decimal],
@@ -59,8 +61,7 @@ async def _paper_clock(store: Any, state: Any) -> Callable[[], datetime]:
 
 
 async def flatten_offline(config: Config, secrets: Secrets, mode: str, symbol: str | None, store: Any | None,
-                          bus: EventBus, progress: Progress,
-                          sleep: Callable[[float], Awaitable[None]] | None = None) -> CommandResult:
+                          bus: EventBus, progress: Progress, backoff: Backoff = Backoff()) -> CommandResult:
     """Close every position of `mode` (or `symbol`'s) and report per symbol; publishes as the engine does."""
     target = Mode(mode)
     state = await store.load_state(target.value) if store is not None else None
@@ -94,24 +95,46 @@ async def flatten_offline(config: Config, secrets: Secrets, mode: str, symbol: s
         if state is not None:
             apply_state(book, state)
 
-        def error(message: str, sym: str | None = None) -> None:
-            bus.publish(EngineError(message, sym, ts=utcnow()))
-            progress(message)
-
-        def ledger_problem() -> str:
-            return bus.ledger.problem if bus.ledger is not None else ""
-
-        sender = OrderSender(bus.publish, error, bus.commit, ledger_problem, OrderIds(utcnow()), clock)
-        wanted = (lambda s: True) if symbol is None else (lambda s: s == symbol)
-        kwargs = {"sleep": sleep} if sleep is not None else {}
-        report = await flatten_until_flat(book, sender, wanted, prices, progress, **kwargs)
-        if report.ok:
-            _settle_flat_book(book, wanted, clock(), bus)
+        outcome = await flatten_book(book, symbol, prices, clock, bus, progress, backoff)
         if capital is not None:
             bus.publish(book.equity_update(clock()))
     finally:
         await venue.close()
-    return _result(report, symbol, notes, bus)
+    return _result(outcome, symbol, notes, bus)
+
+
+async def flatten_book(book: ModeBook, symbol: str | None, prices: dict[str, Decimal], clock: Callable[[], datetime],
+                       bus: EventBus, progress: Progress, backoff: Backoff = Backoff()) -> FlattenOutcome:
+    """The engine's flatten on `book` (one symbol, or None: all) through the engine's order path,
+    its progress as printed lines; what the venue then confirmed flat is flat in the book too."""
+    def error(message: str, sym: str | None = None) -> None:
+        bus.publish(EngineError(message, sym, ts=utcnow()))
+        progress(message)
+
+    def ledger_problem() -> str:
+        return bus.ledger.problem if bus.ledger is not None else ""
+
+    sender = OrderSender(bus.publish, error, bus.commit, ledger_problem, OrderIds(utcnow()), clock)
+    lines, waited = FlattenLines(), False
+
+    def close(s: str, quantity: Decimal):
+        return sender.send(book, s, close_order(quantity), "flatten", prices.get(s, ZERO))
+
+    def show(p: FlattenProgress) -> None:
+        # A flatten that goes through at once says so in its answer alone; one that has to wait
+        # shows how it gets on, as the engine's does.
+        nonlocal waited
+        waited = waited or p.state == "waiting"
+        line = lines.line(p) if waited else None
+        if line is not None:
+            progress(line)
+
+    guess = {s: p.quantity for s, p in book.portfolio.open_positions().items()}
+    run = FlattenRun(book.venue, symbol, guess, close, show, backoff=backoff)
+    outcome = await run.run()
+    if outcome.confirmed:
+        _settle_flat_book(book, run.covers, outcome.still_open, clock(), bus)
+    return outcome
 
 
 async def _exchange_capital(venue: Venue, state: Any, progress: Progress) -> Decimal | None:
@@ -125,19 +148,20 @@ async def _exchange_capital(venue: Venue, state: Any, progress: Progress) -> Dec
     return wallet - booked
 
 
-def _settle_flat_book(book: ModeBook, wanted: Callable[[str], bool], ts: datetime, bus: EventBus) -> None:
+def _settle_flat_book(book: ModeBook, wanted: Callable[[str], bool], venue_open: dict[str, Decimal], ts: datetime,
+                      bus: EventBus) -> None:
     """What the venue confirmed flat is flat in the stored book too (a close made elsewhere)."""
     for symbol, pos in list(book.portfolio.open_positions().items()):
-        if wanted(symbol):
+        if wanted(symbol) and symbol not in venue_open:
             log.warning("%s: the venue reports flat while the stored book held %s; booked as flat", symbol,
                         pos.quantity)
             book.portfolio.adopt(symbol, ZERO, ZERO)
             bus.publish(book.position_update(symbol, ts))
 
 
-def _result(report: FlattenReport, symbol: str | None, notes: dict[str, str], bus: EventBus) -> CommandResult:
-    details = {s: f"{text}; {notes[s]}" if s in notes else text for s, text in sorted(report.details.items())}
-    message = f"{report.message} (no engine was running: flattened directly)"
-    result = CommandResult("flatten" if symbol else "flatten_all", report.ok, message, symbol, details, ts=utcnow())
+def _result(outcome: FlattenOutcome, symbol: str | None, notes: dict[str, str], bus: EventBus) -> CommandResult:
+    details = {s: f"{text}; {notes[s]}" if s in notes else text for s, text in sorted(outcome.details.items())}
+    message = f"{outcome.message} (no engine was running: flattened directly)"
+    result = CommandResult("flatten" if symbol else "flatten_all", outcome.ok, message, symbol, details, ts=utcnow())
     bus.publish(result)
     return result

@@ -15,8 +15,10 @@ import sys
 from typing import Callable, TextIO
 
 from engine.control import ControlServer
+from engine.flatten import FlattenLines
 from engine.engine import Engine
-from engine.events import CommandResult, EngineError, EquityUpdate, Event, FillEvent, StoreStatus
+from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, Event, FillEvent, FlattenProgress,
+                           StoreStatus)
 from engine.startup import StartError
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -71,6 +73,22 @@ class _Printer:
         self.store: tuple[str, str] | None = None
         self.broken = False  # the reader went away (`| head`): stop quietly, as Unix tools do
         self.on_broken: Callable[[], None] = lambda: None
+        self._flatten_lines = FlattenLines()
+        self._banned = False
+
+    def _show_flatten(self, p: FlattenProgress) -> None:
+        line = self._flatten_lines.line(p)
+        if line is not None:
+            print(line, file=self.out)
+
+    def _show_ban(self, state: EngineState) -> None:
+        banned = state.rate_limited_until is not None
+        if banned and not self._banned:
+            left = (state.rate_limited_until - state.ts).total_seconds()
+            print(f"! rate-limited by Binance: no request goes out for {left:.0f} s", file=self.out)
+        elif self._banned and not banned:
+            print("rate limit over: requests go out again", file=self.out)
+        self._banned = banned
 
     def show(self, events: list[Event]) -> None:
         if self.broken:
@@ -102,6 +120,10 @@ class _Printer:
                 if self.store is not None or event.status != "up" or event.message:
                     print(store_line(event), file=self.out)
                 self.store = (event.status, event.message)
+            elif isinstance(event, FlattenProgress):
+                self._show_flatten(event)
+            elif isinstance(event, EngineState):
+                self._show_ban(event)
         self.out.flush()
 
 

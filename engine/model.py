@@ -122,6 +122,7 @@ class OrderResult:
     fills: tuple[Fill, ...] = ()
     exchange_order_id: str | None = None
     message: str = ""
+    permanent: bool = False  # a failure no retry can fix (the key was rejected, a permission is missing)
 
     @property
     def filled_qty(self) -> Decimal:

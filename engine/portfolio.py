@@ -136,10 +136,15 @@ class Portfolio:
         """Funding the exchange itself settled (testnet, live): its amount, not ours to compute."""
         self.funding = _CTX.add(self.funding, amount)
 
-    def adopt(self, symbol: str, quantity: Decimal, entry_price: Decimal, mark: Decimal | None = None) -> None:
-        """Take a quantity as the venue reports it (restore, or the operator's resume after a mismatch)."""
+    def adopt(self, symbol: str, quantity: Decimal, entry_price: Decimal, mark: Decimal | None = None,
+              cost: Decimal | None = None) -> None:
+        """Take a quantity as the venue reports it (restore, or the operator's resume after a mismatch).
+
+        A restore passes the exact `cost` its fills left, so the book is the one the engine had:
+        quantity x a rounded entry price would carry more places than the fills ever did.
+        """
         pos = self.positions.setdefault(symbol, Position(symbol))
         pos.quantity = quantity
-        pos.cost = _CTX.multiply(quantity, entry_price)
+        pos.cost = cost if cost is not None else _CTX.multiply(quantity, entry_price)
         pos._entry = None
         pos.mark = mark if mark is not None else (pos.mark or entry_price)

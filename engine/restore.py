@@ -61,7 +61,7 @@ def apply_state(book: ModeBook, state: RestoredState) -> None:
     restore_venue = getattr(book.venue, "restore", None)
     for symbol, pos in state.positions.items():
         if pos.quantity:
-            p.adopt(symbol, pos.quantity, pos.entry_price)
+            p.adopt(symbol, pos.quantity, pos.entry_price, cost=pos.cost)
             if restore_venue is not None:
                 restore_venue(symbol, pos.quantity, pos.entry_price)
     day = state.equity_tail[-1][0].date() if state.equity_tail else None

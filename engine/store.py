@@ -19,6 +19,7 @@ class RestoredPosition:
     symbol: str
     quantity: Decimal  # signed; equals the signed sum of the mode's committed fills
     entry_price: Decimal
+    cost: Decimal | None = None  # the exact signed cost the fills leave (None: quantity x entry price)
 
 
 @dataclass(frozen=True)

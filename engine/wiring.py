@@ -25,11 +25,11 @@ def build_feed(config: Config, secrets: Secrets) -> Feed:
         # Enough history that the strategy is fully warm at the first live bar.
         needed = strategy.warmup_bars(config.strategy_params())
         sim = dataclasses.replace(config.sim, warmup_bars=max(config.sim.warmup_bars, needed))
-        return SimFeed(dataclasses.replace(config, sim=sim))
+        return SimFeed(dataclasses.replace(config, sim=sim), paced=not config.sim.unpaced)
     if config.market == "replay":
         from engine.feeds.replay import ReplayFeed
 
-        return ReplayFeed(config.replay_path, speed=config.sim.speed,
+        return ReplayFeed(config.replay_path, speed=None if config.sim.unpaced else config.sim.speed,
                           exclude=frozenset(config.universe.exclude_symbols))
     from engine.feeds.binance import BinanceFeed
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import pymysql
 
+from engine.paths import private_dir
 from storage.codec import to_utc
 from storage.errors import InstanceBusy, StoreError
 from storage.url import StoreUrl
@@ -53,7 +54,7 @@ class Holder:
 
 def refusal(holder: Holder, instance: str, url: StoreUrl) -> InstanceBusy:
     return InstanceBusy(f"another trifactor engine ({holder.describe()}) already runs instance '{instance}' "
-                      f"on store {url} ; stop it or pick another `instance`")
+                      f"on store {url}; stop it or pick another `instance`")
 
 
 class InstanceLock(Protocol):
@@ -83,7 +84,7 @@ class FileLock:
 
     def acquire(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # never truncated before it is ours
         except OSError as e:
             raise StoreError(f"cannot create the lock file {self.path}: {e.strerror or e}") from None

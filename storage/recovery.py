@@ -7,37 +7,32 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from decimal import Decimal, localcontext
+from decimal import Decimal
 
+from engine.model import Fill, Mode, Side
+from engine.portfolio import Portfolio
 from engine.store import PendingOrder, RestoredControls, RestoredPosition, RestoredState
 from storage.backend import Backend
-from storage.codec import EXACT, money, to_decimal, to_utc
+from storage.codec import money, to_decimal, to_utc
 from storage.reads import day_open_equity, equity_history
 from engine.config import DEFAULT_INSTANCE
 
 EQUITY_TAIL = 500
-
-
-def apply_fill(quantity: Decimal, entry: Decimal, signed: Decimal, price: Decimal) -> tuple[Decimal, Decimal]:
-    """A position (signed quantity, average entry) after one fill of `signed` at `price`."""
-    with localcontext(EXACT):
-        new = quantity + signed
-        if new == 0:
-            return Decimal(0), Decimal(0)
-        if quantity == 0 or (quantity > 0) == (signed > 0):  # opening or adding: weighted average
-            return new, (entry * abs(quantity) + price * abs(signed)) / abs(new)
-        if (new > 0) == (quantity > 0):  # reducing: the rest keeps its entry
-            return new, entry
-        return new, price  # flipped: the remainder was opened at this fill's price
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def positions_from_fills(fills: list[tuple]) -> dict[str, RestoredPosition]:
-    """fills: (symbol, side, quantity, price) in execution order -> the non-flat positions."""
-    book: dict[str, tuple[Decimal, Decimal]] = {}
+    """fills: (symbol, side, quantity, price) in execution order -> the non-flat positions.
+
+    Replayed through the engine's own portfolio arithmetic, so the restored cost is exactly the
+    one the engine held (an average entry price rounded to 18 places would not be).
+    """
+    book = Portfolio(Mode.PAPER, Decimal(0))
     for symbol, side, qty, price in fills:
-        signed = to_decimal(qty) if side == "BUY" else -to_decimal(qty)
-        book[symbol] = apply_fill(*book.get(symbol, (Decimal(0), Decimal(0))), signed, to_decimal(price))
-    return {s: RestoredPosition(s, q, money(e, "entry_price")) for s, (q, e) in sorted(book.items()) if q != 0}
+        book.apply_fill(Fill(Mode.PAPER, symbol, Side(side), to_decimal(qty), to_decimal(price), Decimal(0), "USDT",
+                             _EPOCH, "", ""))
+    return {s: RestoredPosition(s, p.quantity, money(p.entry_price, "entry_price"), p.cost)
+            for s, p in sorted(book.open_positions().items())}
 
 
 def load_state(backend: Backend, mode: str, instance: str = DEFAULT_INSTANCE,

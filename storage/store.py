@@ -52,8 +52,9 @@ from storage.writer import Writer, WriterState
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 RETENTION_EVERY_S = 3600.0
-START_WAIT_S = 2.0
+START_WAIT_S = 15.0  # a slow database is waited for; a frozen one is left to answer in the writer thread
 CLOSE_WAIT_S = 1.5  # SIGTERM must end the process within 5 s whatever the database does
+FINISH_WAIT_S = 60.0  # a run that ended by itself (--bars) gives the database time to take everything
 
 
 class SchemaProblem(StoreError):

@@ -9,7 +9,6 @@ many-symbol panel.
 All three give the same numbers. Pure numpy/pandas: no I/O, no logging.
 """
 
-from .batch import compute_factors
 from .errors import InvalidBarError
 from .panel import FactorPanel, PanelRow
 from .params import StrategyParams, warmup_bars
@@ -29,3 +28,12 @@ __all__ = [
     "compute_factors",
     "warmup_bars",
 ]
+
+
+def __getattr__(name: str):
+    # The batch pipeline needs pandas, which the live engine does not: imported when first used.
+    if name == "compute_factors":
+        from .batch import compute_factors
+
+        return compute_factors
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -143,6 +143,48 @@ class FactorPanel:
             for j, (name, ok) in enumerate(zip(names, ready.tolist()))
         }
 
+    def warm(self, stamps: Sequence, values: np.ndarray, present: np.ndarray | None = None) -> None:
+        """Advance the panel through a history in one call.
+
+        ``values[t]`` holds cycle t's inputs, shape (len(INPUT_COLUMNS), symbols) in the panel's
+        symbol order; ``present[t]`` (bool, one per symbol; all when None) which symbols have a
+        bar in it; ``stamps[t]`` its timestamp. The state afterwards is exactly that of calling
+        ``update`` cycle by cycle, without building any cycle's results. Raises ValueError, with
+        no state changed, for an unusable input among the present bars or a cycle that does not
+        come after the symbol's last one.
+        """
+        values = np.asarray(values, dtype=np.float64)
+        n_cycles, n = len(stamps), len(self.symbols)
+        if values.shape != (n_cycles, len(INPUT_COLUMNS), n):
+            raise ValueError(f"warm: values of shape {values.shape}, expected {(n_cycles, len(INPUT_COLUMNS), n)}")
+        mask = np.ones((n_cycles, n), dtype=bool) if present is None else np.asarray(present, dtype=bool)
+        if n_cycles == 0:
+            return
+        usable = np.isfinite(values).all(axis=1) & (values[:, 3] > 0)
+        if (mask & ~usable).any():
+            t, row = np.argwhere(mask & ~usable)[0]
+            raise ValueError(f"{self.symbols[row]}: unusable input in warm-up cycle {t}")
+        if any(b <= a for a, b in zip(stamps, stamps[1:])):
+            raise ValueError("warm: cycle timestamps must increase")
+        for row in np.flatnonzero(mask.any(axis=0)).tolist():
+            last = self._last_ts[row]
+            first = stamps[int(np.argmax(mask[:, row]))]
+            if last is not None and not first > last:
+                raise ValueError(f"{self.symbols[row]}: warm-up history does not come after its last bar")
+        everyone = mask.all(axis=1)
+        with np.errstate(all="ignore"):
+            for t in range(n_cycles):
+                if everyone[t]:
+                    self._step(slice(None), self._all, values[t], None, emit=False)
+                else:
+                    rows = np.flatnonzero(mask[t])
+                    if len(rows):
+                        self._step(rows, rows, values[t][:, rows], None, emit=False)
+        seen = mask.any(axis=0)
+        last_cycle = n_cycles - 1 - np.argmax(mask[::-1], axis=0)
+        for row in np.flatnonzero(seen).tolist():
+            self._last_ts[row] = stamps[int(last_cycle[row])]
+
     def _read(self, names: Sequence[str], bars: Mapping[str, Mapping]):
         """Rows, input columns and timestamps of a cycle, all checked before any state moves."""
         row_of = self._row
@@ -182,7 +224,7 @@ class FactorPanel:
             for ts, prev in zip(stamps, previous)
         )
 
-    def _step(self, sel, rows, values, stamps):
+    def _step(self, sel, rows, values, stamps, emit: bool = True):
         p = self.params
         seen = self._bars[rows]
         bars = seen + 1
@@ -299,6 +341,8 @@ class FactorPanel:
             target[live] = np.where(flip, final[live], target[live])
             self._target[live_rows] = target[live]
 
+        if not emit:
+            return None, ready
         results = {
             "raw_factor": raw,
             "filtered_factor": filtered,

@@ -8,17 +8,21 @@ per bar and memory bounded by the windows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from . import params as k
 from .params import StrategyParams, resolve_params, warmup_bars
 from .rolling import Ewm, RollingCount, RollingMax, RollingMean, RollingQuantile, RollingStd
-from .schema import FLOAT_KEYS, STREAM_KEYS
+from .schema import FLOAT_KEYS, INPUT_COLUMNS, STREAM_KEYS
 from .turnover import ChangeThreshold
 from .validation import bar_values, check_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _NAN = float("nan")
 _power = np.power
@@ -145,16 +149,34 @@ class FactorStream:
         """A stream that has seen every row of ``df`` (same checks as compute_factors)."""
         check_frame(df)
         stream = cls(params)
-        close, volume, funding, taker_buy, delta = (
-            df[name].to_numpy(dtype=float).tolist()
-            for name in ("close", "volume", "funding_rate", "taker_buy_volume", "dollar_volume_delta")
-        )
-        stamps = list(df.index)
-        stream._last_ts = stamps[-1] if stamps else None
-        step = stream._step
-        for i, ts in enumerate(stamps):
-            stream._last = step(ts, close[i], volume[i], funding[i], taker_buy[i], delta[i])
+        inputs = np.column_stack([df[name].to_numpy(dtype=float) for name in INPUT_COLUMNS])
+        stream.warm(list(df.index), inputs)
         return stream
+
+    def warm(self, stamps: Sequence, inputs: np.ndarray) -> None:
+        """Advance through a history in one call: ``inputs[t]`` holds bar t's INPUT_COLUMNS,
+        ``stamps[t]`` its timestamp. The state afterwards is exactly that of calling ``update``
+        bar by bar. Raises ValueError, with no state changed, for an unusable input or a bar
+        that does not come after the last one."""
+        inputs = np.asarray(inputs, dtype=np.float64)
+        if inputs.shape != (len(stamps), len(INPUT_COLUMNS)):
+            raise ValueError(f"warm: inputs of shape {inputs.shape}, expected {(len(stamps), len(INPUT_COLUMNS))}")
+        if not len(stamps):
+            return
+        bad = ~(np.isfinite(inputs).all(axis=1) & (inputs[:, 3] > 0))
+        if bad.any():
+            raise ValueError(f"unusable input in warm-up bar {int(np.argmax(bad))}")
+        previous = self._last_ts
+        for ts in stamps:
+            if not (ts == ts and (previous is None or ts > previous)):
+                raise ValueError(f"warm-up bar at {ts} does not come after the previous one at {previous}")
+            previous = ts
+        close, volume, funding, taker_buy, delta = inputs[:, 3:].T.tolist()
+        step = self._step
+        last = self._last
+        for i, ts in enumerate(stamps):
+            last = step(ts, close[i], volume[i], funding[i], taker_buy[i], delta[i])
+        self._last, self._last_ts = last, stamps[-1]
 
     # -- per bar -----------------------------------------------------------
 

@@ -11,7 +11,6 @@ bar the pipeline reports (bar ``lookback_long``).
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from .rolling import RollingStd
 
@@ -40,6 +39,8 @@ def change_threshold_filter(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The same filter over a whole factor series (NaN rows are not reported
     yet and stay NaN). Returns (target, threshold, changed)."""
+    import pandas as pd  # the batch path only: the live engine starts without pandas
+
     threshold = pd.Series(factor).rolling(window).std().to_numpy() * mult
     reported = np.flatnonzero(~np.isnan(factor))
     factors = factor[reported]

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from operator import itemgetter
 
 import numpy as np
-import pandas as pd
 
 from .errors import InvalidBarError
 from .schema import INPUT_COLUMNS
@@ -77,9 +76,11 @@ def _checked_bar_values(bar: Mapping, last_timestamp: object) -> tuple:
     return (ts, *values)
 
 
-def check_frame(df: pd.DataFrame) -> None:
+def check_frame(df: "pd.DataFrame") -> None:
     """ValueError naming missing columns, or the column and first timestamp of
     a non-finite value, or a non-positive close."""
+    import pandas as pd  # the batch path only: the live engine starts without pandas
+
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"expected a pandas DataFrame, not {type(df).__name__}")
     missing = [c for c in INPUT_COLUMNS if c not in df.columns]

@@ -36,10 +36,14 @@ async def test_flatten_all_with_no_engine_closes_every_exchange_position_through
         assert code == 0, out + err
         assert fake.positions == {}
         assert "flattening testnet directly" in err
-        assert "\nok flatten_all: flat: 3 position(s) closed (no engine was running" in out
+        assert "\nok flatten_all: flat: 3 position(s) closed (after " in out
+        assert " attempts) (no engine was running: flattened directly); entries halted until resumed\n" in out
         for line in ("  BTCUSDT: closed 0.05", "  ETHUSDT: closed 1.2", "  SOLUSDT: closed 3"):
             assert line in out
         assert "next try in" in out  # the outage was waited out, not given up on
+        for line in ("  ... flatten BTCUSDT: attempt ", " did not finish; next try in ",
+                     "  ... flatten ETHUSDT: flat after "):
+            assert line in out  # the engine's own progress lines
         placed = [o for o in fake.orders]
         assert len(placed) == 3 and all(o["reduceOnly"] for o in placed)
         assert {(o["symbol"], o["side"]) for o in placed} == {("BTCUSDT", "SELL"), ("ETHUSDT", "BUY"),
@@ -64,6 +68,9 @@ async def test_a_rejected_key_stops_the_direct_flatten_at_once(tmp_path):
         fake.set_position("BTCUSDT", "0.050")
         code, out, err = await run_cli(tmp_path, "flatten", "--all", "--mode", "testnet", "--config", str(config),
                                        "--db", f"sqlite:///{tmp_path / 't.db'}")
+        assert fake.orders == [] and fake.positions == {"BTCUSDT": Decimal("0.050")}
     assert code == 1
-    assert "\nREFUSED flatten_all: stopped: Binance: reading positions failed: API key rejected" in out
+    refused = next(line for line in out.splitlines() if line.startswith("REFUSED flatten_all: "))
+    assert refused.startswith("REFUSED flatten_all: flatten stopped: Binance: listing open orders failed: API key "
+                              "rejected") and "retrying cannot fix this; no position could be read" in refused
     assert API_SECRET not in out + err and API_KEY not in out + err

@@ -18,7 +18,7 @@ from tui.widgets.keyed_table import KeyedTable
 # Commands the desk issues itself; their answers come back from the call, so the copies
 # on the event stream are not shown twice.
 DESK_COMMANDS = frozenset({"flatten_all", "flatten", "pause", "resume", "halt", "resume_entries",
-                           "set_mode"})
+                           "set_mode", "stop_flatten"})
 NOTICE_CHARS = 160
 
 
@@ -111,6 +111,9 @@ class DeskActions:
         if self.engine_ready():
             self.send("flatten_all", "Flatten all", self.host.engine.flatten_all,
                       progress="Closing every position…")
+
+    def action_stop_flatten(self) -> None:
+        self.send("stop_flatten", "Stop flatten", self.host.engine.stop_flatten, progress="Stopping the flatten…")
 
     def action_flatten_symbol(self) -> None:
         if not self.engine_ready():

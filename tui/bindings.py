@@ -17,6 +17,7 @@ APP_BINDINGS: list[Binding] = [
 
 DESK_BINDINGS: list[Binding] = [
     FLATTEN_ALL,
+    Binding("S", "stop_flatten", "Stop flatten", id="stop_flatten", key_display="S"),
     Binding("x", "flatten_symbol", "Flatten row", id="flatten_symbol"),
     Binding("p", "pause_symbol", "Pause row", id="pause_symbol"),
     Binding("space", "halt_entries", "Halt", id="halt_entries"),
@@ -45,6 +46,7 @@ ALL_BINDING_IDS = frozenset(b.id for b in [*DESK_BINDINGS, *WIDGET_BINDINGS] if 
 
 HELP_TEXT = {
     "flatten_all": "Close every position now (no dialog); entries stay halted until resumed",
+    "stop_flatten": "Stop a running flatten (offered only while one runs); what is still open stays open",
     "flatten_symbol": "Close the position of the row under the cursor of the focused table "
                       "(Signals, Positions or Trades)",
     "pause_symbol": "Pause or resume the symbol of the row under the cursor of the focused table "

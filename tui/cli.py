@@ -56,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
 
     add_control_parsers(sub)
 
+    from tui.backtest_command import add_parser as add_backtest_parser
+    from tui.data_command import add_parser as add_data_parser
+
+    from tui.sweep_command import add_parser as add_sweep_parser
+
+    add_backtest_parser(sub)
+    add_data_parser(sub)
+    add_sweep_parser(sub)
+
     db = sub.add_parser("db", help="database schema tools")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     for name, text in (("upgrade", "apply pending schema migrations"), ("check", "report the schema version")):
@@ -69,19 +78,31 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="PATH", help="config file (default: XDG config dir, if present)")
     p.add_argument("--mode", choices=config_mod.MODES, help="trading mode at start")
     p.add_argument("--market", choices=config_mod.MARKETS, help="market data source")
-    p.add_argument("--speed", type=float, metavar="BARS_PER_S", help="simulated bars per second")
+    p.add_argument("--speed", type=_speed, metavar="BARS_PER_S",
+                   help="simulated or replayed bars per second, or `max`: as fast as the engine goes")
     p.add_argument("--seed", type=int, help="seed of the simulated market")
     p.add_argument("--db", metavar="URL", help="store: sqlite:///path or mysql://user@host:port/db")
     p.add_argument("--instance", metavar="NAME", help="this engine's name in the store (config `instance`)")
 
 
-def _load_config(args: argparse.Namespace, checks: tuple = ()) -> config_mod.Config:
-    overrides: dict = {}
+def _speed(text: str) -> float | str:
+    if text.strip().lower() == "max":
+        return "max"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number of bars per second nor `max`") from None
+
+
+def _load_config(args: argparse.Namespace, checks: tuple = (), overrides: dict | None = None) -> config_mod.Config:
+    overrides = dict(overrides or {})
     if getattr(args, "mode", None):
         overrides["trading_mode"] = args.mode
     if getattr(args, "market", None):
         overrides["market"] = args.market
-    if getattr(args, "speed", None) is not None:
+    if getattr(args, "speed", None) == "max":
+        overrides.setdefault("sim", {})["unpaced"] = True
+    elif getattr(args, "speed", None) is not None:
         overrides.setdefault("sim", {})["speed"] = args.speed
     if getattr(args, "seed", None) is not None:
         overrides.setdefault("sim", {})["seed"] = args.seed
@@ -196,6 +217,7 @@ async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | No
     from engine.wiring import build_engine
 
     import storage
+    from storage.store import CLOSE_WAIT_S, FINISH_WAIT_S
 
     from engine.control import ControlServer
 
@@ -218,7 +240,9 @@ async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | No
         finally:
             control.release()
     finally:
-        await store.close()  # bounded: what the database has not taken stays journaled
+        # Bounded: after a signal within the 5 s a service manager allows; after --bars, long
+        # enough for a slow database. What it has not taken stays journaled either way.
+        await store.close(CLOSE_WAIT_S if engine.stop_requested else FINISH_WAIT_S)
 
 
 def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int:
@@ -244,13 +268,32 @@ def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int
     return app.return_code or 0
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from tui.backtest_command import run_backtest
+
+    return run_backtest(args, _load_config, _db_url)
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from tui.data_command import run_data
+
+    return run_data(args, _load_config)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tui.sweep_command import run_sweep_command
+
+    return run_sweep_command(args)
+
+
 COMMANDS = {"run": cmd_run, "status": cmd_status, "config": cmd_config, "db": cmd_db, "ctl": cmd_ctl,
-            "flatten": cmd_flatten}
+            "flatten": cmd_flatten, "backtest": cmd_backtest, "data": cmd_data, "sweep": cmd_sweep}
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [UserError, config_mod.ConfigError, SecretError]
     for module, name in (("storage", "StoreError"), ("engine.feeds.base", "FeedError"),
+                         ("engine.backtest.data", "DataError"),
                          ("engine.venues.base", "VenueError"), ("engine.control", "ControlError")):
         try:
             errors.append(getattr(__import__(module, fromlist=[name]), name))

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, FillEvent, FundingPayment,
-                           OrderUpdate, PositionUpdate, SignalUpdate, StoreStatus)
+from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, FillEvent, FlattenProgress,
+                           FundingPayment, OrderUpdate, PositionUpdate, SignalUpdate, StoreStatus)
 from tui.event_log import LogEntry
 
 
@@ -61,6 +61,11 @@ class LogHistoryLoaded(Message):
     """The event log's entries from the store (earlier runs), oldest first."""
 
     entries: tuple[LogEntry, ...]
+
+
+@dataclass
+class FlattenProgressed(Message):
+    updates: tuple[FlattenProgress, ...]
 
 
 @dataclass

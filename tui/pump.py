@@ -12,7 +12,8 @@ from typing import Callable, Iterable
 from textual.message import Message
 
 from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, Event, FillEvent,
-                           FundingPayment, OrderUpdate, PositionUpdate, SignalUpdate, StoreStatus, Subscription)
+                           FlattenProgress, FundingPayment, OrderUpdate, PositionUpdate, SignalUpdate, StoreStatus,
+                           Subscription)
 from tui import messages as m
 
 
@@ -24,6 +25,7 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
     orders: list[OrderUpdate] = []
     funding: list[FundingPayment] = []
     errors: list[EngineError] = []
+    flattening: list[FlattenProgress] = []
     singles: list[Message] = []
     for event in events:
         if isinstance(event, SignalUpdate):
@@ -46,6 +48,8 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
             singles.append(m.CommandAnswered(event))
         elif isinstance(event, EngineError):
             errors.append(event)
+        elif isinstance(event, FlattenProgress):
+            flattening.append(event)
     # State first: a signal row's status depends on the pause/halt set that came with it.
     out: list[Message] = [s for s in singles if isinstance(s, m.EngineStateChanged)]
     if signals:
@@ -60,6 +64,8 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
         out.append(m.FundingArrived(tuple(funding)))
     if errors:
         out.append(m.EngineReported(tuple(errors)))
+    if flattening:
+        out.append(m.FlattenProgressed(tuple(flattening)))
     out.extend(s for s in singles if not isinstance(s, m.EngineStateChanged))
     return out
 

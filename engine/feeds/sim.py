@@ -18,16 +18,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import AsyncIterator
 
+import numpy as np
+
 from engine.config import Config
 from engine.feeds.base import FeedError
 from engine.feeds.sim_market import MinuteArrays, SimMarket
-from engine.feeds.sim_specs import spec_for
+from engine.feeds.sim_specs import sim_universe, spec_for
 from engine.funding import is_funding_time
 from engine.model import Bar, Instrument
+from engine.warmup import WarmHistory
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 MINUTE = timedelta(minutes=1)
 FAULTS = ("gap", "stale", "bad")
+
+
+def sim_symbols(config: Config) -> list[str]:
+    """The traded symbols: the list, or with `universe.type: all` the first `sim.symbols` of the
+    simulated market's universe."""
+    if config.universe.type != "all":
+        return config.symbols()
+    excluded = set(config.universe.exclude_symbols)
+    return [s for s in sim_universe(config.sim.symbols) if s not in excluded]
 
 
 def first_live_bar(seed: int) -> datetime:
@@ -48,7 +60,7 @@ class SimFeed:
     def __init__(self, config: Config, *, paced: bool = True, speed: float | None = None,
                  start: datetime | None = None) -> None:
         """`paced=False` yields bars as fast as the consumer takes them (tests, benchmarks)."""
-        self.symbols = config.symbols()
+        self.symbols = sim_symbols(config)
         self.seed = config.sim.seed
         self.warmup_bars = config.sim.warmup_bars
         self.speed = speed if speed is not None else config.sim.speed
@@ -100,6 +112,16 @@ class SimFeed:
         rows = self._history[-bars:] if bars > 0 else []
         return [Bar(symbol, ts, float(a.open[i]), float(a.high[i]), float(a.low[i]), float(a.close[i]),
                     float(a.volume[i]), float(a.taker_buy_volume[i]), float(a.funding_rate[i])) for ts, a in rows]
+
+    def warmup_history(self, bars: int) -> WarmHistory:
+        """The last `bars` minutes of warm-up history for the whole universe, as arrays (the same
+        numbers `warmup` gives as Bars)."""
+        rows = self._history[-bars:] if bars > 0 else []
+        n = len(self.symbols)
+        fields = np.empty((len(rows), 7, n))
+        for t, (_ts, a) in enumerate(rows):
+            fields[t] = (a.open, a.high, a.low, a.close, a.volume, a.taker_buy_volume, a.funding_rate)
+        return WarmHistory([ts for ts, _a in rows], fields, np.ones((len(rows), n), dtype=bool))
 
     def release_warmup(self) -> None:
         """Drop the pre-generated history once the engine has consumed it."""

@@ -50,17 +50,49 @@ def _power_of_ten(exponent: int) -> Decimal:
     return Decimal(1).scaleb(exponent)
 
 
+_MIN_NOTIONALS = (5, 5, 5, 5, 5, 5, 5, 10, 10, 20)  # most listings ask 5 USDT, some more
+
+
 def generated_spec(symbol: str) -> SimSpec:
-    u_price, u_vol, u_volume = _unit_floats(symbol, 3)
+    u_price, u_vol, u_volume, u_rules = _unit_floats(symbol, 4)
     raw = 10 ** (-3 + 6 * u_price)  # 0.001 .. 1000 USDT
     magnitude = math.floor(math.log10(raw))
     price = round(raw, 3 - magnitude)  # four significant digits
-    tick = _power_of_ten(magnitude - 4)
-    # One step is worth roughly 0.1 to 1 USDT, as on the exchange.
+    # Ticks of four or five significant digits, steps worth roughly 0.1 to 1 USDT, as on the exchange.
+    rules = int(u_rules * 2**16)
+    tick = _power_of_ten(magnitude - 4 + rules % 2)
     step = _power_of_ten(max(-3, math.floor(math.log10(1 / price))))
-    inst = Instrument(symbol, tick, step, step, Decimal(5))
+    min_notional = Decimal(_MIN_NOTIONALS[(rules >> 1) % len(_MIN_NOTIONALS)])
+    inst = Instrument(symbol, tick, step, step, min_notional)
     minute_notional = 10 ** (4.7 + 2 * u_volume)  # ~50k .. 5M USDT per minute
     return SimSpec(inst, price, 0.03 + 0.07 * u_vol, minute_notional / price)
+
+
+_ONSETS = ("B", "C", "D", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "T", "V", "Z", "QU", "TR", "ST")
+_VOWELS = ("A", "E", "I", "O", "U", "Y")
+
+
+def generated_names(count: int) -> list[str]:
+    """`count` distinct, pronounceable USDT-perpetual names, the same for the same count."""
+    names: list[str] = []
+    seen = set(KNOWN)
+    i = 0
+    while len(names) < count:
+        u = _unit_floats(f"name:{i}", 3)
+        parts = [_ONSETS[int(x * len(_ONSETS))] + _VOWELS[int(x * 997) % len(_VOWELS)] for x in u[:2 + (i % 2)]]
+        name = "".join(parts) + "USDT"
+        if name in seen:  # a clash: make it distinct with the index, which no other name carries
+            name = f"{''.join(parts)}{i}USDT"
+        seen.add(name)
+        names.append(name)
+        i += 1
+    return names
+
+
+def sim_universe(size: int) -> list[str]:
+    """The simulated market's full universe: the well-known symbols first, then generated ones."""
+    known = list(KNOWN)[:size]
+    return known + generated_names(size - len(known))
 
 
 def spec_for(symbol: str) -> SimSpec:

@@ -11,6 +11,8 @@ from engine.model import Fill, FundingIncome, Instrument, Mode, OrderRequest, Or
 class VenueError(Exception):
     """An execution problem worth telling the operator about (names the symbol)."""
 
+    permanent = False  # no retry can fix it: a rejected key, a missing permission
+
 
 class Venue(Protocol):
     mode: Mode
@@ -21,7 +23,11 @@ class Venue(Protocol):
     async def submit(self, order: OrderRequest) -> OrderResult:
         """Send a market order and return its fills as the venue reports them."""
 
-    async def cancel_all(self, symbol: str | None = None) -> None: ...
+    async def cancel_all(self, symbol: str | None = None) -> None:
+        """Cancel every open order of `symbol` (or of every symbol), conditional ones included."""
+
+    def rate_limited_for(self) -> float:
+        """Seconds until the exchange takes requests again (0 when it does now)."""
 
     async def positions(self) -> dict[str, VenuePosition]:
         """Open positions as the venue sees them (for reconciliation)."""

@@ -18,8 +18,9 @@ import ccxt
 
 from engine.config import Config
 from engine.exchange import USER_TRADES_WEIGHT, create_client
-from engine.exchange_errors import (RetryPolicy, binance_answer, connection_failed, describe, is_rate_limited,
-                                    is_transient, retry_after, with_retries)
+from engine.exchange_ban import BanInForce
+from engine.exchange_errors import (RetryPolicy, binance_answer, connection_failed, describe, is_permanent,
+                                    is_rate_limited, is_transient, retry_after, with_retries)
 from engine.feeds.base import FeedError
 from engine.feeds.binance_universe import instrument_from_info
 from engine.model import Fill, FundingIncome, Instrument, Mode, OrderRequest, OrderResult, VenuePosition
@@ -39,6 +40,16 @@ LOOKUP_TRIES = 3  # lookups by client order id before an outcome is left unknown
 LOOKUP_BACKOFF_S = 0.25  # doubles per try
 FILLS_HEADROOM = 240  # weight a minute that trade-list reads leave for positions, balance and prices
 STREAM_WAIT_S = 1.0  # how long an order's fills may take on the user-data stream before REST is asked
+
+
+def _never(exc: BaseException) -> bool:
+    return False
+
+
+def _answered_rate_limit(exc: BaseException) -> bool:
+    # An order that our own ban held back fails at once rather than waiting it out: it holds the
+    # command gate, and a flatten must not queue behind it.
+    return is_rate_limited(exc) and not isinstance(exc, BanInForce)
 
 
 class BinanceCallError(VenueError):
@@ -69,6 +80,10 @@ class BinanceCallError(VenueError):
     def retry_after(self) -> float | None:
         return retry_after(self.cause)
 
+    @property
+    def permanent(self) -> bool:
+        return is_permanent(self.cause)
+
 
 class BinanceVenue:
     def __init__(self, config: Config, secrets: Secrets, mode: Mode | str, *,
@@ -88,7 +103,6 @@ class BinanceVenue:
         self.client = create_client(config, keys=keys, demo=self.mode is Mode.TESTNET, weight_per_minute=2400)
         self._keys = keys
         self._instruments: dict[str, Instrument] = {}  # this exchange's rules, read as needed
-        self._prepared: list[str] = []
         self._leverage: dict[str, int] = {}
         self._markets_lock = asyncio.Lock()
         self._pacer = OrderPacer()
@@ -161,7 +175,6 @@ class BinanceVenue:
         if mode.get("dualSidePosition") in (True, "true"):
             raise VenueError("the Binance account is in hedge mode; trifactor trades one-way positions: switch "
                              "the futures position mode to one-way (no open positions or orders allowed then)")
-        self._prepared = list(instruments)
         self._stream.start()
         margin_type = MARGIN_TYPES[margin_mode]
         limit = asyncio.Semaphore(10)
@@ -231,9 +244,11 @@ class BinanceVenue:
             await self._pacer.wait_turn()
             return await self.client.fapiPrivatePostOrder(params)
 
+        # A flatten retries its closes itself, with a countdown the operator sees and a key that stops it.
+        retryable = _never if order.reason == "flatten" else _answered_rate_limit
         try:
             answer = await self._call(symbol, f"{order.side.value} {quantity} market order", place, params,
-                                      retryable=is_rate_limited)
+                                      retryable=retryable)
         except BinanceCallError as e:
             return await self._after_failed_send(order, e)
         if not is_order_answer(answer):
@@ -246,7 +261,7 @@ class BinanceVenue:
         """Refused: report it. No answer: ask Binance whether the order exists before saying so."""
         if error.never_reached:
             status = "rejected" if isinstance(error.cause, ccxt.ExchangeError) else "error"
-            return OrderResult(order, status, message=f"{error}; not placed")
+            return OrderResult(order, status, message=f"{error}; not placed", permanent=error.permanent)
         return await self._settled(order, str(error))
 
     async def _settled(self, order: OrderRequest, why: str) -> OrderResult:
@@ -350,9 +365,20 @@ class BinanceVenue:
         return Decimal(answer["price"])
 
     async def cancel_all(self, symbol: str | None = None) -> None:
-        symbols = [symbol] if symbol else self._prepared
-        await asyncio.gather(*(self._call(s, "cancelling open orders", self.client.fapiPrivateDeleteAllOpenOrders,
-                                          {"symbol": s}) for s in symbols))
+        """Plain and conditional orders: since 2025-12-09 Binance keeps stops and take-profits in its
+        algo service, with their own list and cancel endpoints. Only symbols with orders are cancelled."""
+        subject, scope = symbol or "Binance", {"symbol": symbol} if symbol else {}
+        plain, algo = await asyncio.gather(
+            self._call(subject, "listing open orders", self.client.fapiPrivateGetOpenOrders, scope),
+            self._call(subject, "listing open conditional orders", self.client.fapiPrivateGetOpenAlgoOrders, scope))
+        cancels = [self._call(s, "cancelling open orders", self.client.fapiPrivateDeleteAllOpenOrders, {"symbol": s})
+                   for s in sorted({row["symbol"] for row in plain})]
+        cancels += [self._call(s, "cancelling open conditional orders", self.client.fapiPrivateDeleteAlgoOpenOrders,
+                               {"symbol": s}) for s in sorted({row["symbol"] for row in algo})]
+        await asyncio.gather(*cancels)
+
+    def rate_limited_for(self) -> float:
+        return self.client.ban.remaining()
 
     async def positions(self) -> dict[str, VenuePosition]:
         rows = account_rows(await self._call("Binance", "reading positions", self.client.fapiPrivateV3GetPositionRisk),

@@ -75,6 +75,9 @@ class PaperVenue:
     async def cancel_all(self, symbol: str | None = None) -> None:
         """Paper market orders fill at once, so nothing is ever open."""
 
+    def rate_limited_for(self) -> float:
+        return 0.0
+
     async def positions(self) -> dict[str, VenuePosition]:
         return {s: VenuePosition(s, p.quantity, p.entry_price) for s, p in self._book.open_positions().items()}
 

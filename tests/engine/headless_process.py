@@ -106,3 +106,16 @@ class HeadlessRun:
         if self.process is not None and self.process.returncode is None:
             self.process.kill()
             await self.process.wait()
+
+
+async def feed_until(fake, symbols: list[str], done, rounds: int = 300) -> bool:
+    """Push a bar for every symbol, a fifth of a second apart, until `done()`; whether it came."""
+    for symbol in symbols:
+        await fake.wait_subscribed(f"{symbol.lower()}@kline_1m", timeout=120)
+    for _ in range(rounds):
+        if done():
+            return True
+        for symbol in symbols:
+            await fake.push_kline(symbol)
+        await asyncio.sleep(0.2)
+    return bool(done())

@@ -142,6 +142,8 @@ class ExchangeStub:
 
     async def funding_since(self, since) -> list:
         return []
+    def rate_limited_for(self) -> float:
+        return 0.0
 
     async def positions(self) -> dict[str, VenuePosition]:
         return {s: VenuePosition(s, q, self.entry.get(s, Decimal(1))) for s, q in self.truth.items() if q}

@@ -212,7 +212,23 @@ async def test_positions_and_balance_come_from_the_account(fake):
     assert (pos.quantity, pos.entry_price, pos.leverage) == (Decimal("-0.020"), Decimal("52000"), 3)
     assert Decimal(pos.extra["unRealizedProfit"]) == Decimal("40.000")
     assert balance == Decimal("10000")
-    assert len(fake.requests_to("/fapi/v1/allOpenOrders")) == 1
+    # nothing was open, so one look at each list and no cancel
+    assert [r.path for r in fake.requests if r.method == "DELETE"] == []
+    assert len(fake.requests_to("/fapi/v1/openOrders")) == len(fake.requests_to("/fapi/v1/openAlgoOrders")) == 1
+
+
+async def test_cancel_all_cancels_conditional_orders_too(fake):
+    now = fake.now_ms()
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        fake.account.place_algo(symbol, {"algoType": "CONDITIONAL", "type": "STOP_MARKET", "side": "SELL",
+                                         "quantity": "0.01", "triggerPrice": "1000", "reduceOnly": "true"}, now)
+    async with venue_for(fake) as venue:
+        await venue.cancel_all("BTCUSDT")
+        assert [o["symbol"] for o in fake.account.algo_orders if o["algoStatus"] == "NEW"] == ["ETHUSDT"]
+        await venue.cancel_all()
+    assert {o["algoStatus"] for o in fake.account.algo_orders} == {"CANCELED"}
+    cancels = [(r.path, r.params["symbol"]) for r in fake.requests if r.method == "DELETE"]
+    assert cancels == [("/fapi/v1/algoOpenOrders", "BTCUSDT"), ("/fapi/v1/algoOpenOrders", "ETHUSDT")]
 
 
 async def test_flatten_sends_every_close_at_once(fake):

@@ -2,11 +2,12 @@ import asyncio
 from dataclasses import replace
 from decimal import Decimal
 
-from engine.events import CommandResult, EngineState, FillEvent, OrderUpdate, SignalUpdate
+from engine.events import CommandResult, EngineState, FillEvent, FlattenProgress, OrderUpdate, SignalUpdate
 from engine.model import Mode, OrderResult
 from engine.risk import DAILY, DRAWDOWN
 from engine.statefile import StateFile
 from engine.events import EngineError
+from tests.fake_binance.helpers import eventually
 from tests.engine.support import GUARD, TESTNET_SECRETS, Harness, StoreStub, make_config, open_quantities
 
 
@@ -204,17 +205,43 @@ def harness_on_testnet() -> Harness:
     return Harness(make_config(market="binance", trading_mode="testnet"), secrets=TESTNET_SECRETS)
 
 
-async def test_flatten_all_re_queries_the_venue_until_flat():
+async def test_flatten_all_keeps_trying_until_stopped_and_never_claims_flat():
     async with harness_on_testnet() as h:
         await with_positions(h, 2)
         stub = h.venues[Mode.TESTNET]
-        Stubborn(stub, Decimal("0.5"))
-        result = await h.engine.flatten_all()
-        # Three rounds of halving cannot reach zero: the command says so, per symbol.
-        assert not result.ok and "still open" in result.message
+        Stubborn(stub, Decimal("0.5"))  # halving never reaches zero
+        flattening = asyncio.ensure_future(h.engine.flatten_all())
+        await eventually(lambda: max((p.attempt for p in h.of(FlattenProgress)), default=0) >= 3, GUARD)
+        assert h.engine.snapshot().state.flattening
+        mark = len(h.collect())
+        await h.step(2)  # the engine carries on meanwhile, and trades nothing being flattened
+        assert orders_after(h, mark, reason="rebalance") == []
+        symbol = sorted(stub.truth)[0]
+        assert (await h.engine.pause(symbol)).ok  # other commands do not wait for the flatten
+        switch = await h.engine.set_mode("paper")
+        assert not switch.ok and "a flatten is running" in switch.message
+        stopped = await h.engine.stop_flatten()
+        result = await flattening
+        assert stopped.ok and stopped.command == "stop_flatten"
+        assert not result.ok and "stopped by the operator" in result.message and "still open" in result.message
         assert all(v.startswith("still open") for v in result.details.values())
         assert any(q != 0 for q in stub.truth.values())
-        assert len([o for o in stub.submitted if o.reason == "flatten"]) == 3 * len(result.details)
+        assert not h.engine.snapshot().state.flattening
+        assert {p.state for p in h.of(FlattenProgress)} >= {"closing", "waiting", "stopped"}
+        assert "flat" not in {p.state for p in h.of(FlattenProgress) if p.symbol in result.details
+                              and not result.details[p.symbol].startswith("closed")}
+        assert (await h.engine.stop_flatten()).ok is False  # nothing left to stop
+
+
+async def test_stopping_the_engine_ends_a_running_flatten_with_an_answer():
+    async with harness_on_testnet() as h:
+        await with_positions(h, 2)
+        Stubborn(h.venues[Mode.TESTNET], Decimal(0))  # nothing ever closes
+        flattening = asyncio.ensure_future(h.engine.flatten_all())
+        await eventually(lambda: h.engine.snapshot().state.flattening, GUARD)
+        await asyncio.wait_for(h.engine.stop(), GUARD)
+        result = await flattening
+        assert not result.ok and "the engine is shutting down" in result.message
 
 
 async def test_flatten_all_closes_what_the_venue_still_reports_in_a_second_round():

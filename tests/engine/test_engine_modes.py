@@ -67,7 +67,7 @@ async def test_a_reconciliation_mismatch_halts_that_symbol_until_the_operator_re
         venue = h.venues[Mode.TESTNET]
         symbol = sorted(open_quantities(h.engine))[0]
         venue.truth[symbol] += D(5)  # someone traded behind our back
-        await h.engine._reconcile(h.engine._book)
+        await h.engine._operator.reconcile(h.engine._book)
         report = h.of(CommandResult, command="reconcile", ok=False)
         assert report and report[-1].symbol == symbol and "exchange reports" in report[-1].message
         assert h.of(EngineError, symbol=symbol)

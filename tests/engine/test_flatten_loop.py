@@ -1,97 +1,187 @@
-"""The direct flatten's loop: it waits out failures (backoff, Retry-After), stops on an error
-more tries cannot fix, and says flat only after a fresh position read."""
-from __future__ import annotations
-
-from datetime import datetime, timezone
+"""The flatten loop against a scripted venue: it ends only on a fresh flat read, a stop or a fatal error."""
+import asyncio
 from decimal import Decimal
 
-import ccxt
+from engine.events import FlattenProgress
+from engine.flatten import Backoff, FlattenRun
+from engine.model import Mode, OrderRequest, OrderResult, Side, VenuePosition
+from engine.venues.base import VenueError
+from tests.engine.support import GUARD
+from tests.fake_binance.helpers import eventually
 
-from engine.book import ModeBook
-from engine.execution import OrderSender
-from engine.flatten_loop import flatten_until_flat
-from engine.ids import OrderIds
-from engine.model import Fill, Mode, OrderRequest, OrderResult, VenuePosition
-from engine.portfolio import Portfolio
-from engine.risk import Breakers
-from engine.venues.binance import BinanceCallError
-from tests.fake_binance.helpers import RecordingSleep
+D = Decimal
+QUICK = Backoff(first_s=0.01, max_s=0.04)
 
-NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+class Fatal(VenueError):
+    permanent = True
 
 
 class ScriptedVenue:
-    """Positions that only our closes change; failures come from the script, in order."""
+    """Holds positions; each close, cancel and read does what the test scripted for it, in turn."""
 
     mode = Mode.TESTNET
 
-    def __init__(self, held: dict[str, str], read_failures: list[BaseException] = (), send_failures: int = 0) -> None:
-        self.held = {s: Decimal(q) for s, q in held.items()}
-        self.read_failures = list(read_failures)
-        self.send_failures = send_failures
+    def __init__(self, held: dict[str, str]) -> None:
+        self.held = {s: D(q) for s, q in held.items()}
+        self.close_script: list = []  # per close: None (fills), a message (error), or an OrderResult factory
+        self.read_failures = 0
+        self.cancel_failures = 0
+        self.banned_for = 0.0
+        self.closes: list[str] = []
         self.reads = 0
-        self.cancelled: list[str] = []
+
+    async def close(self, symbol: str, quantity: Decimal) -> OrderResult:
+        self.closes.append(symbol)
+        side = Side.SELL if quantity > 0 else Side.BUY
+        request = OrderRequest(f"c{len(self.closes)}", symbol, side, abs(quantity), True, "flatten")
+        step = self.close_script.pop(0) if self.close_script else None
+        if callable(step):
+            return step(request)
+        if step is not None:
+            return OrderResult(request, "error", message=f"{symbol}: {step}")
+        self.held[symbol] = D(0)
+        return OrderResult(request, "filled")
+
+    async def cancel_all(self, symbol=None) -> None:
+        if self.cancel_failures:
+            self.cancel_failures -= 1
+            raise VenueError("Binance: cancelling open orders failed: Binance is unavailable (HTTP 503)")
 
     async def positions(self) -> dict[str, VenuePosition]:
         self.reads += 1
         if self.read_failures:
-            raise self.read_failures.pop(0)
-        return {s: VenuePosition(s, q, Decimal(100)) for s, q in self.held.items() if q}
+            self.read_failures -= 1
+            raise VenueError("Binance: reading positions failed: Binance did not answer in time")
+        return {s: VenuePosition(s, q, D(100)) for s, q in self.held.items() if q}
 
-    async def cancel_all(self, symbol=None) -> None:
-        self.cancelled.append(symbol)
-
-    async def submit(self, order: OrderRequest) -> OrderResult:
-        if self.send_failures:
-            self.send_failures -= 1
-            return OrderResult(order, "error", message=f"{order.symbol}: no answer")
-        self.held[order.symbol] += order.quantity * order.side.sign
-        fill = Fill(self.mode, order.symbol, order.side, order.quantity, Decimal(100), Decimal(0), "USDT", NOW,
-                    order.client_order_id, f"t-{order.client_order_id}")
-        return OrderResult(order, "filled", (fill,))
+    def rate_limited_for(self) -> float:
+        return self.banned_for
 
 
-def rate_limited(seconds: int) -> BinanceCallError:
-    cause = ccxt.DDoSProtection("429")
-    cause.retry_after = seconds
-    return BinanceCallError("Binance: reading positions failed: rate limited", cause)
+def run_for(venue: ScriptedVenue, symbol=None, guess=None, backoff=QUICK):
+    events: list[FlattenProgress] = []
+    guess = venue.held if guess is None else guess
+    return FlattenRun(venue, symbol, dict(guess), venue.close, events.append, backoff=backoff), events
 
 
-async def run(venue: ScriptedVenue, sleep: RecordingSleep, wanted=lambda s: True):
-    book = ModeBook(Mode.TESTNET, venue, Portfolio(Mode.TESTNET, Decimal(1000)), Breakers(0, 0), 5)
-    for symbol, qty in venue.held.items():
-        book.portfolio.adopt(symbol, qty, Decimal(100))
-    events, lines = [], []
-    async def committed() -> None:
-        pass
-
-    sender = OrderSender(events.append, lambda m, s=None: lines.append(m), committed, lambda: "", OrderIds(NOW),
-                         lambda: NOW)
-    report = await flatten_until_flat(book, sender, wanted, {}, lines.append, sleep=sleep)
-    return report, lines, book
+async def test_closes_everything_and_ends_on_a_fresh_flat_read():
+    venue = ScriptedVenue({"BTCUSDT": "0.5", "ETHUSDT": "-2"})
+    run, events = run_for(venue)
+    outcome = await asyncio.wait_for(run.run(), GUARD)
+    assert outcome.ok and outcome.confirmed and outcome.attempts == 1
+    assert outcome.message == "flat: 2 position(s) closed"
+    assert sorted(venue.closes) == ["BTCUSDT", "ETHUSDT"] and venue.reads == 1
+    assert [(e.symbol, e.state) for e in events if e.symbol == "BTCUSDT"] == [("BTCUSDT", "closing"),
+                                                                              ("BTCUSDT", "flat")]
 
 
-async def test_failures_are_waited_out_with_backoff_and_the_exchanges_retry_after():
-    venue = ScriptedVenue({"BTCUSDT": "0.5", "ETHUSDT": "-2"}, read_failures=[rate_limited(60)], send_failures=3)
-    sleep = RecordingSleep()
-    report, lines, book = await run(venue, sleep)
-    assert report.ok and report.message == "flat: 2 position(s) closed"
-    assert report.details == {"BTCUSDT": "closed 0.5", "ETHUSDT": "closed 2"}
-    assert sleep.waits == [60.0, 0.4, 0.8]  # Retry-After first, then the doubling backoff
-    assert venue.held == {"BTCUSDT": 0, "ETHUSDT": 0} and book.portfolio.open_positions() == {}
-    assert "next try in 60.0 s" in lines[0]
-    assert set(venue.cancelled) == {"BTCUSDT", "ETHUSDT"}
+async def test_failed_closes_are_retried_with_a_growing_wait_until_flat():
+    venue = ScriptedVenue({"BTCUSDT": "0.5"})
+    venue.close_script = ["Binance is unavailable (HTTP 503)"] * 3
+    run, events = run_for(venue, backoff=Backoff(first_s=0.1, max_s=0.2))
+    outcome = await asyncio.wait_for(run.run(), GUARD)
+    assert outcome.ok and outcome.attempts == 4 and "after 4 attempts" in outcome.message
+    first_waits = {}
+    for e in events:
+        if e.state == "waiting":
+            first_waits.setdefault(e.attempt, e.next_try_in_s)
+    assert first_waits == {1: 0.1, 2: 0.2, 3: 0.2}  # doubling, capped
+    assert all("503" in e.last_error for e in events if e.state == "waiting")
 
 
-async def test_a_rejected_key_stops_at_once_and_only_a_fresh_read_says_flat():
-    auth = BinanceCallError("Binance: reading positions failed: API key rejected", ccxt.AuthenticationError("-2015"))
-    venue = ScriptedVenue({"BTCUSDT": "0.5"}, read_failures=[auth])
-    sleep = RecordingSleep()
-    report, _, _ = await run(venue, sleep)
-    assert not report.ok and report.message == "stopped: Binance: reading positions failed: API key rejected"
-    assert sleep.waits == [] and venue.held["BTCUSDT"] == Decimal("0.5")
+def test_the_backoff_doubles_from_a_fifth_of_a_second_to_five_and_honours_retry_after():
+    b = Backoff()
+    assert [b.delay(n) for n in range(1, 8)] == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]
+    assert b.delay(1, retry_after=60.0) == 60.0 and b.delay(7, retry_after=1.0) == 5.0
 
-    only_eth = ScriptedVenue({"BTCUSDT": "0.5", "ETHUSDT": "1"})
-    report, _, _ = await run(only_eth, RecordingSleep(), wanted=lambda s: s == "ETHUSDT")
-    assert report.ok and only_eth.held == {"BTCUSDT": Decimal("0.5"), "ETHUSDT": 0}
-    assert only_eth.reads == 2  # the close, then the read that confirmed it
+
+async def test_a_failed_read_never_counts_as_flat():
+    venue = ScriptedVenue({"BTCUSDT": "0.5"})
+    venue.read_failures = 10**6
+    run, events = run_for(venue)
+    task = asyncio.ensure_future(run.run())
+    await eventually(lambda: run.attempt >= 4, GUARD)
+    assert not task.done()
+    run.stop()
+    outcome = await asyncio.wait_for(task, GUARD)
+    assert outcome.state == "stopped" and not outcome.ok and not outcome.confirmed
+    assert "stopped by the operator" in outcome.message
+    assert "flat" not in {e.state for e in events}
+    assert any("reading positions failed" in e.last_error for e in events)
+
+
+async def test_a_cancel_that_keeps_failing_keeps_the_flatten_going():
+    venue = ScriptedVenue({"BTCUSDT": "0.5"})
+    venue.cancel_failures = 2
+    run, _ = run_for(venue)
+    outcome = await asyncio.wait_for(run.run(), GUARD)
+    assert outcome.ok and outcome.attempts == 3  # flat after the first round, but open orders were left
+
+
+async def test_what_the_venue_still_holds_is_closed_in_the_next_round():
+    venue = ScriptedVenue({"BTCUSDT": "0.5", "SOLUSDT": "3"})
+    run, _ = run_for(venue, guess={"BTCUSDT": D("0.5")})  # our book does not know SOLUSDT
+    outcome = await asyncio.wait_for(run.run(), GUARD)
+    assert outcome.ok and venue.closes == ["BTCUSDT", "SOLUSDT"] and outcome.attempts == 2
+
+
+async def test_one_symbol_leaves_the_others_alone():
+    venue = ScriptedVenue({"BTCUSDT": "0.5", "ETHUSDT": "1"})
+    run, _ = run_for(venue, symbol="ETHUSDT")
+    outcome = await asyncio.wait_for(run.run(), GUARD)
+    assert outcome.ok and venue.closes == ["ETHUSDT"] and venue.held["BTCUSDT"] == D("0.5")
+
+
+async def test_an_error_no_retry_can_fix_stops_at_once_with_a_plain_message():
+    venue = ScriptedVenue({"BTCUSDT": "0.5"})
+    message = "BTCUSDT: SELL 0.5 market order failed: API key rejected: check the key (Binance -2015: Invalid API-key)"
+    venue.close_script = [lambda request: OrderResult(request, "rejected", message=message, permanent=True)]
+    run, events = run_for(venue)
+    outcome = await asyncio.wait_for(run.run(), GUARD)
+    assert outcome.state == "failed" and outcome.attempts == 1 and len(venue.closes) == 1
+    assert outcome.message.startswith("flatten stopped: " + message)
+    assert "1 position(s) still open: BTCUSDT" in outcome.message
+    assert events[-1].state == "failed"
+
+
+async def test_a_rejected_key_on_the_position_read_stops_it_too():
+    venue = ScriptedVenue({"BTCUSDT": "0.5"})
+
+    async def refused():
+        raise Fatal("Binance: reading positions failed: API key rejected")
+    venue.positions = refused
+    run, _ = run_for(venue)
+    outcome = await asyncio.wait_for(run.run(), GUARD)
+    assert outcome.state == "failed" and "API key rejected" in outcome.message
+
+
+async def test_retry_after_is_waited_out_with_a_countdown_and_a_stop_ends_the_wait_at_once():
+    venue = ScriptedVenue({"BTCUSDT": "0.5"})
+    venue.close_script = ["rate-limited by Binance (HTTP 429), 60 s left; not sent"]
+    venue.banned_for = 60.0
+    run, events = run_for(venue)
+    task = asyncio.ensure_future(run.run())
+    await eventually(lambda: any(e.state == "waiting" for e in events), GUARD)
+    waiting = [e for e in events if e.state == "waiting"][0]
+    assert waiting.next_try_in_s == 60.0 and "429" in waiting.last_error
+    run.stop()
+    outcome = await asyncio.wait_for(task, 30)  # well before the 60 s are up
+    assert outcome.state == "stopped" and venue.closes == ["BTCUSDT"]
+    assert events[-1].state == "stopped" and events[-1].quantity == D("0.5")
+
+
+async def test_an_unexpected_failure_of_the_read_is_retried_like_any_other():
+    venue = ScriptedVenue({"BTCUSDT": "0.5"})
+    reads = venue.positions
+
+    async def garbled():
+        if venue.reads < 2:
+            venue.reads += 1
+            raise AttributeError("'str' object has no attribute 'get'")
+        return await reads()
+    venue.positions = garbled
+    run, events = run_for(venue)
+    outcome = await asyncio.wait_for(run.run(), GUARD)
+    assert outcome.ok and outcome.attempts == 3
+    assert any("AttributeError" in e.last_error for e in events if e.state == "waiting")

@@ -4,7 +4,7 @@ start is waited out rather than fatal."""
 import asyncio
 import socket
 
-from tests.engine.headless_process import HeadlessRun, write_config
+from tests.engine.headless_process import HeadlessRun, feed_until, write_config
 from tests.fake_binance import FakeBinance
 
 SYMBOLS = ["BTCUSDT", "ETHUSDT"]
@@ -55,15 +55,8 @@ async def test_an_exchange_down_at_start_is_waited_out_and_then_traded(tmp_path)
         assert "not reachable" in first
         await asyncio.sleep(OUTAGE_S)
         async with FakeBinance(SYMBOLS, history_bars=500, port=port) as fake:
-            for symbol in SYMBOLS:
-                await fake.wait_subscribed(f"{symbol.lower()}@kline_1m", timeout=120)
-            for _ in range(200):
-                if fake.orders:
-                    break
-                for symbol in SYMBOLS:
-                    await fake.push_kline(symbol)
-                await asyncio.sleep(0.2)
-            assert fake.orders, "the engine traded once the exchange was back:\n" + run.output()
+            traded = await feed_until(fake, SYMBOLS, lambda: fake.orders, rounds=200)
+            assert traded, "the engine traded once the exchange was back:\n" + run.output()
             await run.wait_for_line(r"testnet equity .* trades [1-9]")
             code = await run.stop()
     finally:

@@ -92,8 +92,25 @@ def test_known_specs_are_realistic_and_unknown_symbols_get_plausible_ones():
     for s in specs:
         inst = s.instrument
         assert 0.0009 < s.price < 1100 and 0.03 <= s.daily_vol <= 0.1
-        assert inst.min_notional == 5 and inst.step_size > 0 and inst.tick_size > 0
+        assert inst.min_notional in (5, 10, 20) and inst.step_size > 0 and inst.tick_size > 0
         assert Decimal("0.05") <= inst.step_size * Decimal(repr(s.price)) <= Decimal("1.5")
+        assert Decimal("0.00001") <= inst.tick_size / Decimal(repr(s.price)) <= Decimal("0.001")
+    rules = {(s.instrument.tick_size, s.instrument.step_size, s.instrument.min_notional) for s in specs}
+    assert len(rules) > 20 and len({s.instrument.min_notional for s in specs}) == 3
+    assert len({s.daily_vol for s in specs}) == len(specs)
+
+
+def test_universe_all_gives_the_sim_markets_generated_universe():
+    default = SimFeed(make_config(), paced=False)
+    assert default.symbols == list(KNOWN)  # `list` keeps its 8 well-known symbols
+    everything = SimFeed(make_config(universe={"type": "all"}), paced=False)
+    assert len(everything.symbols) == 500 == len(set(everything.symbols))
+    assert everything.symbols[:8] == list(KNOWN) and all(s.isalnum() and s.endswith("USDT")
+                                                         for s in everything.symbols)
+    some = SimFeed(make_config(universe={"type": "all", "exclude_symbols": ["ETHUSDT"]}, sim={"symbols": 100}),
+                   paced=False)
+    assert len(some.symbols) == 99 and "ETHUSDT" not in some.symbols
+    assert some.symbols == [s for s in everything.symbols[:100] if s != "ETHUSDT"]
 
 
 async def test_500_synthetic_symbols_stream():

@@ -1,5 +1,8 @@
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
+from engine import signals
 from engine.events import EngineError, SignalUpdate
 from engine.model import Bar
 from engine.signals import StrategyRunner
@@ -7,21 +10,27 @@ from tests.engine.support import FAST_STRATEGY, Harness
 
 
 class Exploding:
-    """Wraps the panel: any cycle containing `symbol` blows up."""
+    """Wraps the panel (any cycle containing `symbol` blows up) or that symbol's stream."""
 
-    def __init__(self, panel, symbol: str) -> None:
-        self.panel, self.symbol = panel, symbol
+    def __init__(self, inner, symbol: str) -> None:
+        self.inner, self.symbol = inner, symbol
 
     def update(self, bars):
-        if self.symbol in bars:
+        if self.symbol in bars or "timestamp" in bars:
             raise ZeroDivisionError("boom")
-        return self.panel.update(bars)
+        return self.inner.update(bars)
 
 
-async def test_a_strategy_exception_for_one_symbol_is_reported_and_the_rest_trade_on():
+@pytest.mark.parametrize("kernel", ["streams", "panel"])
+async def test_a_strategy_exception_for_one_symbol_is_reported_and_the_rest_trade_on(kernel, monkeypatch):
+    monkeypatch.setattr(signals, "STREAMS_UP_TO", 1000 if kernel == "streams" else 0)
     async with Harness() as h:
         runner = h.engine._runner
-        runner._panel = Exploding(runner._panel, "SOLUSDT")
+        assert runner.kernel == kernel
+        if kernel == "panel":
+            runner._kernel._panel = Exploding(runner._kernel._panel, "SOLUSDT")
+        else:
+            runner._kernel._streams["SOLUSDT"] = Exploding(runner._kernel._streams["SOLUSDT"], "SOLUSDT")
         await h.step(5)
         errors = h.of(EngineError, symbol="SOLUSDT")
         assert len(errors) == 5 and "strategy failed: ZeroDivisionError: boom" in errors[0].message

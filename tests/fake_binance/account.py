@@ -14,6 +14,7 @@ from typing import Callable
 from tests.fake_binance.market import SymbolMarket
 
 CLIENT_ID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+ALGO_TYPES = {"STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT", "TRAILING_STOP_MARKET"}
 
 
 class Rejected(Exception):
@@ -42,6 +43,7 @@ class Account:
     orders: list[dict] = field(default_factory=list)
     trades: list[dict] = field(default_factory=list)
     income: list[dict] = field(default_factory=list)  # /fapi/v1/income rows (funding fees)
+    algo_orders: list[dict] = field(default_factory=list)  # conditional orders (stops, take-profits)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
     _client_ids: set[str] = field(default_factory=set)
 
@@ -113,6 +115,19 @@ class Account:
                "info": "FUNDING_FEE", "time": time_ms, "tranId": next(self._ids), "tradeId": ""}
         self.income.append(row)
         return row
+    def place_algo(self, symbol: str, params: dict, now_ms: int) -> dict:
+        """A resting conditional order; the fake never triggers it, only lists and cancels it."""
+        kind = params.get("type", "")
+        if params.get("algoType") != "CONDITIONAL" or kind not in ALGO_TYPES:
+            raise Rejected(400, -1116, "Invalid orderType.")
+        order = {"algoId": next(self._ids), "clientAlgoId": params.get("clientAlgoId") or f"algo{now_ms}",
+                 "algoType": "CONDITIONAL", "orderType": kind, "symbol": symbol, "side": params.get("side", ""),
+                 "positionSide": "BOTH", "quantity": params.get("quantity", "0"),
+                 "triggerPrice": params.get("triggerPrice", "0"), "algoStatus": "NEW",
+                 "reduceOnly": params.get("reduceOnly", "false") == "true", "createTime": now_ms,
+                 "updateTime": now_ms}
+        self.algo_orders.append(order)
+        return order
 
     def _fill(self, pos: Position, order_id: int, side: str, signed_qty: Decimal, price: Decimal, now_ms: int) -> dict:
         realized = Decimal(0)

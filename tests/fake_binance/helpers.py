@@ -5,6 +5,7 @@ import asyncio
 from typing import Any, Callable
 
 from engine.config import Config, from_mapping
+from engine.exchange_ban import every_ban
 from engine.secrets import Secrets
 from tests.fake_binance.server import API_KEY, API_SECRET, FakeBinance
 
@@ -35,13 +36,19 @@ def fake_secrets(key: str = API_KEY, secret: str = API_SECRET) -> Secrets:
 
 
 class RecordingSleep:
-    """Stands in for asyncio.sleep in retry policies: notes each wait, yields once, waits no time."""
+    """Stands in for asyncio.sleep in retry policies: notes each wait, yields once, waits no time.
+
+    A Binance ban that the wait would have outlasted is over afterwards, as if the time had passed.
+    """
 
     def __init__(self) -> None:
         self.waits: list[float] = []
 
     async def __call__(self, seconds: float) -> None:
         self.waits.append(seconds)
+        for ban in every_ban():
+            if ban.remaining() <= seconds:
+                ban.lift()
         await asyncio.sleep(0)
 
 

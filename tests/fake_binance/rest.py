@@ -55,6 +55,9 @@ class RestApi:
             web.post("/fapi/v1/listenKey", self.create_listen_key),
             web.put("/fapi/v1/listenKey", self.keep_alive_listen_key),
             web.delete("/fapi/v1/listenKey", self.close_listen_key),
+            web.post("/fapi/v1/algoOrder", self.new_algo_order),
+            web.get("/fapi/v1/openAlgoOrders", self.open_algo_orders),
+            web.delete("/fapi/v1/algoOpenOrders", self.cancel_algo_orders),
         ]
         for version in ("v2", "v3"):
             out += [
@@ -196,6 +199,24 @@ class RestApi:
 
     async def open_orders(self, request: web.Request) -> web.Response:
         return ok([])
+
+    # conditional orders: Binance's algo service since 2025-12-09 ---------------------------
+    async def new_algo_order(self, request: web.Request) -> web.Response:
+        params = request[PARAMS]
+        market = self._symbol(params)
+        return ok(self.fake.account.place_algo(market.rules.symbol, params, self.fake.now_ms()))
+
+    async def open_algo_orders(self, request: web.Request) -> web.Response:
+        wanted = self._symbol(request[PARAMS], required=False)
+        return ok([o for o in self.fake.account.algo_orders
+                   if o["algoStatus"] == "NEW" and (wanted is None or o["symbol"] == wanted.rules.symbol)])
+
+    async def cancel_algo_orders(self, request: web.Request) -> web.Response:
+        symbol = self._symbol(request[PARAMS]).rules.symbol
+        for o in self.fake.account.algo_orders:
+            if o["symbol"] == symbol and o["algoStatus"] == "NEW":
+                o["algoStatus"] = "CANCELED"
+        return ok({"code": 200, "msg": "The operation of cancel all open order is done."})
 
     async def user_trades(self, request: web.Request) -> web.Response:
         params = request[PARAMS]

@@ -32,7 +32,7 @@ from tests.fake_binance.user_stream import UserStreams, account_update, order_tr
 API_KEY = "fake-api-key-0123456789"
 API_SECRET = "fake-api-secret-9876543210"
 PRIVATE = {"leverage", "marginType", "order", "allOpenOrders", "openOrders", "userTrades", "positionRisk",
-           "balance", "account", "dual", "income"}
+           "balance", "account", "dual", "income", "algoOrder", "openAlgoOrders", "algoOpenOrders"}
 KEY_ONLY = {"listenKey"}  # user-stream endpoints: the API key header, no signature
 # Listed but never tradable by trifactor: a quarterly contract, a USDC perpetual, a delisted one.
 OTHER_LISTINGS = (

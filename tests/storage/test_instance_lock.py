@@ -31,7 +31,7 @@ def refused(url: str, instance: str = "default", pid: int | None = None) -> str:
     # MariaDB adds the holder's connection as the server sees it: "host (127.0.0.1:port)".
     who = rf"pid {pid if pid is not None else os.getpid()} on host {re.escape(socket.gethostname())}(?: \([^)]*\))?"
     return (rf"another trifactor engine \({who}, since \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC\) already runs "
-            rf"instance '{instance}' on store {re.escape(str(parse_url(url)))} ; stop it or pick another `instance`")
+            rf"instance '{instance}' on store {re.escape(str(parse_url(url)))}; stop it or pick another `instance`")
 
 
 async def test_a_second_store_on_the_same_instance_is_refused_until_the_first_closes(backend):

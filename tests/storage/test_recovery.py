@@ -5,19 +5,23 @@ from decimal import Decimal
 from engine.events import EventBus
 from engine.model import Mode, Side
 from storage import recovery
-from storage.recovery import apply_fill
 from tests.storage import db, factories as f
 
 
-def test_average_entry_through_adds_reductions_and_flips():
-    q, e = apply_fill(Decimal(0), Decimal(0), Decimal("1"), Decimal("100"))
-    q, e = apply_fill(q, e, Decimal("1"), Decimal("110"))
-    assert (q, e) == (Decimal(2), Decimal(105))
-    q, e = apply_fill(q, e, Decimal("-0.5"), Decimal("120"))  # reducing keeps the entry
-    assert (q, e) == (Decimal("1.5"), Decimal(105))
-    q, e = apply_fill(q, e, Decimal("-2"), Decimal("90"))  # flipped: the rest opened at 90
-    assert (q, e) == (Decimal("-0.5"), Decimal(90))
-    assert apply_fill(q, e, Decimal("0.5"), Decimal("80")) == (Decimal(0), Decimal(0))
+def test_positions_through_adds_reductions_and_flips_keep_the_exact_cost():
+    def after(*fills):
+        return recovery.positions_from_fills([("BTCUSDT", side, Decimal(q), Decimal(p)) for side, q, p in fills])
+
+    [pos] = after(("BUY", "1", "100"), ("BUY", "1", "110")).values()
+    assert (pos.quantity, pos.entry_price, pos.cost) == (Decimal(2), Decimal(105), Decimal(210))
+    [pos] = after(("BUY", "1", "100"), ("BUY", "1", "110"), ("SELL", "0.5", "120")).values()
+    assert (pos.quantity, pos.entry_price) == (Decimal("1.5"), Decimal(105))  # reducing keeps the entry
+    [pos] = after(("BUY", "1.5", "105"), ("SELL", "2", "90")).values()
+    assert (pos.quantity, pos.entry_price) == (Decimal("-0.5"), Decimal(90))  # flipped: the rest opened at 90
+    assert after(("SELL", "0.5", "90"), ("BUY", "0.5", "80")) == {}
+    # An entry that does not terminate: the cost stays what the fills left, with no more places.
+    [pos] = after(("BUY", "0.003", "97000.1"), ("BUY", "0.007", "97001.3"), ("SELL", "0.001", "97100")).values()
+    assert pos.cost.as_tuple().exponent >= -18 and pos.quantity == Decimal("0.009")
 
 
 async def test_nothing_stored_means_nothing_restored(store):

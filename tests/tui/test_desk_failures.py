@@ -134,7 +134,7 @@ async def test_a_store_that_cannot_open_is_reported_and_trading_goes_on(tmp_path
 class BusyStore(BrokenStore):
     async def start(self) -> None:
         raise InstanceBusy("another trifactor engine (pid 7 on host h, since 2026-01-01 00:00:00 UTC) already "
-                           "runs instance 'default' on store sqlite:///x.db ; stop it or pick another `instance`")
+                           "runs instance 'default' on store sqlite:///x.db; stop it or pick another `instance`")
 
 
 async def test_a_second_desk_on_a_running_instance_is_refused(tmp_path, capsys):

@@ -230,7 +230,7 @@ async def test_help_lists_every_key(desk_factory):
         text = shown(app.screen.query_one("#help-box Static"))
         for key, what in app.desk.help_rows():
             assert key in text and what in text
-        assert len(app.desk.help_rows()) == 19
+        assert len(app.desk.help_rows()) == 20
         for key in ("F ", "x ", "p ", "space ", "m ", "enter ", "t ", "? ", "q "):
             assert f"\n{key}" in f"\n{text}", f"{key.strip()} is listed"
         await press(pilot, "escape")

@@ -32,6 +32,7 @@ from tui.widgets.breakdown import FactorBreakdown
 from tui.widgets.chart import PriceFactorChart
 from tui.widgets.equity import EquityPane
 from tui.widgets.event_log import EventLogPane
+from tui.widgets.flatten import FlattenPane
 from tui.widgets.header import DeskHeader
 from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.positions import PositionsTable
@@ -68,6 +69,7 @@ class DeskScreen(DeskActions, Screen):
 
     def compose(self) -> ComposeResult:
         yield DeskHeader(self.host.clock, id="header")
+        yield FlattenPane(id="flatten-progress")
         yield Static(id="pane-tabs")
         with Vertical(id="body"):
             with Vertical(id="signals-pane", classes="pane -shown"):
@@ -89,6 +91,9 @@ class DeskScreen(DeskActions, Screen):
     def on_mount(self) -> None:
         self.signals = self.query_one(SignalsTable)
         self.header = self.query_one(DeskHeader)
+        self.flatten_pane = self.query_one(FlattenPane)
+        self.flatten_pane.stop_key = self.key_for(next(b for b in DESK_BINDINGS if b.id == "stop_flatten"))
+        self.flatten_pane.display = False
         self.breakdown = self.query_one(FactorBreakdown)
         self.chart = self.query_one(PriceFactorChart)
         self.positions = self.query_one(PositionsTable)
@@ -138,6 +143,18 @@ class DeskScreen(DeskActions, Screen):
             self.signals.set_state(state)
             if previous is not None and previous.mode != state.mode:
                 self.reload_mode()
+            if self.flatten_pane.running != state.flattening:
+                self.flatten_pane.set_running(state.flattening)
+                self.refresh_bindings()  # the stop key shows in the footer only while it can work
+
+    def on_flatten_progressed(self, message: m.FlattenProgressed) -> None:
+        self.flatten_pane.apply(message.updates)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "stop_flatten":
+            return self.flatten_pane.running
+        return True
+
 
     def on_positions_arrived(self, message: m.PositionsArrived) -> None:
         with self.app.batch_update():
@@ -402,9 +419,8 @@ class DeskScreen(DeskActions, Screen):
 
     def help_rows(self) -> list[tuple[str, str]]:
         """(key as shown, what it does) for every desk binding, after the keymap."""
-        rows = []
-        keymap = self.host.keymap_in_use
-        for binding in [*DESK_BINDINGS, *WIDGET_BINDINGS]:
-            key = keymap.get(binding.id, binding.key_display or binding.key)
-            rows.append((key, HELP_TEXT.get(binding.id, binding.description)))
-        return rows
+        return [(self.key_for(b), HELP_TEXT.get(b.id, b.description)) for b in [*DESK_BINDINGS, *WIDGET_BINDINGS]]
+
+    def key_for(self, binding) -> str:
+        """The key that does `binding` now, after any keymap override."""
+        return self.host.keymap_in_use.get(binding.id, binding.key_display or binding.key)

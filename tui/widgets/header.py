@@ -5,6 +5,7 @@ Alarming states are spelled out in capitals, so they read without colour too.
 """
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Callable
 
@@ -55,10 +56,16 @@ def header_text(mode: str, state: EngineState | None, store: StoreStatus | None,
             items.append(("breakers ok", ""))
         if state.paused:
             items.append((f"{len(state.paused)} paused", palette.warn))
+        if state.flattening:
+            items.append(("FLATTENING", palette.alarm))
     if state is not None and state.connecting:
         items.append((f"connecting ({state.connecting})", palette.caution))
     if state is not None:
         items.append((f"market {state.market}", ""))
+        if state.rate_limited_until is not None:
+            left = math.ceil((state.rate_limited_until - now).total_seconds())
+            if left > 0:
+                items.append((f"rate-limited, {left}s", f"bold {palette.loss}"))
         feed_ok = state.feed_status == "live"
         items.append((f"feed {state.feed_status}", "" if feed_ok else palette.caution))
     if store is None:

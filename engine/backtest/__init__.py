@@ -1,0 +1,1 @@
+"""Backtests on history with the live engine's own decision path (see runner.py)."""

@@ -1,0 +1,1 @@
+"""Local market history: `trifactor data fetch` and `trifactor data list`."""

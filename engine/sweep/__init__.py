@@ -1,0 +1,1 @@
+"""Parameter sweeps: many backtests as tasks on Dask distributed."""
