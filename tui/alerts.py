@@ -2,8 +2,8 @@
 10 s, a reconciliation mismatch, a flatten that did not end flat, and a feed silent for more
 than two bars. Each condition alerts once, and again only after it has cleared.
 
-Time here is the desk's monotonic clock (passed in), so a frozen wall clock in tests or a
-jump of the system clock changes nothing.
+Time here is passed in (the desk's clock, in seconds), so a test's frozen clock keeps every
+condition that is about time still.
 """
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ def settled_desk(tmp_path: Path):
         await until(pilot, lambda: desk.signals.up_to_date and desk.chart.up_to_date
                     and desk.trades.count == len(engine.snapshot().fills)
                     and desk.equity.latest == engine.snapshot().equity, "the desk shows all of it")
+        desk.tick()  # what the once-a-second tick shows (risk, per-symbol PnL), now rather than by chance
 
     return app, settle
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from rich.text import Text
 import logging
-import time
 
 from textual import on
 from textual.app import ComposeResult
@@ -103,7 +102,7 @@ class DeskScreen(DeskActions, Screen):
         self.risk = self.query_one(RiskPane)
         self.symbol_pnl = self.query_one(SymbolPnlTable)
         self.header.mode = self.host.engine.mode.value
-        self.header.bar_age = lambda: self.alerts.bar_age(time.monotonic())
+        self.header.bar_age = lambda: self.alerts.bar_age(self.now_s())
         self.show_pane(self.shown_pane)
         self.retitle()
         self.signals.focus()
@@ -114,7 +113,7 @@ class DeskScreen(DeskActions, Screen):
         newest = max((s.ts for s in message.updates), default=None)
         if newest is not None and (self._last_bar_ts is None or newest > self._last_bar_ts):
             self._last_bar_ts = newest
-            self.alerts.on_bar(time.monotonic())
+            self.alerts.on_bar(self.now_s())
             self.header.market_ts = newest
         with self.app.batch_update():
             for signal in message.updates:
@@ -188,7 +187,7 @@ class DeskScreen(DeskActions, Screen):
         if before is None or (before.status, before.spooled > 0) != (message.status.status,
                                                                      message.status.spooled > 0):
             self.log_entries([event_log.from_store_status(message.status, self.host.clock())])
-        self.alerts.on_store(message.status, time.monotonic())
+        self.alerts.on_store(message.status, self.now_s())
         self.header.store = message.status
         self.header.redraw()
 
@@ -224,6 +223,11 @@ class DeskScreen(DeskActions, Screen):
 
     def on_log_history_loaded(self, message: m.LogHistoryLoaded) -> None:
         self.event_log.add_history(message.entries)
+
+    def now_s(self) -> float:
+        """The host's clock in seconds: the bar age and the alerts that are about time use it,
+        so a test's frozen clock keeps them still."""
+        return self.host.clock().timestamp()
 
     def raise_alerts(self, alerts: list[Alert]) -> None:
         """Each alert: a line in the log, the bell (and the alert command), the header highlighted."""
@@ -321,10 +325,10 @@ class DeskScreen(DeskActions, Screen):
         self.symbol_pnl.show_stale()
         self.header.store = self.host.store_status() or self.header.store
         if self.header.store is not None:
-            self.alerts.on_store(self.header.store, time.monotonic())
+            self.alerts.on_store(self.header.store, self.now_s())
         self.header.redraw()
         if self.host.engine.started and not self.host.engine_done:
-            self.raise_alerts(self.alerts.tick(time.monotonic()))
+            self.raise_alerts(self.alerts.tick(self.now_s()))
 
     def fit_rows(self) -> None:
         """Wide layout: Positions gets the rows its positions need before Signals gets rows it
