@@ -20,7 +20,7 @@ async def ctl(run: HeadlessRun, *args: str, timeout: float = 150) -> tuple[int, 
     return child.returncode, out.decode()
 
 
-@pytest.mark.parametrize("fault", ["outage 1 s", "outage 10 s", "ban 429 on orders, Retry-After 20 s"])
+@pytest.mark.parametrize("fault", ["outage 1 s", "outage 10 s", "ban 429 on orders, Retry-After 60 s"])
 async def test_ctl_flatten_reaches_flat_through_the_fault(tmp_path, fault):
     async with FakeBinance(SYMBOLS, history_bars=500) as fake:
         run = await HeadlessRun(tmp_path, write_config(tmp_path, fake.base_url, SYMBOLS)).start()
@@ -31,7 +31,7 @@ async def test_ctl_flatten_reaches_flat_through_the_fault(tmp_path, fault):
             if fault.startswith("outage"):
                 fake.outage("/fapi/v1/order", float(fault.split()[1]), method="POST")
             else:
-                fake.ban(20, status=429, path="/fapi/v1/order")
+                fake.ban(60, status=429, path="/fapi/v1/order")
             code, out = await ctl(run, "flatten")
             assert code == 0, out + run.output()
             assert "flat:" in out and fake.positions == {}, out
