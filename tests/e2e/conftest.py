@@ -11,7 +11,7 @@ from typing import Iterator
 import pytest
 
 from tests.e2e.engine_process import Sandbox
-from tests.e2e.private_mariadb import PORT, PrivateMariaDB
+from tests.e2e.private_mariadb import PrivateMariaDB, free_port
 from tests.storage.mariadb import Server, drop_database, find_server
 
 
@@ -60,8 +60,8 @@ def store_url(request, tmp_path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def private_mariadbs(tmp_path_factory) -> Iterator[list[PrivateMariaDB]]:
-    """Two private servers (ports PORT and PORT + 1), so two kill -9 lanes never share an outage."""
-    servers = [PrivateMariaDB(tmp_path_factory.mktemp("mariadb"), PORT + n) for n in range(2)]
+    """Two private servers on free ports, so two kill -9 lanes never share an outage."""
+    servers = [PrivateMariaDB(tmp_path_factory.mktemp("mariadb"), free_port()) for _ in range(2)]
     try:
         for server in servers:
             server.install()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -13,12 +14,20 @@ from pathlib import Path
 import pymysql
 
 MARIADBD = "/usr/sbin/mariadbd"
-PORT = 18706
+
+
+def free_port() -> int:
+    """A port nothing listens on now: two test runs on one machine never share a private server."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 START_TIMEOUT_S = 60.0
 
 
 class PrivateMariaDB:
-    def __init__(self, root: Path, port: int = PORT) -> None:
+    def __init__(self, root: Path, port: int) -> None:
         self.root, self.port = root, port
         self.datadir = root / "data"
         self.process: subprocess.Popen | None = None
