@@ -105,10 +105,14 @@ def fraction_pct(value: Decimal | float | None) -> str:
     return f"{float(value) * 100:.2f}%"
 
 
+# Statuses longer than the column, in words that still say why the symbol is idle.
+SHORT_STATUS = {"below min notional": "min notional"}
+
+
 def status(kind: str, progress: float) -> str:
     if kind == "warming":
         return f"warm {progress * 100:.0f}%"
-    return kind
+    return SHORT_STATUS.get(kind, kind)
 
 
 def compact(value: Decimal | float | None, signed: bool = False) -> str:

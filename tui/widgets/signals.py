@@ -44,7 +44,7 @@ SORTS: tuple[tuple[Column, Callable[[SignalUpdate], Any], bool], ...] = (
     (Column("target", "Target", 7, right=True), lambda s: number(s.target_factor), True),
     (Column("target_notional", "Tgt $", 8, right=True), lambda s: s.target_notional, True),
     (Column("current_notional", "Cur $", 8, right=True), lambda s: s.current_notional, True),
-    (Column("status", "Status", 10), lambda s: s.status, False),
+    (Column("status", "Status", 13), lambda s: s.status, False),
 )
 
 
