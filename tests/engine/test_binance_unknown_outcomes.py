@@ -57,8 +57,9 @@ async def test_a_timed_out_send_whose_lookup_fails_is_unknown(fake):
 
 
 async def test_a_cut_connection_on_send_is_looked_up_not_called_refused(fake):
-    fake.outage("/fapi/v1/order", 0.2, method="POST", reset=True)
     async with venue_for(fake) as venue:
+        # Long enough to outlast the send on a slow machine; the lookup is a GET, which it spares.
+        fake.outage("/fapi/v1/order", 5.0, method="POST", reset=True)
         result = await venue.submit(order("reset-1"))
     assert result.status == "error" and "not placed" in result.message  # looked up: Binance has none
     assert len(lookups(fake)) >= 1 and fake.orders == []
