@@ -89,7 +89,8 @@ class Writer:
 
     def hold(self, rows: list[Row], message: str) -> WriterState:
         """The database has not been reached yet: keep `rows`, in order, in the spool."""
-        self._to_spool(self._held + rows) if not self._held else self._to_spool(rows)
+        rows, self._held = self._held + rows, []  # as write() does: what the spool refused before comes first
+        self._to_spool(rows)
         self.message = message
         return WriterState("down", self.spooled + len(self._held), message)
 
