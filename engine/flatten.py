@@ -4,7 +4,9 @@ A round cancels the open orders (conditional ones too), sends a reduce-only clos
 everything still held and reads the positions again. Only that fresh read can end the
 flatten as flat; a failed read never counts as flat. Between rounds it waits 0.2 s, doubling
 to 5 s, or as long as the exchange asked (Retry-After, however long), counting down. The
-operator can stop it; an error no retry can fix (a rejected key) stops it at once.
+operator can stop it; an error no retry can fix (a rejected key) stops it at once. A position
+too small for any order (below the exchange's minimum quantity) is not retried either: it is
+reported as dust to close on the exchange, and the flatten ends once everything else is flat.
 
 Resending a close is safe: reduce-only orders never open or flip a position.
 """
@@ -81,6 +83,7 @@ class FlattenRun:
         self._seen = set(self._open)  # every symbol this flatten has reported on
         self._errors: dict[str, str] = {}
         self._details: dict[str, str] = {}
+        self._dust: dict[str, tuple[Decimal, str]] = {}  # symbol -> (quantity, why no order can close it)
         self._stop = asyncio.Event()
         self._stopped_by = ""
         self._read = False  # a position read has succeeded
@@ -115,7 +118,7 @@ class FlattenRun:
                 if _permanent(e):
                     return self._failed(str(e))
                 general = f"cancelling open orders failed: {_plain(e)}"
-            sent = set(self._open)
+            sent = set(self._open) - set(self._dust)
             if sent:
                 failure = await self._send_closes()
                 if failure:
@@ -133,8 +136,10 @@ class FlattenRun:
                 for symbol in self._seen - set(self._open):
                     self._report(symbol, "flat")
                 self._seen |= set(self._open)
-                if not self._open and cancelled:
-                    return self._outcome("flat", confirmed)
+                # Dust that changed size (a fill elsewhere) may be closable now.
+                self._dust = {s: d for s, d in self._dust.items() if self._open.get(s) == d[0]}
+                if not set(self._open) - set(self._dust) and cancelled:
+                    return self._dust_left(confirmed) if self._open else self._outcome("flat", confirmed)
                 if not (self._errors or general) and not set(self._open) & sent:
                     continue  # only positions our book did not know of are left: close them now
             failures = failures + 1 if (self._errors or general) else 1
@@ -156,6 +161,9 @@ class FlattenRun:
                 self._errors[symbol] = f"{symbol}: {_plain(result)}"
             elif _closed(result):
                 self._details[symbol] = f"closed {result.filled_qty:f}"
+            elif result.status == "skipped":
+                self._dust[symbol] = (self._open[symbol], result.message or f"{symbol}: too small for an order")
+                self._report(symbol, "failed", self._dust[symbol][1])
             else:
                 self._errors[symbol] = result.message or f"{symbol}: close {result.status}"
                 if result.permanent:
@@ -182,7 +190,8 @@ class FlattenRun:
     def _details_with_open(self) -> dict[str, str]:
         details = dict(self._details)
         for symbol, qty in self._open.items():
-            error = self._errors.get(symbol) or details.get(symbol, "no answer")
+            error = (self._dust[symbol][1] if symbol in self._dust
+                     else self._errors.get(symbol) or details.get(symbol, "no answer"))
             details[symbol] = f"still open: {qty:f} ({error})"
         return details
 
@@ -204,6 +213,12 @@ class FlattenRun:
             self._report(symbol, "stopped", self._errors.get(symbol, ""))
         return self._outcome("stopped", confirmed, f"flatten {self._stopped_by} after {self.attempt} attempt(s); "
                                                    f"{self._still_open()}")
+
+    def _dust_left(self, confirmed: bool) -> FlattenOutcome:
+        for symbol in self._open:
+            self._report(symbol, "failed", self._dust[symbol][1])
+        return self._outcome("failed", confirmed, f"flatten ended with dust no order can close: "
+                                                  f"{self._still_open()}; close it on the exchange")
 
     def _failed(self, why: str) -> FlattenOutcome:
         for symbol in self._open:

@@ -185,3 +185,35 @@ async def test_an_unexpected_failure_of_the_read_is_retried_like_any_other():
     outcome = await asyncio.wait_for(run.run(), GUARD)
     assert outcome.ok and outcome.attempts == 3
     assert any("AttributeError" in e.last_error for e in events if e.state == "waiting")
+
+
+async def test_dust_no_order_can_close_ends_the_flatten_once_the_rest_is_flat():
+    venue = ScriptedVenue({"BTCUSDT": "0.5", "ETHUSDT": "0.0004"})
+    dust = "ETHUSDT: quantity 0.0004 truncates to 0, below the exchange minimum 0.001; not sent"
+
+    def skipped(request):
+        return OrderResult(request, "skipped", message=dust)
+
+    venue.close_script = [None, skipped]  # closes go out in the book's order: BTCUSDT, then ETHUSDT
+    run, events = run_for(venue)
+    outcome = await asyncio.wait_for(run.run(), GUARD)
+    assert outcome.state == "failed" and outcome.confirmed and not outcome.ok
+    assert outcome.still_open == {"ETHUSDT": D("0.0004")}
+    assert "dust" in outcome.message and "ETHUSDT" in outcome.message and "close it on the exchange" in outcome.message
+    assert outcome.details["ETHUSDT"].startswith("still open: 0.0004") and "below the exchange minimum" in \
+        outcome.details["ETHUSDT"]
+    assert venue.closes.count("ETHUSDT") == 1  # tried once, never again
+    assert ("ETHUSDT", "failed") in [(e.symbol, e.state) for e in events]
+
+
+async def test_dust_that_grows_is_closed_after_all():
+    venue = ScriptedVenue({"ETHUSDT": "0.0004"})
+
+    def skipped_then_grows(request):
+        venue.held["ETHUSDT"] = D("0.0104")  # a fill elsewhere made it closable
+        return OrderResult(request, "skipped", message="ETHUSDT: below the exchange minimum; not sent")
+
+    venue.close_script = [skipped_then_grows]
+    run, _ = run_for(venue)
+    outcome = await asyncio.wait_for(run.run(), GUARD)
+    assert outcome.ok and venue.closes == ["ETHUSDT", "ETHUSDT"]
