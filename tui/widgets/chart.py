@@ -69,10 +69,10 @@ def plot_text(symbol: str, times: list[datetime], prices: list[float], factors: 
             text.append("\n")
         text.append_text(Text.from_ansi(line, no_wrap=True))
         if strip and k == frame:
-            plain = ANSI.sub("", line)
-            left, right = plain.index("└") + 1, plain.rindex("┘")
+            bare = ANSI.sub("", line)
+            left, right = bare.index("└") + 1, bare.rindex("┘")
             text.append_text(position_strip(positions_at(times, marks, held), left, right - left,
-                                            len(plain) - right - 1, palette))
+                                            len(bare) - right - 1, palette))
     return text
 
 
@@ -107,7 +107,7 @@ def position_strip(held: list[Decimal], left: int, cells: int, right: int, palet
     text = Text(no_wrap=True)
     for row, (name, side) in enumerate((("long", 1), ("short", -1))):
         text.append("\n")
-        text.append(f"{name:>{max(left - 1, 0)}} "[-left:] if left else "")
+        text.append(f"{name} ".rjust(left)[-left:] if left else "")
         for q in per_cell:
             eighths = math.ceil(abs(q) / scale * 8) if scale and q * side > 0 else 0
             if side > 0:
