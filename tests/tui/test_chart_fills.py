@@ -13,7 +13,7 @@ from tests.tui.test_desk_failures import desk
 from tui import messages as m
 from tui.fill_marks import FillMark, FillMarks, bar_of, positions_at
 from tui.palette import Palette
-from tui.widgets.chart import BLOCKS, plot_text
+from tui.widgets.chart import BLOCKS, plot_text, position_strip
 
 TIMES = [T0 + timedelta(minutes=i) for i in range(10)]
 PRICES = [100.0 + i for i in range(10)]
@@ -133,3 +133,9 @@ async def test_after_a_restart_the_trades_from_the_store_are_marked(tmp_path):
         await until(pilot, lambda: "▼" in shown(chart).split("\n", 1)[1] and chart.up_to_date, "the store's fills")
         body = shown(chart).split("\n", 1)[1]
         assert body.count("▲") == 1 and body.count("▼") == 1
+
+
+def test_a_large_position_is_labelled_short_enough_for_the_axis():
+    strip = position_strip([Decimal(0), Decimal(40000), Decimal(-20000)], left=6, cells=3, right=5)
+    long_row, short_row = strip.plain.split("\n")[1:]
+    assert long_row == f" long  {BLOCKS[8]}  40.0k" and short_row.startswith(" short ")

@@ -21,6 +21,7 @@ from rich.text import Text
 from textual.timer import Timer
 from textual.widgets import Static
 
+from tui import formatting as fmt
 from tui.fill_marks import FillMark, FillMarks, bar_of, positions_at
 from tui.history import SignalHistory
 from tui.palette import Palette
@@ -125,7 +126,8 @@ def bar_column(i: int, n: int, cells: int) -> int:
 
 
 def _scale_label(q: Decimal) -> str:
-    return f"{float(q):.3g}"
+    """The largest position in the window, short enough for the right axis's labels (12.3k)."""
+    return fmt.compact(q) if q >= 1000 else f"{float(q):.3g}"
 
 
 class PriceFactorChart(Static):
