@@ -138,4 +138,4 @@ async def test_after_a_restart_the_trades_from_the_store_are_marked(tmp_path):
 def test_a_large_position_is_labelled_short_enough_for_the_axis():
     strip = position_strip([Decimal(0), Decimal(40000), Decimal(-20000)], left=6, cells=3, right=5)
     long_row, short_row = strip.plain.split("\n")[1:]
-    assert long_row == f" long  {BLOCKS[8]}  40.0k" and short_row.startswith(" short ")
+    assert long_row == f" long  {BLOCKS[8]}  40.0k" and short_row.startswith("short ")
