@@ -4,17 +4,28 @@ the recent history the desk shows. Switching modes swaps books; it never touches
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 
 from engine.events import EquityUpdate, FillEvent, PositionUpdate
 from engine.funding import FundingClock
-from engine.model import Fill, Mode, unlisted_trade_id
+from engine.model import Fill, Mode, VenuePosition, unlisted_trade_id
 from engine.portfolio import Portfolio
 from engine.risk import Breakers
 from engine.venues.base import Venue
 
 FILLS_KEPT = 50
+
+
+def venue_liquidation_price(position: VenuePosition) -> Decimal | None:
+    """The exchange's liquidation price of a position read (positionRisk's `liquidationPrice`);
+    Binance sends 0 when the position cannot be liquidated."""
+    try:
+        price = Decimal(str(position.extra.get("liquidationPrice") or 0))
+    except ArithmeticError:
+        return None
+    return price if price.is_finite() and price > 0 else None
 EQUITY_POINTS_KEPT = 2_000
 
 
@@ -35,6 +46,9 @@ class ModeBook:
         # the simulation makes each fill once.
         self.trade_ids: set[str] = set()
         self.last_funding_at: datetime | None = None  # the newest funding payment booked (restored at start)
+        # The exchange's liquidation price per symbol, with the quantity it was read for: once our
+        # quantity moves on, that figure no longer applies and is not shown.
+        self.venue_liquidation: dict[str, tuple[Decimal, Decimal]] = {}
 
     def claim_trade(self, fill: Fill) -> bool:
         """True the first time an exchange trade is seen (and from then on it counts as booked).
@@ -58,9 +72,22 @@ class ModeBook:
             self.positions.pop(symbol, None)
         else:
             update = PositionUpdate(self.mode, symbol, pos.quantity, pos.entry_price, pos.mark, pos.unrealized,
-                                    self.leverage, ts)
+                                    self.leverage, ts, self._liquidation(symbol, pos.quantity))
             self.positions[symbol] = update
         return update
+
+    def _liquidation(self, symbol: str, quantity: Decimal) -> Decimal | None:
+        read = self.venue_liquidation.get(symbol)
+        return read[1] if read is not None and read[0] == quantity else None
+
+    def note_venue_positions(self, held: Mapping[str, VenuePosition]) -> list[str]:
+        """Keep the exchange's liquidation prices from a positions read; the symbols whose shown
+        figure changed (their position updates need publishing again)."""
+        before = {s: self._liquidation(s, p.quantity) for s, p in self.portfolio.positions.items()}
+        self.venue_liquidation = {s: (p.quantity, price) for s, p in held.items()
+                                  if (price := venue_liquidation_price(p)) is not None}
+        return sorted(s for s, p in self.portfolio.positions.items()
+                      if p.quantity and self._liquidation(s, p.quantity) != before.get(s))
 
     def equity_update(self, ts: datetime) -> EquityUpdate:
         p = self.portfolio

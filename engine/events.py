@@ -99,6 +99,9 @@ class PositionUpdate(Event):
     unrealized_pnl: Decimal
     leverage: int
     ts: datetime
+    # Testnet/live: where the exchange would liquidate this position, at its last read; None in
+    # paper (the desk computes it) and until the exchange was read for this quantity.
+    liquidation_price: Decimal | None = None
 
     @property
     def notional(self) -> Decimal:

@@ -272,6 +272,7 @@ class Operator:
             venue_positions = await book.venue.positions()
         except Exception as e:  # noqa: BLE001
             return self._answer("resume", False, f"{symbol}: could not read the exchange's position: {e}", symbol)
+        book.note_venue_positions(venue_positions)
         pos = venue_positions.get(symbol)
         qty = pos.quantity if pos else Decimal(0)
         entry = pos.entry_price if pos else Decimal(0)
@@ -371,6 +372,8 @@ class Operator:
         except Exception as e:  # noqa: BLE001
             engine.report_error(f"reconciliation with the exchange failed: {e}")
             return
+        for symbol in book.note_venue_positions(venue_positions):
+            engine.publish(book.position_update(symbol, engine.market_time()))
         ours = {s: p.quantity for s, p in book.portfolio.positions.items()}
         # A symbol with an order of unknown outcome is frozen already; its lookup settles the book.
         found = [m for m in mismatches(ours, venue_positions, engine.instruments)

@@ -1,4 +1,4 @@
-"""A short, bounded memory of each symbol's (price, final factor) for the chart.
+"""A short, bounded memory of each symbol's (bar time, price, final factor) for the chart.
 
 The desk only keeps what the engine sent; a bar the desk never saw (its update was
 coalesced away under load) is simply a gap.
@@ -14,7 +14,7 @@ from engine.events import SignalUpdate
 class SignalHistory:
     def __init__(self, bars: int = 180) -> None:
         self.bars = bars
-        self._points: dict[str, deque[tuple[float, float]]] = {}
+        self._points: dict[str, deque[tuple[datetime, float, float]]] = {}
         self._last_ts: dict[str, datetime] = {}
 
     def record(self, signal: SignalUpdate) -> bool:
@@ -26,9 +26,10 @@ class SignalHistory:
         points = self._points.get(signal.symbol)
         if points is None:
             points = self._points[signal.symbol] = deque(maxlen=self.bars)
-        points.append((signal.price, signal.final_factor))
+        points.append((signal.ts, signal.price, signal.final_factor))
         return True
 
-    def series(self, symbol: str) -> tuple[list[float], list[float]]:
+    def series(self, symbol: str) -> tuple[list[datetime], list[float], list[float]]:
+        """Bar times (market time), prices and final factors, oldest first."""
         points = self._points.get(symbol, ())
-        return [p for p, _ in points], [f for _, f in points]
+        return [t for t, _, _ in points], [p for _, p, _ in points], [f for _, _, f in points]

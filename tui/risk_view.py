@@ -6,6 +6,7 @@ equity, the equity the market day opened with, and the config's caps and breaker
     per-symbol cap = max_position_risk_per_trade x leverage x equity
     margin used = sum |notional| / leverage of each position; free = equity - used
     daily loss trips at day open x (1 - daily_loss_limit); drawdown at peak x (1 - max_drawdown)
+    liquidation price: paper computes it (engine/liquidation.py); testnet and live take the exchange's
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from typing import Iterable
 from engine.config import Config
 from engine.events import EquityUpdate, PositionUpdate
 from engine.liquidation import liquidation_price
+from engine.model import Mode
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,14 @@ def _breaker(name: str, reference: Decimal | None, limit: float, equity: Decimal
     return Breaker(name, reference, trips_at, equity - trips_at)
 
 
+def position_liquidation(p: PositionUpdate) -> Decimal | None:
+    """Paper computes it from Binance's brackets; testnet and live show only the exchange's figure
+    (None until the exchange was read for this quantity)."""
+    if p.mode is Mode.PAPER:
+        return liquidation_price(p.symbol, p.quantity, p.entry_price, p.leverage)
+    return p.liquidation_price
+
+
 def risk_figures(config: Config, positions: Iterable[PositionUpdate], equity: EquityUpdate | None,
                  day_open: Decimal | None) -> RiskFigures | None:
     if equity is None:
@@ -98,7 +108,7 @@ def risk_figures(config: Config, positions: Iterable[PositionUpdate], equity: Eq
         gross += abs(notional)
         net += notional
         used += abs(notional) / Decimal(max(p.leverage, 1))
-        liq = liquidation_price(p.symbol, p.quantity, p.entry_price, p.leverage)
+        liq = position_liquidation(p)
         distance = (liq - p.mark_price) / p.mark_price if liq is not None and p.mark_price > 0 else None
         rows.append(PositionRisk(p.symbol, notional, abs(notional) / per_symbol_cap if per_symbol_cap > 0 else None,
                                  liq, distance))

@@ -26,13 +26,14 @@ HELD = {"BTCUSDT": "0.020", "ETHUSDT": "-0.50", "SOLUSDT": "3"}
 
 
 @contextlib.asynccontextmanager
-async def engine_with_positions(symbols=SYMBOLS, held=HELD):
-    """A started testnet engine whose book holds what the fake exchange holds."""
+async def engine_with_positions(symbols=SYMBOLS, held=HELD, **overrides):
+    """A started testnet engine whose book holds what the fake exchange holds; `overrides` are
+    config keys, as config_for takes them."""
     async with FakeBinance(symbols, history_bars=300) as fake:
         for symbol, qty in held.items():
             fake.set_position(symbol, qty)
         config = config_for(fake, symbols, trading_mode="testnet", data_fetch_limit=300,
-                            strategy_v2=dict(FAST_STRATEGY))
+                            strategy_v2=dict(FAST_STRATEGY), **overrides)
         bus = EventBus()
         events = bus.subscribe("test", coalesce=False, maxsize=10**9)
         engine = build_engine(config, fake_secrets(), bus)

@@ -33,6 +33,17 @@ class Position:
     leverage: int = 20
     margin_type: str = "cross"
 
+    MAINTENANCE_RATE = Decimal("0.005")  # one flat rate: the fake has no brackets
+
+    def liquidation_price(self) -> Decimal:
+        """An isolated position's liquidation price with one flat maintenance rate, 0 for none
+        (as Binance answers for a position that cannot be liquidated)."""
+        if not self.quantity or self.entry_price <= 0:
+            return Decimal(0)
+        side = 1 if self.quantity > 0 else -1
+        price = self.entry_price * (1 - side / Decimal(self.leverage)) / (1 - side * self.MAINTENANCE_RATE)
+        return price.quantize(Decimal("0.00000001")) if price > 0 else Decimal(0)
+
 
 @dataclass
 class Account:

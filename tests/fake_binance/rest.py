@@ -269,7 +269,7 @@ class RestApi:
             row = {"symbol": pos.symbol, "positionSide": "BOTH", "positionAmt": str(pos.quantity),
                    "entryPrice": str(pos.entry_price), "breakEvenPrice": str(pos.entry_price),
                    "markPrice": str(mark), "unRealizedProfit": str((mark - pos.entry_price) * pos.quantity),
-                   "liquidationPrice": "0", "notional": str(pos.quantity * mark), "marginAsset": "USDT",
+                   "liquidationPrice": str(pos.liquidation_price()), "notional": str(pos.quantity * mark), "marginAsset": "USDT",
                    "isolatedMargin": "0", "isolatedWallet": "0", "adl": 0, "updateTime": self.fake.now_ms(),
                    "initialMargin": str(abs(pos.quantity * mark) / pos.leverage), "maintMargin": "0"}
             if not v3:

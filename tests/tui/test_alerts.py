@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from engine.config import from_mapping
@@ -89,3 +90,91 @@ async def test_a_breaker_trip_rings_highlights_the_header_and_runs_the_command(t
         await until(pilot, lambda: out.exists() and out.read_text(), "the alert command ran")
         assert out.read_text() == "breaker daily loss tripped: equity fell 6%"
         assert any(e.kind == "alert" for e in app.desk.event_log.entries)
+
+
+class Clock:
+    """The desk's clock, moved by the test: the alerts that are about time follow it."""
+
+    def __init__(self) -> None:
+        self.now = FROZEN_NOW
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def alerting_desk(tmp_path: Path, engine: FakeEngine, clock=lambda: FROZEN_NOW, **kwargs) -> tuple[DeskApp, list]:
+    app = DeskApp(engine, from_mapping({}), StateFile(tmp_path / "state.toml"), clock=clock, **kwargs)
+    bells: list[int] = []
+    app.bell = lambda: bells.append(1)
+    return app, bells
+
+
+async def rang(pilot, app: DeskApp, bells: list, kind: str) -> None:
+    """The bell, the header highlighted with the alert, and the alert in the event log."""
+    await until(pilot, lambda: f"ALERT {kind}" in shown(app.desk.header), f"the header shows the {kind} alert")
+    assert app.desk.header.has_class("-alert") and bells
+    assert any(e.kind == "alert" for e in app.desk.event_log.entries)
+
+
+async def test_an_engine_that_stops_rings(tmp_path):
+    app, bells = alerting_desk(tmp_path, FakeEngine(fail_with=RuntimeError("the feed fell over")))
+    async with app.run_test(size=(160, 48)) as pilot:
+        await rang(pilot, app, bells, "engine")
+        assert "the feed fell over" in shown(app.desk.header)
+
+
+async def test_a_reconciliation_mismatch_rings(tmp_path):
+    engine = FakeEngine()
+    app, bells = alerting_desk(tmp_path, engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: engine.started, "the engine started")
+        engine.bus.publish(replace(STATE, mismatched=frozenset({"ETHUSDT"})))
+        await rang(pilot, app, bells, "mismatch")
+        assert "ETHUSDT" in shown(app.desk.header)
+
+
+async def test_a_flatten_that_is_not_yet_flat_rings(tmp_path):
+    engine = FakeEngine()
+    app, bells = alerting_desk(tmp_path, engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: engine.started, "the engine started")
+        engine.bus.publish(CommandResult("flatten_all", True, "flat: BTCUSDT"))
+        engine.bus.publish(CommandResult("flatten_all", False, "still open: ETHUSDT (order rejected)"))
+        await rang(pilot, app, bells, "flatten")
+        assert bells == [1], "a flatten that ended flat does not ring"
+
+
+async def test_the_store_down_for_more_than_ten_seconds_rings(tmp_path):
+    engine, clock = FakeEngine(), Clock()
+    app, bells = alerting_desk(tmp_path, engine, clock)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: engine.started, "the engine started")
+        engine.bus.publish(StoreStatus("down", message="connection refused"))
+        await until(pilot, lambda: app.desk.header.store is not None and app.desk.header.store.status == "down",
+                    "the header shows the store down")
+        clock.advance(9)
+        app.desk.tick()
+        assert not bells and not app.desk.header.has_class("-alert"), "not yet: 10 s have not passed"
+        clock.advance(2)
+        app.desk.tick()
+        await rang(pilot, app, bells, "store")
+
+
+async def test_a_feed_silent_for_more_than_two_bars_rings(tmp_path):
+    engine, clock = FakeEngine(), Clock()
+    app, bells = alerting_desk(tmp_path, engine, clock, max_bars=0)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(pilot, lambda: engine.started, "the engine started")
+        for n in range(1, 5):  # a bar a minute
+            clock.advance(60)
+            engine.step()
+            await until(pilot, lambda: app.desk.header.market_ts == T0 + timedelta(minutes=n), f"bar {n}")
+        clock.advance(110)
+        app.desk.tick()
+        assert not bells, "less than two bars' silence"
+        clock.advance(15)
+        app.desk.tick()
+        await rang(pilot, app, bells, "feed")

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from engine.events import EquityUpdate, PositionUpdate
+from engine.liquidation import liquidation_price
 from engine.model import Mode
 from tests.engine.support import make_config
 from tests.tui.conftest import shown, until
@@ -43,6 +44,19 @@ def test_exposure_margin_and_breaker_distances():
     text = str(risk_text(r, Palette()))
     assert "Gross 15.0k of 25.0k" in text and "60.0%" in text and "10.4k→9.9k: 120 (1.2%) away" in text
     assert "Daily loss" in text and "Drawdown" in text and "BTCUSDT" in text
+
+
+def test_testnet_shows_the_exchanges_liquidation_price_and_paper_computes_it():
+    config = make_config(leverage=5)
+    exchange = PositionUpdate(Mode.TESTNET, "BTCUSDT", Decimal("0.1"), Decimal(100000), Decimal(100000), Decimal(0),
+                              5, T0, liquidation_price=Decimal(81234))
+    unread = PositionUpdate(Mode.TESTNET, "ETHUSDT", Decimal("-2"), Decimal(2500), Decimal(2500), Decimal(0), 5, T0)
+    r = risk_figures(config, [exchange, unread], equity("10000", "10000"), day_open=None)
+    btc, eth = sorted(r.positions, key=lambda p: p.symbol)
+    assert btc.liquidation == Decimal(81234) and btc.liquidation_distance == Decimal("-0.18766")
+    assert eth.liquidation is None and eth.liquidation_distance is None  # never a formula's guess on testnet
+    paper = risk_figures(config, [position("ETHUSDT", "-2", "2500")], equity("10000", "10000"), day_open=None)
+    assert paper.positions[0].liquidation == liquidation_price("ETHUSDT", Decimal(-2), Decimal(2500), 5)
 
 
 def test_the_day_open_is_the_last_equity_before_the_market_day_began():

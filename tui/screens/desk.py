@@ -9,8 +9,10 @@ batch update, so each frame is drawn once.
 """
 from __future__ import annotations
 
-from rich.text import Text
 import logging
+from decimal import Decimal
+
+from rich.text import Text
 
 from textual import on
 from textual.app import ComposeResult
@@ -23,6 +25,7 @@ from tui.alerts import Alert, AlertWatch
 from tui import messages as m
 from tui.actions import DESK_COMMANDS, DeskActions, first_line
 from tui.bindings import DESK_BINDINGS, HELP_TEXT, WIDGET_BINDINGS
+from tui.fill_marks import FillMarks
 from tui.history import SignalHistory
 from tui.host import DeskHost
 from tui.palette import Palette
@@ -58,6 +61,7 @@ class DeskScreen(DeskActions, Screen):
         self.host = host
         self._in_flight: set[str] = set()
         self.history = SignalHistory()
+        self.fill_marks = FillMarks()
         self.day_open = DayOpen()
         self.alerts = AlertWatch()
         self._alert_timer = None
@@ -76,7 +80,7 @@ class DeskScreen(DeskActions, Screen):
             with Vertical(id="breakdown-pane", classes="pane"):
                 with VerticalScroll(id="breakdown-scroll"):
                     yield FactorBreakdown(id="breakdown")
-                yield PriceFactorChart(self.history, id="chart")
+                yield PriceFactorChart(self.history, self.fill_marks, self.held, id="chart")
             with Vertical(id="positions-pane", classes="pane"):
                 yield PositionsTable(id="positions")
                 yield Static("No open positions.", id="positions-empty")
@@ -161,6 +165,7 @@ class DeskScreen(DeskActions, Screen):
             self.symbol_pnl.set_unrealized(message.updates, self.current_mode)
             self.retitle()
             self.refresh_risk()
+            self.redraw_chart_for({p.symbol for p in message.updates})
 
     def on_orders_arrived(self, message: m.OrdersArrived) -> None:
         self.log_entries(e for e in map(event_log.from_order, message.updates) if e is not None)
@@ -171,6 +176,7 @@ class DeskScreen(DeskActions, Screen):
         with self.app.batch_update():
             self.trades.apply(message.fills, self.current_mode)
             self.retitle()
+            self.redraw_chart_for(self.fill_marks.add(message.fills, self.current_mode))
 
     def on_equity_changed(self, message: m.EquityChanged) -> None:
         if message.equity.mode.value != self.current_mode:
@@ -214,8 +220,11 @@ class DeskScreen(DeskActions, Screen):
     def on_trade_history_loaded(self, message: m.TradeHistoryLoaded) -> None:
         """Earlier runs' fills first, so after a restart the pane is not just this run's."""
         if message.mode == self.current_mode:
-            self.trades.reset([*message.fills, *self.host.engine.snapshot().fills], message.mode)
+            fills = [*message.fills, *self.host.engine.snapshot().fills]
+            self.trades.reset(fills, message.mode)
+            self.fill_marks.reset(fills, message.mode)
             self.retitle()
+            self.redraw_chart_for({self.signals.cursor_key})
 
     def on_symbol_totals_loaded(self, message: m.SymbolTotalsLoaded) -> None:
         if message.mode == self.current_mode:
@@ -223,6 +232,17 @@ class DeskScreen(DeskActions, Screen):
 
     def on_log_history_loaded(self, message: m.LogHistoryLoaded) -> None:
         self.event_log.add_history(message.entries)
+
+    def held(self, symbol: str) -> Decimal:
+        """The position in `symbol` now, in the shown mode (0 when flat)."""
+        p = self.positions.latest.get(symbol)
+        return p.quantity if p is not None else Decimal(0)
+
+    def redraw_chart_for(self, symbols: set[str | None]) -> None:
+        """The chart again when the symbol it shows got fills or a position change."""
+        symbol = self.signals.cursor_key
+        if symbol is not None and symbol in symbols:
+            self.chart.request(symbol)
 
     def now_s(self) -> float:
         """The host's clock in seconds: the bar age and the alerts that are about time use it,
@@ -282,6 +302,8 @@ class DeskScreen(DeskActions, Screen):
         mode = self.current_mode
         self.positions.reset(snapshot.positions.values(), mode)
         self.trades.reset(snapshot.fills, mode)
+        self.fill_marks.reset(snapshot.fills, mode)
+        self.redraw_chart_for({self.signals.cursor_key})
         self.symbol_pnl.reset((), new_mode=True)  # the store's totals for this mode follow at start
         self.symbol_pnl.add_fills(snapshot.fills, mode)
         self.symbol_pnl.set_unrealized(snapshot.positions.values(), mode)
@@ -318,6 +340,8 @@ class DeskScreen(DeskActions, Screen):
             self.event_log.palette = palette
             self.positions.set_palette(palette)
             self.trades.palette = palette
+            self.chart.palette = palette
+            self.chart.redraw()
 
     def tick(self) -> None:
         """Once a second: the clock, the store's health, alerts that are about time, the risk pane."""
