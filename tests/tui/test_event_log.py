@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from textual.app import App
+
 from engine.events import OrderUpdate
 from engine.model import Mode
 from engine.secrets import Secrets
@@ -13,6 +15,7 @@ from tests.tui.conftest import build_desk, desk_config, press, until
 from tests.tui.fake_engine import FakeEngine
 from tests.tui.test_desk_failures import desk
 from tui.event_log import LogEntry
+from tui.widgets.event_log import EventLogPane
 
 REJECTED = "Margin is insufficient (-2019)"
 SKIPPED = "below the minimum notional 100 USDT (test)"
@@ -81,3 +84,31 @@ def test_an_entry_matches_when_every_word_is_its_symbol_kind_or_text():
     assert entry.matches(("sol",)) and entry.matches(("order", "sol")) and entry.matches(("minimum",))
     assert not entry.matches(("eth",)) and not entry.matches(("fill",))
     assert entry.line().startswith("01-01 00:00:00 order    SOLUSDT   BUY 1")
+
+
+async def test_the_log_follows_the_newest_line_until_scrolled_up_and_again_once_back_at_the_end():
+    class LogApp(App):
+        def compose(self):
+            yield EventLogPane()
+
+    def entries(start: int, n: int) -> list[LogEntry]:
+        return [LogEntry(ts=datetime(2026, 1, 1, 7, 0), kind="order", symbol="BTCUSDT", text=f"line {i}") for i in range(start, start + n)]
+
+    app = LogApp()
+    async with app.run_test(size=(60, 12)) as pilot:
+        pane = app.query_one(EventLogPane)
+        for start in range(0, 60, 3):  # batches in quick succession, as a busy minute writes them
+            pane.add(entries(start, 3))
+        await pilot.pause()
+        view = pane.log_view
+        assert view.scroll_y == view.max_scroll_y > 0
+        view.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        pane.add(entries(60, 3))
+        await pilot.pause()
+        assert view.scroll_y == 0 and not pane.following  # reading an older line: it stays put
+        view.scroll_end(animate=False)
+        await pilot.pause()
+        pane.add(entries(63, 3))
+        await pilot.pause()
+        assert pane.following and view.scroll_y == view.max_scroll_y

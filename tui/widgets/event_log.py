@@ -27,10 +27,22 @@ class EventLogPane(Vertical):
         self.entries: deque[LogEntry] = deque(maxlen=KEEP)
         self.words: tuple[str, ...] = ()
         self.palette = Palette()
+        self.following = True
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder=f"filter: symbol or kind ({', '.join(KINDS)}), / to edit", id="event-filter")
         yield RichLog(id="event-log", wrap=False, markup=False, highlight=False, max_lines=KEEP)
+
+    def on_mount(self) -> None:
+        self.watch(self.log_view, "scroll_y", self._scrolled, init=False)
+
+    def _scrolled(self, old: float, new: float) -> None:
+        # Decided by the direction of the move, not by comparing with the end: a write moves the
+        # end down at once but scrolls after the next refresh, so the view lags it for a moment.
+        if new >= self.log_view.max_scroll_y:
+            self.following = True
+        elif new < old:
+            self.following = False  # the operator scrolled up to read
 
     @property
     def log_view(self) -> RichLog:
@@ -41,8 +53,7 @@ class EventLogPane(Vertical):
         return Text(entry.line(), style=self.palette.alarm if entry.alarm else "")
 
     def add(self, entries: Iterable[LogEntry]) -> None:
-        view = self.log_view
-        follow = view.scroll_y >= view.max_scroll_y  # scrolled up to read: stay there
+        view, follow = self.log_view, self.following
         for entry in entries:
             self.entries.append(entry)
             if entry.matches(self.words):
