@@ -29,7 +29,8 @@ async def test_ctl_flatten_reaches_flat_through_the_fault(tmp_path, fault):
             held = dict(fake.positions)
             orders_before = len(fake.orders)
             if fault.startswith("outage"):
-                fake.outage("/fapi/v1/order", float(fault.split()[1]), method="POST")
+                # Counted from the first close, so a slow start of `ctl` cannot outlast it.
+                fake.outage("/fapi/v1/order", float(fault.split()[1]), method="POST", from_first_request=True)
             else:
                 fake.ban(60, status=429, path="/fapi/v1/order")
             code, out = await ctl(run, "flatten")

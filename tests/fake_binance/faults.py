@@ -66,15 +66,21 @@ DEFAULT_MESSAGES = {
 
 @dataclass
 class Outage:
-    """Every matching request fails until `until` (monotonic seconds), unanswered or with a 503."""
+    """Every matching request fails until `until` (monotonic seconds), unanswered or with a 503.
+    With `lasts` set instead, the outage begins at the first matching request and lasts that long."""
 
     path: str
-    until: float
+    until: float | None
     method: str | None
     reset: bool  # True: the connection is cut without an answer; False: HTTP 503
+    lasts: float = 0.0
 
     def matches(self, method: str, path: str, now: float) -> bool:
-        return now < self.until and path_matches(self.path, path) and self.method in (None, method)
+        if not (path_matches(self.path, path) and self.method in (None, method)):
+            return False
+        if self.until is None:
+            self.until = now + self.lasts
+        return now < self.until
 
 
 @dataclass
@@ -135,8 +141,12 @@ class FaultBook:
         self.duplicate_trade_answers = 0  # userTrades answers that list every trade twice
         self._clock = clock
 
-    def outage(self, path: str, seconds: float, method: str | None = None, reset: bool = False) -> None:
-        self.outages.append(Outage(path, self._clock() + seconds, method, reset))
+    def outage(self, path: str, seconds: float, method: str | None = None, reset: bool = False,
+               from_first_request: bool = False) -> None:
+        if from_first_request:
+            self.outages.append(Outage(path, None, method, reset, lasts=seconds))
+        else:
+            self.outages.append(Outage(path, self._clock() + seconds, method, reset))
 
     def take_outage(self, method: str, path: str) -> Outage | None:
         now = self._clock()

@@ -189,10 +189,12 @@ class FakeBinance(StreamPusher):
         """
         self.faults.delay(path, seconds, times)
 
-    def outage(self, path: str, seconds: float, method: str | None = None, reset: bool = False) -> None:
-        """For the next `seconds`, requests to `path` are not acted on: each gets a 503, or with
+    def outage(self, path: str, seconds: float, method: str | None = None, reset: bool = False,
+               from_first_request: bool = False) -> None:
+        """For the next `seconds` (counted from the first request to `path` with
+        `from_first_request`), requests to `path` are not acted on: each gets a 503, or with
         `reset` its connection is cut without an answer."""
-        self.faults.outage(path, seconds, method, reset)
+        self.faults.outage(path, seconds, method, reset, from_first_request)
 
     def ban(self, seconds: float, status: int = 418, path: str | None = None) -> None:
         """For the next `seconds`, every REST request (or those to `path`) gets `status` (418 ban or
