@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
-from engine.backtest.data import MINUTE_NS, MarketData
+from engine.backtest.data import MINUTE_NS, DecimalPrices, MarketData
 from engine.backtest.factors import Targets
 
 DAY_NS = 86_400 * 1_000_000_000
@@ -38,8 +37,8 @@ FILTER_FROM_SYMBOLS = 24
 
 
 class QuietScreen:
-    def __init__(self, engine, book, data: MarketData, targets: Targets) -> None:
-        self.engine, self.book, self.data = engine, book, data
+    def __init__(self, engine, book, data: MarketData, targets: Targets, exact: DecimalPrices) -> None:
+        self.engine, self.book, self.data, self.exact = engine, book, data, exact
         close = data.fields["close"]
         # Each symbol's latest price at each minute, 0 before its first bar (prices are positive).
         self.prices = pd.DataFrame(close).ffill().fillna(0.0).to_numpy()
@@ -259,9 +258,9 @@ class QuietScreen:
     def refresh_prices(self, i: int) -> None:
         """The latest price and funding rate of every symbol as of minute `i` (the skipped minutes' bars)."""
         prices, rates, last = self.engine._prices, self.engine._funding_rates, self.engine.feed.last
-        row, rate_row = self.prices[i].tolist(), self.funding_ff[i].tolist()
+        row, rate_row, exact = self.prices[i].tolist(), self.funding_ff[i].tolist(), self.exact
         for symbol, price, rate in zip(self.symbols, row, rate_row):
             if price > 0:  # the symbol has had a bar
-                prices[symbol] = Decimal(repr(price))
+                prices[symbol] = exact[price]
                 rates[symbol] = rate
                 last[symbol] = price

@@ -22,7 +22,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Callable
 
-from engine.backtest.data import MarketData
+from engine.backtest.data import DecimalPrices, MarketData
 from engine.backtest.factors import Targets
 from engine.backtest.quiet import QuietScreen
 from engine.config import Config
@@ -103,8 +103,16 @@ class _NoPollSelector(selectors.DefaultSelector):
 
 def run(config: Config, data: MarketData, targets: Targets, *, skip_quiet: bool = True,
         progress: Callable[[int], None] | None = None) -> RunOutcome:
+    outcome: list[RunOutcome] = []
+
+    async def simulate() -> None:
+        # Not the task's result: the runner's SIGINT handler holds the task, and restoring the
+        # handler formats its repr, with the result's and so every fill's (seconds on long runs).
+        outcome.append(await _simulate(config, data, targets, skip_quiet, progress))
+
     with asyncio.Runner(loop_factory=lambda: asyncio.SelectorEventLoop(_NoPollSelector())) as runner:
-        return runner.run(_simulate(config, data, targets, skip_quiet, progress))
+        runner.run(simulate())
+    return outcome[0]
 
 
 async def _simulate(config: Config, data: MarketData, targets: Targets, skip_quiet: bool,
@@ -129,7 +137,8 @@ async def _simulate(config: Config, data: MarketData, targets: Targets, skip_qui
 
     close, funding, target = data.fields["close"], data.fields["funding_rate"], targets.target
     prices, rates, last = engine._prices, engine._funding_rates, feed.last
-    screen = QuietScreen(engine, book, data, targets) if skip_quiet else None
+    exact = DecimalPrices()
+    screen = QuietScreen(engine, book, data, targets, exact) if skip_quiet else None
     column = {s: j for j, s in enumerate(symbols)}
     stepped = 0
     minutes = len(data.times)
@@ -155,17 +164,18 @@ async def _simulate(config: Config, data: MarketData, targets: Targets, skip_qui
             if price != price:
                 continue  # no bar for this symbol this minute
             symbol = symbols[j]
-            prices[symbol] = Decimal(repr(price))
+            prices[symbol] = exact[price]
             rates[symbol] = rate_row[j]
             last[symbol] = price
             wanted = target_row[j]
             if wanted == wanted:
                 factors[symbol] = wanted
-        engine._market_time = data.time(i) + MINUTE
+        bar_open = data.time(i)
+        engine._market_time = bar_open + MINUTE
         bus.minute = i
         may_trade = screen.candidates(i) if screen is not None else None
         trades_before = book.portfolio.trade_count
-        equity = await engine._book_minute(book, data.time(i))
+        equity = await engine._book_minute(book, bar_open)
         # A tripped breaker flattens in a task of its own; the live engine's is done within the
         # minute, before anything else of the book changes, and so is this one.
         await engine._operator.flattens_finished()
