@@ -70,10 +70,12 @@ class Portfolio:
 
     @property
     def unrealized(self) -> Decimal:
+        # Position.unrealized inline: this runs every minute over every position.
+        add, subtract, multiply = _CTX.add, _CTX.subtract, _CTX.multiply
         total = ZERO
         for pos in self.positions.values():
             if pos.quantity:
-                total = _CTX.add(total, pos.unrealized)
+                total = add(total, subtract(multiply(pos.quantity, pos.mark), pos.cost))
         return total
 
     @property

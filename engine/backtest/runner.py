@@ -22,6 +22,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Callable
 
+import numpy as np
+
 from engine.backtest.data import DecimalPrices, MarketData
 from engine.backtest.factors import Targets
 from engine.backtest.quiet import QuietScreen
@@ -138,8 +140,7 @@ async def _simulate(config: Config, data: MarketData, targets: Targets, skip_qui
     close, funding, target = data.fields["close"], data.fields["funding_rate"], targets.target
     prices, rates, last = engine._prices, engine._funding_rates, feed.last
     exact = DecimalPrices()
-    screen = QuietScreen(engine, book, data, targets, exact) if skip_quiet else None
-    column = {s: j for j, s in enumerate(symbols)}
+    screen = QuietScreen(engine, book, data, targets, exact, bus.recorded.fills) if skip_quiet else None
     stepped = 0
     minutes = len(data.times)
     behind = False  # minutes were skipped since the last step: their prices are not in the engine yet
@@ -179,11 +180,12 @@ async def _simulate(config: Config, data: MarketData, targets: Targets, skip_qui
         # A tripped breaker flattens in a task of its own; the live engine's is done within the
         # minute, before anything else of the book changes, and so is this one.
         await engine._operator.flattens_finished()
-        notionals = engine._targets(book, factors, equity)
+        only = None
         if may_trade is not None and book.portfolio.trade_count == trades_before and not screen.funding_time[i]:
             # The screen's bound holds (no funding, no flatten since): a symbol it rules out would only
-            # be planned to do nothing, so the engine is not asked to plan it.
-            notionals = {s: t for s, t in notionals.items() if may_trade[column[s]]}
+            # be planned to do nothing, so the engine is neither asked for its target nor to plan it.
+            only = {symbols[j] for j in np.flatnonzero(may_trade).tolist()}
+        notionals = engine._targets(book, factors, equity, only)
         await engine._rebalance_all(book, notionals, factors)
         stepped += 1
         if screen is not None:
