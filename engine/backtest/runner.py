@@ -138,6 +138,7 @@ async def _simulate(config: Config, data: MarketData, targets: Targets, skip_qui
     book.breakers.update(data.time(0), book.portfolio.equity)
 
     close, funding, target = data.fields["close"], data.fields["funding_rate"], targets.target
+    complete = ~np.isnan(close).any(axis=1)  # every symbol has a bar this minute
     prices, rates, last = engine._prices, engine._funding_rates, feed.last
     exact = DecimalPrices()
     screen = QuietScreen(engine, book, data, targets, exact, bus.recorded.fills) if skip_quiet else None
@@ -160,17 +161,19 @@ async def _simulate(config: Config, data: MarketData, targets: Targets, skip_qui
                 behind = False
         # One row at a time: most minutes are skipped, and a row costs little next to the step.
         row, rate_row, target_row = close[i].tolist(), funding[i].tolist(), target[i].tolist()
-        factors: dict[str, float] = {}
-        for j, price in enumerate(row):
-            if price != price:
-                continue  # no bar for this symbol this minute
-            symbol = symbols[j]
-            prices[symbol] = exact[price]
-            rates[symbol] = rate_row[j]
-            last[symbol] = price
-            wanted = target_row[j]
-            if wanted == wanted:
-                factors[symbol] = wanted
+        if complete[i]:
+            prices.update(zip(symbols, map(exact.__getitem__, row)))
+            rates.update(zip(symbols, rate_row))
+            last.update(zip(symbols, row))
+        else:
+            for j, price in enumerate(row):
+                if price == price:  # the symbol has a bar this minute
+                    symbol = symbols[j]
+                    prices[symbol] = exact[price]
+                    rates[symbol] = rate_row[j]
+                    last[symbol] = price
+        # A symbol without a bar has no target either (NaN).
+        factors = {symbol: wanted for symbol, wanted in zip(symbols, target_row) if wanted == wanted}
         bar_open = data.time(i)
         engine._market_time = bar_open + MINUTE
         bus.minute = i
