@@ -101,7 +101,9 @@ class Portfolio:
     def apply_fill(self, fill: Fill) -> Decimal:
         """Book one fill; returns the PnL it realized (before fees)."""
         c = _CTX
-        pos = self.positions.setdefault(fill.symbol, Position(fill.symbol, mark=fill.price))
+        pos = self.positions.get(fill.symbol)
+        if pos is None:
+            pos = self.positions[fill.symbol] = Position(fill.symbol, mark=fill.price)
         delta = fill.quantity * fill.side.sign
         realized = ZERO
         opening = delta
