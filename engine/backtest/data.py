@@ -33,9 +33,14 @@ MINUTE_NS = 60_000_000_000
 
 class DecimalPrices(dict):
     """Each price's Decimal as the engine makes it from a bar's close, `Decimal(repr(close))`,
-    made once per distinct price: a history repeats its prices (they sit on the tick grid)."""
+    made once per distinct price: a history repeats its prices (they sit on the tick grid).
+    Past KEPT prices it starts afresh, so many symbols over a long history stay small."""
+
+    KEPT = 250_000  # some 45 MB
 
     def __missing__(self, price: float) -> Decimal:
+        if len(self) >= self.KEPT:
+            self.clear()
         exact = self[price] = Decimal(repr(price))
         return exact
 
