@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Callable
+from typing import Callable, Container
 
 import numpy as np
 
@@ -633,10 +633,12 @@ class Engine:
             equity = portfolio.equity
         return equity
 
-    def _targets(self, book: ModeBook, factors: dict[str, float], equity: Decimal) -> dict[str, Decimal]:
-        """The target notional of each symbol with a factor; positions without one use up gross budget."""
+    def _targets(self, book: ModeBook, factors: dict[str, float], equity: Decimal,
+                 only: Container[str] | None = None) -> dict[str, Decimal]:
+        """The target notional of each symbol with a factor (or of `only` those); positions without
+        one use up gross budget."""
         held = sum((abs(p.notional) for s, p in book.portfolio.open_positions().items() if s not in factors), ZERO)
-        return target_notionals(factors, equity, self._limits, held)
+        return target_notionals(factors, equity, self._limits, held, only)
 
     async def _rebalance_all(self, book: ModeBook, targets: dict[str, Decimal], factors: dict[str, float]) -> bool:
         """Send what each symbol needs to reach its target; False when the operator switched modes meanwhile."""

@@ -70,10 +70,12 @@ class Portfolio:
 
     @property
     def unrealized(self) -> Decimal:
+        # Position.unrealized inline: this runs every minute over every position.
+        add, subtract, multiply = _CTX.add, _CTX.subtract, _CTX.multiply
         total = ZERO
         for pos in self.positions.values():
             if pos.quantity:
-                total = _CTX.add(total, pos.unrealized)
+                total = add(total, subtract(multiply(pos.quantity, pos.mark), pos.cost))
         return total
 
     @property
@@ -99,7 +101,9 @@ class Portfolio:
     def apply_fill(self, fill: Fill) -> Decimal:
         """Book one fill; returns the PnL it realized (before fees)."""
         c = _CTX
-        pos = self.positions.setdefault(fill.symbol, Position(fill.symbol, mark=fill.price))
+        pos = self.positions.get(fill.symbol)
+        if pos is None:
+            pos = self.positions[fill.symbol] = Position(fill.symbol, mark=fill.price)
         delta = fill.quantity * fill.side.sign
         realized = ZERO
         opening = delta

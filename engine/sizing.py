@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Mapping
+from typing import Container, Mapping
 
 from engine.model import Instrument, Side
 
@@ -37,29 +37,30 @@ class SizingLimits:
         )
 
 
-def _clipped_factor(factor: float) -> float:
-    if factor is None or not math.isfinite(factor):
-        return 0.0
-    return min(1.0, max(-1.0, float(factor)))
-
-
 def target_notionals(factors: Mapping[str, float], equity: Decimal, limits: SizingLimits,
-                     held_gross: Decimal = ZERO) -> dict[str, Decimal]:
+                     held_gross: Decimal = ZERO, only: Container[str] | None = None) -> dict[str, Decimal]:
     """Signed target notional per symbol after both caps, in whole cents toward zero.
 
     `held_gross` is the gross notional of positions that will not be traded this bar (paused,
     halted, mismatched); it uses up part of the gross budget. The factor is a float, so the
     arithmetic is too until the result, which is rounded toward zero so that it can never
-    exceed a cap.
+    exceed a cap. With `only`, just those symbols' targets are returned; every symbol of
+    `factors` still shares the gross budget.
     """
     if equity <= 0:
-        return {s: ZERO for s in factors}
+        return {s: ZERO for s in factors if only is None or s in only}
     unit = float(limits.leverage * equity)
     per_cap = float(limits.per_symbol) * unit
     targets: dict[str, float] = {}
     total = 0.0
+    isfinite = math.isfinite
+    # Runs for every symbol every minute: the clip to [-1, 1] is inline.
     for symbol, factor in factors.items():
-        t = _clipped_factor(factor) * unit
+        if factor is None or not isfinite(factor):
+            t = 0.0
+        else:
+            t = float(factor)
+            t = (1.0 if t > 1.0 else -1.0 if t < -1.0 else t) * unit
         if t > per_cap:
             t = per_cap
         elif t < -per_cap:
@@ -68,7 +69,9 @@ def target_notionals(factors: Mapping[str, float], equity: Decimal, limits: Sizi
         total += abs(t)
     budget = max(0.0, float(limits.gross) * unit - float(held_gross))
     scale = budget / total if total > budget else 1.0
-    return {s: _cents_toward_zero(t * scale) for s, t in targets.items()}
+    if only is None:
+        return {s: _cents_toward_zero(t * scale) for s, t in targets.items()}
+    return {s: _cents_toward_zero(t * scale) for s, t in targets.items() if s in only}
 
 
 def _cents_toward_zero(value: float) -> Decimal:

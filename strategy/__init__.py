@@ -2,7 +2,8 @@
 and risk scaling, as a batch over a history, a per-symbol stream and a
 many-symbol panel.
 
-- ``compute_factors(df, params=None)``: every bar of a history at once.
+- ``compute_factors(df, params=None)``: every bar of a history at once
+  (``target_factors``: only the target factor, for a backtest).
 - ``FactorStream(params=None).update(bar)``: one symbol, bar by bar.
 - ``FactorPanel(symbols, params=None).update({symbol: bar})``: many symbols per cycle.
 
@@ -26,14 +27,15 @@ __all__ = [
     "PanelRow",
     "StrategyParams",
     "compute_factors",
+    "target_factors",
     "warmup_bars",
 ]
 
 
 def __getattr__(name: str):
     # The batch pipeline needs pandas, which the live engine does not: imported when first used.
-    if name == "compute_factors":
-        from .batch import compute_factors
+    if name in ("compute_factors", "target_factors"):
+        from . import batch
 
-        return compute_factors
+        return getattr(batch, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

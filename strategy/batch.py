@@ -219,12 +219,7 @@ def compute_factors(df: pd.DataFrame, params: StrategyParams | Mapping | None = 
     series = factor_series(df, p)
     n = len(df)
     hidden = min(n, p.lookback_long - 1)
-    final = np.where(np.isfinite(series["final_factor"]), series["final_factor"], 0.0)
-    final[:hidden] = _NAN
-    target, threshold, changed = change_threshold_filter(
-        final, p.change_threshold_window, p.change_threshold_mult
-    )
-    series.update(final_factor=final, target_factor=target, change_threshold=threshold)
+    changed = _targets(series, p, hidden)
     # one Fortran-ordered block: pandas takes it as its own storage without a copy
     table = np.empty((n, len(FLOAT_KEYS)), order="F")
     for j, name in enumerate(FLOAT_KEYS):
@@ -235,3 +230,25 @@ def compute_factors(df: pd.DataFrame, params: StrategyParams | Mapping | None = 
     frame["target_changed"] = pd.arrays.BooleanArray(changed, np.arange(n) < hidden)
     frame["bars_seen"] = np.arange(1, n + 1)
     return frame
+
+
+def _targets(series: dict[str, np.ndarray], p: StrategyParams, hidden: int) -> np.ndarray:
+    """The reported final factor and the change-threshold filter on it, into ``series``
+    (``final_factor``, ``target_factor``, ``change_threshold``); returns where the target moved."""
+    final = np.where(np.isfinite(series["final_factor"]), series["final_factor"], 0.0)
+    final[:hidden] = _NAN
+    target, threshold, changed = change_threshold_filter(
+        final, p.change_threshold_window, p.change_threshold_mult
+    )
+    series.update(final_factor=final, target_factor=target, change_threshold=threshold)
+    return changed
+
+
+def target_factors(df: pd.DataFrame, params: StrategyParams | Mapping | None = None) -> np.ndarray:
+    """``compute_factors(df, params)["target_factor"]`` alone, without building the other columns:
+    what a backtest trades on."""
+    p = resolve_params(params)
+    check_frame(df)
+    series = factor_series(df, p)
+    _targets(series, p, min(len(df), p.lookback_long - 1))
+    return series["target_factor"]

@@ -3,9 +3,10 @@
     trifactor sweep grid.yaml [--out DIR] [--workers N] [--scheduler tcp://host:8786] [--top N]
 
 By default a LocalCluster on this machine's cores; `--scheduler` uses a running cluster, whose
-workers need only the package and the data. Results: a ranked table, a plotext heatmap of the
-grid's two `heatmap` keys, and `runs.csv` with every run. Started again, a sweep skips the runs
-already in `runs.csv`.
+workers need only the package and the data. A grid with `shards` runs each combination on each
+group of its symbols (a book of its own). Results: a ranked table (a row per run: combination
+and shard), a plotext heatmap of the grid's two `heatmap` keys, and `runs.csv` with every run.
+Started again, a sweep skips the runs already in `runs.csv`.
 """
 from __future__ import annotations
 
@@ -80,18 +81,20 @@ def print_ranked(grid, rows: dict, top: int) -> None:
     table.add_column("#", justify="right")
     for name in grid.params:
         table.add_column(name, justify="right")
+    if grid.shards:
+        table.add_column("symbols")
     for name in ("total_return", "sharpe", "sortino", "max_drawdown", "trades"):
         table.add_column(name, justify="right")
     for n, row in enumerate(ranked(grid, rows)[:top], 1):
         params = json.loads(row["params"])
-        table.add_row(str(n), *(str(params[k]) for k in grid.params),
+        table.add_row(str(n), *(str(params[k]) for k in grid.params), *([row["symbols"]] if grid.shards else []),
                       *(_value(k, row[k]) for k in ("total_return", "sharpe", "sortino", "max_drawdown")),
                       str(int(float(row["trades"]))))
     Console().print(table)
 
 
 def heatmap_cells(grid, rows: dict) -> tuple[list, list, list[list[float | None]]]:
-    """Mean of the ranking figure for each pair of the two heatmap keys (over the other keys)."""
+    """Mean of the ranking figure for each pair of the two heatmap keys (over the other keys and the shards)."""
     x_key, y_key = grid.heatmap
     xs, ys = grid.params[x_key], grid.params[y_key]
     sums: dict[tuple, list[float]] = {}

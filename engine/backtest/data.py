@@ -14,6 +14,7 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,23 @@ from engine.feeds.sim import first_live_bar
 from engine.feeds.sim_market import SimMarket
 from engine.feeds.sim_specs import spec_for
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 FIELDS = ("open", "high", "low", "close", "volume", "taker_buy_volume", "funding_rate")
 MINUTE_NS = 60_000_000_000
+
+
+class DecimalPrices(dict):
+    """Each price's Decimal as the engine makes it from a bar's close, `Decimal(repr(close))`,
+    made once per distinct price: a history repeats its prices (they sit on the tick grid).
+    Past KEPT prices it starts afresh, so many symbols over a long history stay small."""
+
+    KEPT = 250_000  # some 45 MB
+
+    def __missing__(self, price: float) -> Decimal:
+        if len(self) >= self.KEPT:
+            self.clear()
+        exact = self[price] = Decimal(repr(price))
+        return exact
 
 
 class DataError(Exception):
@@ -46,7 +62,7 @@ class MarketData:
         return int(np.count_nonzero(~np.isnan(self.fields["close"])))
 
     def time(self, i: int) -> datetime:
-        return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=int(self.times[i]) // 1000)
+        return EPOCH + timedelta(microseconds=int(self.times[i]) // 1000)
 
     def frame(self, j: int) -> pd.DataFrame:
         """One symbol's bars as the strategy's batch pipeline takes them."""

@@ -1,8 +1,9 @@
 """The strategy's targets for a whole history at once, from the batch pipeline.
 
 `strategy.compute_factors` equals the streaming pipeline the engine runs bit for bit (the
-strategy's parity tests), so the targets here are the ones the engine would act on. A symbol
-is ready once it has seen the strategy's warm-up bars, as the engine's StrategyRunner counts.
+strategy's parity tests), so the targets here are the ones the engine would act on; its target
+column alone is `strategy.target_factors`. A symbol is ready once it has seen the strategy's
+warm-up bars, as the engine's StrategyRunner counts.
 """
 from __future__ import annotations
 
@@ -28,10 +29,10 @@ def compute_targets(data: MarketData, params: dict, progress: Callable[[int], No
     for j in range(len(data.symbols)):
         frame = data.frame(j)
         rows = np.flatnonzero(~np.isnan(data.fields["close"][:, j]))
-        out = strategy.compute_factors(frame, params)
-        ready = out["bars_seen"].to_numpy() >= warmup
-        target[rows[ready], j] = out["target_factor"].to_numpy()[ready]
-        del out, frame
+        wanted = strategy.target_factors(frame, params)
+        ready = np.arange(1, len(rows) + 1) >= warmup  # bars seen, as compute_factors counts them
+        target[rows[ready], j] = wanted[ready]
+        del wanted, frame
         if progress is not None:
             progress(len(rows))
     return Targets(target, warmup)

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import math
 from datetime import date
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
-from engine.backtest.data import MINUTE_NS, MarketData
+from engine.backtest.data import MINUTE_NS, DecimalPrices, MarketData
 from engine.backtest.factors import Targets
+from engine.model import Fill
 
 DAY_NS = 86_400 * 1_000_000_000
 HOUR_NS = 3_600 * 1_000_000_000
@@ -38,8 +38,13 @@ FILTER_FROM_SYMBOLS = 24
 
 
 class QuietScreen:
-    def __init__(self, engine, book, data: MarketData, targets: Targets) -> None:
-        self.engine, self.book, self.data = engine, book, data
+    def __init__(self, engine, book, data: MarketData, targets: Targets, exact: DecimalPrices,
+                 fills: list[tuple[int, Fill]]) -> None:
+        """`fills`: every fill of the run so far, as the run records them (the book starts flat)."""
+        self.engine, self.book, self.data, self.exact = engine, book, data, exact
+        self._fills, self._fills_read = fills, 0
+        self.q = np.zeros(len(data.symbols))  # each symbol's quantity held, in floats
+        self._cost = np.zeros(len(data.symbols))  # and its position's cost
         close = data.fields["close"]
         # Each symbol's latest price at each minute, 0 before its first bar (prices are positive).
         self.prices = pd.DataFrame(close).ffill().fillna(0.0).to_numpy()
@@ -92,16 +97,17 @@ class QuietScreen:
 
     def _read_book(self) -> None:
         portfolio, breakers = self.book.portfolio, self.book.breakers
-        column = self.column
-        q = np.zeros(len(self.symbols))
-        cost = 0.0  # in floats: the margins are far wider than the rounding of a hundred terms
-        for symbol, pos in portfolio.positions.items():
-            if pos.quantity:
-                q[column[symbol]] = float(pos.quantity)
-                cost += float(pos.cost)
-        self.q = q
-        self.holding = bool(q.any())
-        self.cash = float(portfolio.capital + portfolio.realized - portfolio.fees + portfolio.funding) - cost
+        # A position changes only by a fill: only the symbols filled since the last read are read again.
+        fills, positions, column = self._fills, portfolio.positions, self.column
+        for symbol in {fill.symbol for _, fill in fills[self._fills_read:]}:
+            pos = positions[symbol]
+            self.q[column[symbol]] = float(pos.quantity)
+            self._cost[column[symbol]] = float(pos.cost) if pos.quantity else 0.0
+        self._fills_read = len(fills)
+        self.holding = bool(self.q.any())
+        # In floats: the margins are far wider than the rounding of a hundred terms.
+        self.cash = (float(portfolio.capital + portfolio.realized - portfolio.fees + portfolio.funding)
+                     - float(self._cost.sum()))
         # Flat, equity is a constant, known exactly; holding, it moves with the prices (floats above).
         self.equity = None if self.holding else portfolio.equity
         self.peak = float(breakers.peak) if breakers.peak is not None else None
@@ -259,9 +265,9 @@ class QuietScreen:
     def refresh_prices(self, i: int) -> None:
         """The latest price and funding rate of every symbol as of minute `i` (the skipped minutes' bars)."""
         prices, rates, last = self.engine._prices, self.engine._funding_rates, self.engine.feed.last
-        row, rate_row = self.prices[i].tolist(), self.funding_ff[i].tolist()
+        row, rate_row, exact = self.prices[i].tolist(), self.funding_ff[i].tolist(), self.exact
         for symbol, price, rate in zip(self.symbols, row, rate_row):
             if price > 0:  # the symbol has had a bar
-                prices[symbol] = Decimal(repr(price))
+                prices[symbol] = exact[price]
                 rates[symbol] = rate
                 last[symbol] = price

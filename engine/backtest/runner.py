@@ -22,7 +22,9 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Callable
 
-from engine.backtest.data import MarketData
+import numpy as np
+
+from engine.backtest.data import DecimalPrices, MarketData
 from engine.backtest.factors import Targets
 from engine.backtest.quiet import QuietScreen
 from engine.config import Config
@@ -103,8 +105,16 @@ class _NoPollSelector(selectors.DefaultSelector):
 
 def run(config: Config, data: MarketData, targets: Targets, *, skip_quiet: bool = True,
         progress: Callable[[int], None] | None = None) -> RunOutcome:
+    outcome: list[RunOutcome] = []
+
+    async def simulate() -> None:
+        # Not the task's result: the runner's SIGINT handler holds the task, and restoring the
+        # handler formats its repr, with the result's and so every fill's (seconds on long runs).
+        outcome.append(await _simulate(config, data, targets, skip_quiet, progress))
+
     with asyncio.Runner(loop_factory=lambda: asyncio.SelectorEventLoop(_NoPollSelector())) as runner:
-        return runner.run(_simulate(config, data, targets, skip_quiet, progress))
+        runner.run(simulate())
+    return outcome[0]
 
 
 async def _simulate(config: Config, data: MarketData, targets: Targets, skip_quiet: bool,
@@ -128,9 +138,10 @@ async def _simulate(config: Config, data: MarketData, targets: Targets, skip_qui
     book.breakers.update(data.time(0), book.portfolio.equity)
 
     close, funding, target = data.fields["close"], data.fields["funding_rate"], targets.target
+    complete = ~np.isnan(close).any(axis=1)  # every symbol has a bar this minute
     prices, rates, last = engine._prices, engine._funding_rates, feed.last
-    screen = QuietScreen(engine, book, data, targets) if skip_quiet else None
-    column = {s: j for j, s in enumerate(symbols)}
+    exact = DecimalPrices()
+    screen = QuietScreen(engine, book, data, targets, exact, bus.recorded.fills) if skip_quiet else None
     stepped = 0
     minutes = len(data.times)
     behind = False  # minutes were skipped since the last step: their prices are not in the engine yet
@@ -150,30 +161,34 @@ async def _simulate(config: Config, data: MarketData, targets: Targets, skip_qui
                 behind = False
         # One row at a time: most minutes are skipped, and a row costs little next to the step.
         row, rate_row, target_row = close[i].tolist(), funding[i].tolist(), target[i].tolist()
-        factors: dict[str, float] = {}
-        for j, price in enumerate(row):
-            if price != price:
-                continue  # no bar for this symbol this minute
-            symbol = symbols[j]
-            prices[symbol] = Decimal(repr(price))
-            rates[symbol] = rate_row[j]
-            last[symbol] = price
-            wanted = target_row[j]
-            if wanted == wanted:
-                factors[symbol] = wanted
-        engine._market_time = data.time(i) + MINUTE
+        if complete[i]:
+            prices.update(zip(symbols, map(exact.__getitem__, row)))
+            rates.update(zip(symbols, rate_row))
+            last.update(zip(symbols, row))
+        else:
+            for j, price in enumerate(row):
+                if price == price:  # the symbol has a bar this minute
+                    symbol = symbols[j]
+                    prices[symbol] = exact[price]
+                    rates[symbol] = rate_row[j]
+                    last[symbol] = price
+        # A symbol without a bar has no target either (NaN).
+        factors = {symbol: wanted for symbol, wanted in zip(symbols, target_row) if wanted == wanted}
+        bar_open = data.time(i)
+        engine._market_time = bar_open + MINUTE
         bus.minute = i
         may_trade = screen.candidates(i) if screen is not None else None
         trades_before = book.portfolio.trade_count
-        equity = await engine._book_minute(book, data.time(i))
+        equity = await engine._book_minute(book, bar_open)
         # A tripped breaker flattens in a task of its own; the live engine's is done within the
         # minute, before anything else of the book changes, and so is this one.
         await engine._operator.flattens_finished()
-        notionals = engine._targets(book, factors, equity)
+        only = None
         if may_trade is not None and book.portfolio.trade_count == trades_before and not screen.funding_time[i]:
             # The screen's bound holds (no funding, no flatten since): a symbol it rules out would only
-            # be planned to do nothing, so the engine is not asked to plan it.
-            notionals = {s: t for s, t in notionals.items() if may_trade[column[s]]}
+            # be planned to do nothing, so the engine is neither asked for its target nor to plan it.
+            only = {symbols[j] for j in np.flatnonzero(may_trade).tolist()}
+        notionals = engine._targets(book, factors, equity, only)
         await engine._rebalance_all(book, notionals, factors)
         stepped += 1
         if screen is not None:

@@ -10,6 +10,8 @@
       max_total_risk_exposure: [0.1, 0.2, 0.3]
       risk.rebalance_band_usd: [10, 20, 40]
     samples: 6                # optional: this many combinations drawn at random (seeded), not all
+    shards: 2                 # optional: the symbols split into this many groups, each backtested
+                              # as a book of its own (one task per combination and shard)
     sample_seed: 1
     rank_by: sharpe           # a summary figure
     heatmap: [max_total_risk_exposure, risk.rebalance_band_usd]
@@ -33,7 +35,7 @@ from engine import config as config_mod
 RANKABLE = ("total_return", "annual_return", "sharpe", "sortino", "max_drawdown", "win_rate", "final_equity",
             "fees", "turnover", "trades")
 KEYS = {"market", "data", "seed", "bars", "symbols", "from", "to", "config", "grid", "samples", "sample_seed",
-        "rank_by", "heatmap"}
+        "rank_by", "heatmap", "shards"}
 
 
 class GridError(config_mod.ConfigError):
@@ -55,6 +57,12 @@ class Grid:
     rank_by: str = "sharpe"
     heatmap: tuple[str, str] | None = None
     runs: list[dict] = field(default_factory=list)  # the combinations, each {dotted key: value}
+    shards: list[list[str]] | None = None  # the symbols' groups, each a backtest of its own; None: all at once
+
+    @property
+    def tasks(self) -> list[tuple[dict, list[str] | None]]:
+        """One backtest per combination and shard: (parameters, its symbols or None for the grid's)."""
+        return [(params, shard) for params in self.runs for shard in (self.shards or [None])]
 
 
 def nested(flat: dict) -> dict:
@@ -69,8 +77,21 @@ def nested(flat: dict) -> dict:
     return out
 
 
-def run_key(params: dict) -> str:
-    return json.dumps(params, sort_keys=True)
+def run_key(params: dict, shard: list[str] | None = None) -> str:
+    if shard is None:
+        return json.dumps(params, sort_keys=True)
+    return json.dumps({"params": params, "symbols": shard}, sort_keys=True)
+
+
+def split(symbols: list[str], shards: int) -> list[list[str]]:
+    """`symbols` in `shards` groups of sizes differing by at most one, in their order."""
+    size, extra = divmod(len(symbols), shards)
+    out, start = [], 0
+    for n in range(shards):
+        end = start + size + (n < extra)
+        out.append(symbols[start:end])
+        start = end
+    return out
 
 
 def _time(value, where: str) -> datetime | None:
@@ -130,6 +151,13 @@ def load(path: Path) -> Grid:
         if not isinstance(samples, int) or samples < 1:
             raise GridError(f"{path}: `samples` must be a whole number of runs")
         combos = random.Random(raw.get("sample_seed", 1)).sample(combos, min(samples, len(combos)))
+    shards = raw.get("shards")
+    if shards is not None:
+        if not isinstance(shards, int) or isinstance(shards, bool) or shards < 1:
+            raise GridError(f"{path}: `shards` must be a whole number of symbol groups")
+        if not grid.symbols or shards > len(grid.symbols):
+            raise GridError(f"{path}: `shards` needs `symbols`, at least one per shard")
+        grid.shards = split(grid.symbols, shards)
     for combo in combos:
         try:
             config_mod.load(grid.config, nested(combo))

@@ -2,10 +2,12 @@
 breaker trip and the final equity equal a run that steps every minute."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from engine.backtest import runner
-from engine.backtest.data import sim_data
+from engine.backtest.data import DecimalPrices, sim_data
 from engine.backtest.factors import compute_targets
 from tests.engine.support import make_config
 
@@ -40,3 +42,12 @@ def test_skipping_quiet_minutes_changes_nothing(symbols, risk, caps):
     assert stepping.stepped == len(data.times) and skipping.stepped < len(data.times)
     assert len(stepping.recorded.fills) > 20
     assert _everything(skipping) == _everything(stepping)
+
+
+def test_prices_become_the_engines_own_decimals_and_their_cache_stays_small(monkeypatch):
+    monkeypatch.setattr(DecimalPrices, "KEPT", 3)
+    exact = DecimalPrices()
+    prices = [0.1, 2.5, 1e-05, 65000.1, 0.1, 2.5, 3.0]
+    made = [exact[p] for p in prices]
+    assert [str(d) for d in made] == [str(Decimal(repr(p))) for p in prices]  # value and exponent
+    assert len(exact) <= 3

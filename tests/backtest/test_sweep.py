@@ -7,7 +7,9 @@ import json
 import pytest
 import yaml
 
-from engine.sweep.grid import GridError, load
+from engine import config as config_mod
+from engine.backtest import job
+from engine.sweep.grid import GridError, load, nested, split
 from tui.cli import main
 
 GRID = {"market": "sim", "seed": 7, "bars": 1200, "symbols": ["BTCUSDT", "ETHUSDT"],
@@ -47,10 +49,41 @@ def test_a_sweep_runs_every_combination_then_resumes(tmp_path, monkeypatch, caps
     assert len(again) == 4 and again[0] == rows[0]
 
 
+def test_symbol_shards_are_runs_of_their_own_each_the_backtest_of_its_symbols(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
+    grid = _write(tmp_path, symbols=symbols, shards=2, grid={"risk.rebalance_band_usd": [5, 40]},
+                  heatmap=None)
+    out = tmp_path / "out"
+    assert main(["sweep", str(grid), "--workers", "1", "--out", str(out)]) == 0
+    assert "symbols" in capsys.readouterr().out
+    with (out / "runs.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted((json.loads(r["params"])["risk.rebalance_band_usd"], r["symbols"]) for r in rows) == [
+        (5, "BTCUSDT ETHUSDT"), (5, "SOLUSDT"), (40, "BTCUSDT ETHUSDT"), (40, "SOLUSDT")]
+    # A shard's run is the backtest of those symbols alone, with the combination's parameters.
+    row = next(r for r in rows if r["symbols"] == "SOLUSDT" and json.loads(r["params"])["risk.rebalance_band_usd"] == 5)
+    loaded = load(grid)
+    alone = job.run(job.Request(config_mod.load(loaded.config, nested({"risk.rebalance_band_usd": 5})), "sim",
+                                seed=GRID["seed"], bars=GRID["bars"], symbols=["SOLUSDT"]))
+    assert row["final_equity"] == alone.summary["final_equity"] and int(row["trades"]) == alone.summary["trades"]
+    # Started again, nothing runs again.
+    assert main(["sweep", str(grid), "--workers", "1", "--out", str(out)]) == 0
+    assert (out / "runs.csv").read_text().count("\n") == 5
+
+
+def test_shards_split_the_symbols_evenly_in_order():
+    assert split(["A", "B", "C", "D", "E"], 2) == [["A", "B", "C"], ["D", "E"]]
+    assert split(["A", "B"], 2) == [["A"], ["B"]]
+
+
 def test_a_grid_naming_an_unknown_parameter_fails_before_anything_runs(tmp_path):
     grid = _write(tmp_path, grid={"risk.max_drawdwn": [0.1, 0.2]}, heatmap=None)
     with pytest.raises(GridError, match=r"grid.yaml: grid: unknown key `risk.max_drawdwn`"):
         load(grid)
     grid = _write(tmp_path, heatmap=["leverage", "risk.rebalance_band_usd"])
     with pytest.raises(GridError, match="`heatmap` must name two keys of `grid`"):
+        load(grid)
+    grid = _write(tmp_path, shards=3)
+    with pytest.raises(GridError, match="`shards` needs `symbols`, at least one per shard"):
         load(grid)

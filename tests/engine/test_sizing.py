@@ -35,6 +35,14 @@ def test_positions_not_traded_use_up_the_gross_budget():
     assert sum(targets.values()) == D(500)
 
 
+def test_only_some_symbols_get_the_targets_all_of_them_would_with_the_budget_still_shared():
+    factors = {f"S{i}": (0.02 if i % 3 else -0.013) for i in range(40)}
+    every = target_notionals(factors, D(10000), LIMITS, held_gross=D(700))
+    some = target_notionals(factors, D(10000), LIMITS, held_gross=D(700), only={"S3", "S4", "X"})
+    assert some == {"S3": every["S3"], "S4": every["S4"]} and every["S3"] != D(-65)  # scaled by the gross cap
+    assert target_notionals(factors, D(0), LIMITS, only={"S1"}) == {"S1": D(0)}
+
+
 def test_no_equity_means_no_exposure():
     assert target_notionals({"A": 1.0}, D(0), LIMITS) == {"A": D(0)}
     assert target_notionals({"A": float("nan")}, D(10000), LIMITS) == {"A": D(0)}

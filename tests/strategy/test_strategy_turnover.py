@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from _strategy_helpers import assert_identical
 from _strategy_hypothesis import examples
 
-from strategy import compute_factors
+from strategy import compute_factors, target_factors
 from strategy.turnover import ChangeThreshold, change_threshold_filter
 
 
@@ -76,6 +76,14 @@ def test_batch_target_follows_final_factor(market):
     assert (target[1:][held.to_numpy()[1:]] == target[:-1][held.to_numpy()[1:]]).all()
     assert (target[~held.to_numpy()] == final[~held.to_numpy()]).all()
     assert isinstance(out["target_changed"].dtype, pd.BooleanDtype)
+
+
+def test_target_factors_alone_are_the_batch_target_column(market):
+    for params in (None, {"change_threshold_mult": 0.0}, {"change_threshold_mult": 3.0, "change_threshold_window": 10}):
+        alone = target_factors(market, params)
+        column = compute_factors(market, params)["target_factor"].to_numpy()
+        assert_identical(alone, column, "target_factor")
+        assert np.isnan(alone[:239]).all() and not np.isnan(alone[239:]).any()
 
 
 def test_mult_and_window_come_from_params(market):
