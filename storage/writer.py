@@ -21,7 +21,7 @@ from typing import Callable
 from storage.backend import Backend
 from storage.errors import StoreConflict, Unavailable
 from storage.journal import Journal
-from storage.rows import Row, revive
+from storage.rows import Row, journal_values, revive
 
 log = logging.getLogger(__name__)
 REPLAY_CHUNK_ROWS = 5000
@@ -35,7 +35,7 @@ class WriterState:
 
 
 def encode_rows(rows: list[Row]) -> list[list]:
-    return [[kind, values] for kind, values in rows]
+    return [[kind, journal_values(kind, values)] for kind, values in rows]
 
 
 def decode_rows(record: list) -> list[Row]:

@@ -8,6 +8,7 @@ import pytest
 from engine.events import EventBus
 from engine.model import Side
 from storage import StoreError, status_report
+from storage.migrations import LATEST_VERSION
 from tests.storage import db, factories as f
 from tests.storage.db import NO_SECRETS
 
@@ -76,5 +77,5 @@ async def test_report_takes_the_latest_equity_by_market_time_and_counts_the_trad
 
 def test_report_of_a_store_before_instances_asks_for_an_upgrade(backend):
     db.create_at_version(backend.url, 1)
-    with pytest.raises(StoreError, match="schema version 1, expected 2: run `trifactor db upgrade`"):
+    with pytest.raises(StoreError, match=f"schema version 1, expected {LATEST_VERSION}: run `trifactor db upgrade`"):
         status_report(backend.url, NO_SECRETS)
