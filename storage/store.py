@@ -469,6 +469,9 @@ class Store:
     async def signal_history(self, symbol: str, n: int) -> list[SignalRecord]:
         return await self._in_reader(reads.signal_history, symbol, n, self.instance)
 
+    async def latest_signals(self) -> list[SignalRecord]:
+        return await self._in_reader(reads.latest_signals, self.instance)
+
     async def recent_audit(self, n: int) -> list[AuditRecord]:
         return await self._in_reader(reads.recent_audit, n, self.instance)
 
