@@ -158,6 +158,18 @@ def signal_history(backend: Backend, symbol: str, n: int, instance: str = DEFAUL
     return out[-n:] if n > 0 else []
 
 
+def chart_history(backend: Backend, n: int, instance: str = DEFAULT_INSTANCE
+                  ) -> dict[str, list[tuple[datetime, float | None, float | None]]]:
+    """Every symbol's (time, price, final factor) over the newest n packed minutes, oldest first."""
+    out: dict[str, dict[datetime, tuple]] = {}
+    for ts, data in reversed(backend.query(SIGNAL_MINUTES, (instance, int(n)))):
+        minute = Minute(bytes(data))
+        at = to_utc(ts)
+        for symbol, price, final in zip(minute.symbols, minute.column("price"), minute.column("final_factor")):
+            out.setdefault(symbol, {})[at] = (at, price, final)
+    return {symbol: list(points.values()) for symbol, points in out.items()}
+
+
 def latest_signals(backend: Backend, instance: str = DEFAULT_INSTANCE) -> list[SignalRecord]:
     """Every symbol's signal in the newest stored minute (all of its parts), by symbol."""
     rows = backend.query(SIGNAL_MINUTES, (instance, 1))

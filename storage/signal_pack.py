@@ -48,9 +48,14 @@ def _components(c: Mapping[str, Any]) -> tuple:
         return tuple(c.get(name) for name in COMPONENT_COLUMNS)
 
 
-def _shuffled(matrix: np.ndarray) -> bytes:
-    """Column-major float64 bytes, regrouped: byte 0 of every value, then byte 1, ..."""
-    return np.ascontiguousarray(matrix.T).view(np.uint8).reshape(-1, 8).T.tobytes()
+def shuffled(matrix: np.ndarray) -> bytes:
+    """Column-major bytes, regrouped: byte 0 of every value, then byte 1, ..."""
+    return np.ascontiguousarray(matrix.T).view(np.uint8).reshape(-1, matrix.itemsize).T.tobytes()
+
+
+def compress(data: bytes) -> bytes:
+    packer = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, 8, zlib.Z_RLE)
+    return packer.compress(data) + packer.flush()
 
 
 def _unshuffled(data: bytes, symbols: int, columns: int) -> np.ndarray:
@@ -60,6 +65,17 @@ def _unshuffled(data: bytes, symbols: int, columns: int) -> np.ndarray:
 
 def pack_minute(updates: Sequence[SignalUpdate]) -> bytes:
     """The minute's updates (one per symbol, same timestamp) as one compressed value."""
+    header = json.dumps({
+        "format": FORMAT, "columns": COLUMNS, "symbols": [u.symbol for u in updates],
+        "status": [u.status for u in updates],
+        "target_notional": [None if u.target_notional is None else str(u.target_notional) for u in updates],
+        "current_notional": [None if u.current_notional is None else str(u.current_notional) for u in updates],
+    }, separators=(",", ":")).encode()
+    return compress(_HEADER.pack(len(header)) + header + shuffled(float_matrix(updates)))
+
+
+def float_matrix(updates: Sequence[SignalUpdate]) -> np.ndarray:
+    """(symbols x COLUMNS) float64: the updates' own floats, then their components, NaN where missing."""
     n = len(updates)
     empty = (math.nan,) * len(COMPONENT_COLUMNS)
     comps = np.array([_components(u.components) if u.components else empty for u in updates], dtype=np.float64
@@ -72,14 +88,7 @@ def pack_minute(updates: Sequence[SignalUpdate]) -> bytes:
         matrix[warming, _FINAL] = np.fromiter((u.final_factor for u in updates), np.float64, n)[warming]
         matrix[warming, _TARGET] = np.fromiter((u.target_factor for u in updates), np.float64, n)[warming]
     matrix[~np.isfinite(matrix)] = np.nan  # stored as missing, as MariaDB's DOUBLE columns require
-    header = json.dumps({
-        "format": FORMAT, "columns": COLUMNS, "symbols": [u.symbol for u in updates],
-        "status": [u.status for u in updates],
-        "target_notional": [None if u.target_notional is None else str(u.target_notional) for u in updates],
-        "current_notional": [None if u.current_notional is None else str(u.current_notional) for u in updates],
-    }, separators=(",", ":")).encode()
-    packer = zlib.compressobj(1, zlib.DEFLATED, zlib.MAX_WBITS, 8, zlib.Z_RLE)
-    return packer.compress(_HEADER.pack(len(header)) + header + _shuffled(matrix)) + packer.flush()
+    return matrix
 
 
 class Minute:
@@ -98,6 +107,11 @@ class Minute:
         self._current: list[str | None] = header["current_notional"]
         self.matrix = _unshuffled(data[_HEADER.size + size:], len(self.symbols), len(self.columns))
         self.index = {s: i for i, s in enumerate(self.symbols)}
+
+    def column(self, name: str) -> list[float | None]:
+        """One value of every symbol, in `symbols` order."""
+        j = self.columns.index(name)
+        return [None if math.isnan(v) else v for v in self.matrix[:, j].tolist()]
 
     def values(self, i: int) -> dict[str, Any]:
         """Symbol i's stored values by column name, as the signals table's columns hold them."""

@@ -469,6 +469,9 @@ class Store:
     async def signal_history(self, symbol: str, n: int) -> list[SignalRecord]:
         return await self._in_reader(reads.signal_history, symbol, n, self.instance)
 
+    async def chart_history(self, n: int) -> dict[str, list[tuple[datetime, float | None, float | None]]]:
+        return await self._in_reader(reads.chart_history, n, self.instance)
+
     async def latest_signals(self) -> list[SignalRecord]:
         return await self._in_reader(reads.latest_signals, self.instance)
 

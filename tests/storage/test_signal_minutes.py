@@ -120,3 +120,15 @@ async def test_a_minute_written_in_two_parts_keeps_both(store, backend):
     assert db.count(backend.url, "signal_minutes") == 2
     assert [r.final_factor for r in await store.latest_signals()] == [0.1, 0.2]
     assert [r.final_factor for r in await store.signal_history("ETHUSDT", 5)] == [0.2]
+
+
+async def test_the_chart_history_comes_from_the_packed_minutes(store, backend):
+    bus = EventBus()
+    store.attach(bus)
+    for m in range(5):
+        bus.publish(f.signal("BTCUSDT", m, 0.1 * m))
+        bus.publish(f.signal("ETHUSDT", m, -0.1, warming=m < 2))
+    await store.flush()
+    chart = await store.chart_history(3)
+    assert chart["BTCUSDT"] == [(f.at(m), 100.0 + m, 0.1 * m) for m in (2, 3, 4)]
+    assert [ts for ts, _, _ in chart["ETHUSDT"]] == [f.at(m) for m in (2, 3, 4)]
