@@ -359,8 +359,11 @@ def layout_rows(layout: str, minute: list[SignalUpdate]) -> list:
         return [("signal", {**values, "instance": "default"}) for u in minute for _, values in signals_table_rows(u)]
     if layout == "signal_minutes":
         return [("signal_minute", {**values, "instance": "default"}) for _, values in signal_batch_rows(minute)]
-    return [{"instance": "default", "timestamp": utc_naive(u.ts), "symbol": u.symbol, "data": pack_minute([u])}
-            for u in minute]
+    # The same floats and notionals per symbol, without the minute's header of names.
+    floats = float_matrix(minute)
+    return [{"instance": "default", "timestamp": utc_naive(u.ts), "symbol": u.symbol,
+             "data": compress(shuffled(floats[i:i + 1]) + f"{u.target_notional}|{u.current_notional}".encode())}
+            for i, u in enumerate(minute)]
 
 
 def write_layout(backend, layout: str, minutes: list[list[SignalUpdate]], count: int) -> float:
