@@ -5,6 +5,7 @@ import pytest
 from engine.events import EventBus
 from engine.model import Mode
 from storage.reads import INDEXED_READS
+from storage.rows import rows_for_events
 from tests.storage import db, factories as f
 
 EXPECTED_INDEX = {
@@ -45,7 +46,9 @@ async def filled(store, backend):
     legacy = [("signal", {"instance": "default", "timestamp": f.at(minute - 100).replace(tzinfo=None), "symbol": s,
                           "final_factor": 0.1, "status": "active"})
               for minute in range(40) for s in symbols]
-    db.with_backend(backend.url, lambda b: b.write(legacy))
+    # A realistic number of packed minutes for a read of the newest 500.
+    packed = rows_for_events([f.signal(s, minute) for minute in range(40, 1000) for s in symbols[:2]], "default")
+    db.with_backend(backend.url, lambda b: b.write(legacy + packed))
     tables = ", ".join(sorted({t for t, _ in EXPECTED_INDEX.values()}))
     if backend.name == "sqlite":
         db.execute(backend.url, "ANALYZE")
