@@ -12,6 +12,11 @@ Run from the repository root:  python benchmarks/storage.py [--bars N] [--days N
     median over rounds, so drift on a busy machine hits all of them alike.
 (c) the desk's and `trifactor status`'s reads on N days of 1-minute data for 50 symbols
     (--days 365 builds the full year; that takes a while and some disk)
+(d) signals on disk: bytes per signal (one symbol, one bar) including indexes, and the growth
+    per day at 500 symbols, for real minutes of the engine (500 symbols on the simulated
+    market) written --layout-minutes times: the signals table's own rows (the layout before
+    packing), one packed value per symbol and bar, and one packed row per minute (what ships).
+    A float32 packing is sized too (lossy: it is not stored).
 
 MariaDB is root@127.0.0.1:3306 (or the server's socket); scratch databases are made and dropped.
 """
@@ -27,9 +32,12 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # this file is itself called storage.py: the package must win the import
@@ -44,7 +52,12 @@ from engine.wiring import venue_factory_for  # noqa: E402
 from storage import open_store, reads  # noqa: E402
 from storage.backend import make_backend  # noqa: E402
 from storage.migrations.v0001_initial import DETAIL_COLUMNS, FACTOR_COLUMNS  # noqa: E402
+from storage.codec import ts_text, utc_naive  # noqa: E402
+from storage.ddl import Table, col  # noqa: E402
+from storage.mysql_literals import literal  # noqa: E402
+from storage.rows import signal_batch_rows, signals_table_rows  # noqa: E402
 from storage.schema import migrate  # noqa: E402
+from storage.signal_pack import compress, float_matrix, pack_minute, shuffled  # noqa: E402
 from storage.url import parse_url  # noqa: E402
 from tests.storage.mariadb import Server, drop_database, find_server, fresh_database  # noqa: E402
 
@@ -240,6 +253,8 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=40, help="bars of 500 signals in (a), live minutes in (b)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of (b)")
     parser.add_argument("--days", type=int, default=7, help="days of 1-minute data for 50 symbols in (c)")
+    parser.add_argument("--layout-minutes", type=int, default=1000, help="minutes of 500 signals in (d)")
+    parser.add_argument("--only-layout", action="store_true", help="run (d) alone")
     parser.add_argument("--no-mysql", action="store_true", help="SQLite only")
     args = parser.parse_args()
     found = None if args.no_mysql else find_server()
@@ -255,6 +270,9 @@ def main() -> None:
 
 def run(args, tmp: Path, server: Server | None) -> None:
     kinds = targets(tmp, server)
+    if args.only_layout:
+        signal_layouts(args, tmp, kinds)
+        return
 
     print(f"(a) sustained writes: {args.bars} bars x {SYMBOLS} symbols' signals "
           f"({len(FACTOR_COLUMNS + DETAIL_COLUMNS) + 10} columns a row)")
@@ -304,6 +322,129 @@ def run(args, tmp: Path, server: Server | None) -> None:
         print(f"    {t.name:<8} {rows:,} rows built in {build:,.1f} s ({rows / build:,.0f} rows/s)")
         for name, seconds in timings.items():
             print(f"        {name:<28} {ms(seconds)}")
+    print()
+    signal_layouts(args, tmp, kinds)
+
+
+
+# -- (d) signals on disk ---------------------------------------------------------------------------
+PER_SYMBOL = Table("signal_blobs", (col("instance", "varchar", 32, null=False), col("timestamp", "ts", null=False),
+                                    col("symbol", "varchar", 32, null=False), col("data", "blob", null=False)),
+                   unique=(("signal_blobs_key", ("instance", "symbol", "timestamp")),),
+                   indexes=(("signal_blobs_time", ("instance", "timestamp")),))
+LAYOUT_TABLES = {"signals": "signals table rows (before)", "signal_blobs": "a packed value per symbol and bar",
+                 "signal_minutes": "a packed row per minute (ships)"}
+
+
+async def capture_minutes(minutes: int) -> list[list[SignalUpdate]]:
+    """The engine's own signals: 500 symbols on the simulated market, `minutes` live minutes."""
+    config = engine_config()
+    bus = EventBus()
+    sub = bus.subscribe("capture", maxsize=10 ** 7, coalesce=False)
+    feed = SimFeed(config, paced=False)
+    engine: Engine | None = None
+    engine = Engine(config, feed=feed, venue_factory=venue_factory_for(config, SECRETS, feed,
+                                                                       lambda: engine.market_time()),
+                    bus=bus, secrets=SECRETS, store=None)
+    await engine.run(max_bars=minutes)
+    by_minute: dict[datetime, list[SignalUpdate]] = {}
+    for e in sub.drain(10 ** 8):
+        if isinstance(e, SignalUpdate):
+            by_minute.setdefault(e.ts, []).append(replace(e, components=dict(e.components or {})))
+    return [by_minute[ts] for ts in sorted(by_minute) if len(by_minute[ts]) == SYMBOLS]
+
+
+def layout_rows(layout: str, minute: list[SignalUpdate]) -> list:
+    if layout == "signals":
+        return [("signal", {**values, "instance": "default"}) for u in minute for _, values in signals_table_rows(u)]
+    if layout == "signal_minutes":
+        return [("signal_minute", {**values, "instance": "default"}) for _, values in signal_batch_rows(minute)]
+    # The same floats and notionals per symbol, without the minute's header of names.
+    floats = float_matrix(minute)
+    return [{"instance": "default", "timestamp": utc_naive(u.ts), "symbol": u.symbol,
+             "data": compress(shuffled(floats[i:i + 1]) + f"{u.target_notional}|{u.current_notional}".encode())}
+            for i, u in enumerate(minute)]
+
+
+def write_layout(backend, layout: str, minutes: list[list[SignalUpdate]], count: int) -> float:
+    """Write `count` minutes (the captured ones over and over, a minute later each time); CPU s/minute."""
+    cpu = 0.0
+    for m in range(count):
+        source = minutes[m % len(minutes)]
+        ts = T0 + timedelta(minutes=m)
+        start = time.process_time()
+        rows = layout_rows(layout, [replace(u, ts=ts) for u in source])
+        if layout == "signal_blobs":
+            insert_plain(backend, PER_SYMBOL, rows)
+        else:
+            backend.write(rows)
+        cpu += time.process_time() - start
+    return cpu / count
+
+
+def insert_plain(backend, table: Table, rows: list[dict]) -> None:
+    """Rows for a table of this benchmark alone (no write spec): one multi-row insert."""
+    names = [c.name for c in table.columns]
+    if backend.dialect == "sqlite":
+        backend.conn.execute("BEGIN")
+        backend.conn.executemany(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                                 [[ts_text(r[n]) if n == "timestamp" else r[n] for n in names] for r in rows])
+        backend.conn.execute("COMMIT")
+        return
+    values = ",".join("(" + ",".join(literal(r[n]) for n in names) + ")" for r in rows)
+    backend.execute(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {values}")
+
+
+def disk_bytes(backend, url: str, table: str) -> int:
+    """The table's bytes on disk with its indexes: SQLite's pages, InnoDB's tablespace file."""
+    if backend.dialect == "sqlite":
+        names = [table] + [r[0] for r in backend.query("SELECT name FROM sqlite_master WHERE type = 'index' "
+                                                        "AND tbl_name = ?", (table,))]
+        marks = ", ".join("?" for _ in names)
+        return int(backend.query(f"SELECT SUM(pgsize) FROM dbstat WHERE name IN ({marks})", tuple(names))[0][0] or 0)
+    database = parse_url(url).database
+    rows = backend.query("SELECT FILE_SIZE FROM information_schema.INNODB_SYS_TABLESPACES WHERE NAME = ?",
+                         (f"{database}/{table}",))
+    return int(rows[0][0])
+
+
+def signal_layouts(args, tmp: Path, kinds) -> None:
+    captured = asyncio.run(capture_minutes(min(60, args.layout_minutes)))
+    print(f"(d) signals on disk: {len(captured)} real minutes of {SYMBOLS} symbols, written as "
+          f"{args.layout_minutes} minutes ({args.layout_minutes * SYMBOLS:,} signals); bytes per signal with indexes")
+    f64 = statistics.mean(len(pack_minute(m)) for m in captured) / SYMBOLS
+    print(f"    packed value alone, float64 (exact): {f64:6.1f} B a signal")
+    print(f"    packed value alone, float32 (lossy, not stored): {float32_bytes(captured):6.1f} B a signal")
+    for make in kinds:
+        for layout, label in LAYOUT_TABLES.items():
+            t = make(f"d-{uuid.uuid4().hex[:6]}")
+            try:
+                backend = make_backend(parse_url(t.url), StorageConfig(), SECRETS, timeout_s=60)
+                backend.open(create=True)
+                migrate(backend)
+                for statement in PER_SYMBOL.create(backend.dialect):
+                    backend.execute(statement)
+                empty = disk_bytes(backend, t.url, layout)
+                cpu = write_layout(backend, layout, captured, args.layout_minutes)
+                if backend.dialect == "mysql":
+                    time.sleep(2)  # InnoDB extends its files in the background after a burst of writes
+                per_signal = (disk_bytes(backend, t.url, layout) - empty) / (args.layout_minutes * SYMBOLS)
+                backend.close()
+            finally:
+                t.cleanup()
+            print(f"    {t.name:<8} {label:<36} {per_signal:7.1f} B a signal  "
+                  f"{per_signal * SYMBOLS * 1440 / 1e6:7.1f} MB a day at {SYMBOLS} symbols  "
+                  f"(building and writing a minute: {ms(cpu)} CPU)")
+
+
+def float32_bytes(minutes: list[list[SignalUpdate]]) -> float:
+    """What packing the floats as float32 would take (the desk would show other fourth decimals)."""
+    sizes = []
+    for minute in minutes:
+        matrix = float_matrix(minute)
+        exact = len(compress(shuffled(matrix)))
+        sizes.append(len(pack_minute(minute)) - exact + len(compress(shuffled(matrix.astype(np.float32)))))
+    return statistics.mean(sizes) / SYMBOLS
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ TYPES: dict[str, tuple[str, str]] = {
     "bigint": ("BIGINT", "INTEGER"),
     "bool": ("BOOLEAN", "INTEGER"),
     "text": ("TEXT", "TEXT"),
+    "blob": ("MEDIUMBLOB", "BLOB"),  # up to 16 MB
 }
 
 

@@ -29,6 +29,7 @@ _LITERALS: dict[type, Callable[[object], str]] = {
     Decimal: lambda v: format(v, "f"),
     datetime: lambda v: "'" + v.isoformat(" ", "microseconds") + "'",
     type(None): lambda v: "NULL",
+    bytes: lambda v: "X'" + v.hex() + "'",
 }
 
 

@@ -4,7 +4,7 @@ indexed query (see tests/storage/test_indexes.py); placeholders are `?` on both 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from engine.config import DEFAULT_INSTANCE
@@ -12,6 +12,7 @@ from storage.backend import Backend
 from storage.codec import to_decimal, to_utc
 from storage.records import (AuditRecord, EquityPoint, OrderRecord, PositionRecord, SignalRecord, SymbolTotals,
                              TradeRecord)
+from storage.signal_pack import Minute
 from storage.statements import SIGNAL_COLUMNS
 
 TRADE_COLUMNS = ("timestamp, mode, symbol, side, quantity, price, commission, commission_asset, realized_pnl, "
@@ -27,8 +28,13 @@ POSITIONS = ("SELECT mode, symbol, quantity, entry_price, mark_price, unrealized
 # Market time orders the points, never the order they were inserted in.
 EQUITY_HISTORY = (f"SELECT {EQUITY_COLUMNS} FROM performance WHERE instance = ? AND mode = ? "
                   "ORDER BY timestamp DESC LIMIT ?")
-SIGNAL_HISTORY = (f"SELECT {', '.join(SIGNAL_COLUMNS)} FROM signals WHERE instance = ? AND symbol = ? "
-                  "ORDER BY timestamp DESC LIMIT ?")
+SIGNAL_MINUTES = ("SELECT timestamp, data FROM signal_minutes WHERE instance = ? "
+                  "ORDER BY timestamp DESC, first_symbol DESC LIMIT ?")
+SIGNAL_MINUTES_BEFORE = ("SELECT timestamp, data FROM signal_minutes WHERE instance = ? AND timestamp < ? "
+                         "ORDER BY timestamp DESC, first_symbol DESC LIMIT ?")
+# Rows in the signals table's own layout: bars written before signals were packed.
+SIGNAL_ROWS_BEFORE = (f"SELECT {', '.join(SIGNAL_COLUMNS)} FROM signals WHERE instance = ? AND symbol = ? "
+                      "AND timestamp < ? ORDER BY timestamp DESC LIMIT ?")
 RECENT_AUDIT = ("SELECT timestamp, command, symbol, ok, message, details FROM audit_log WHERE instance = ? "
                 "ORDER BY timestamp DESC LIMIT ?")
 RECENT_ORDERS = ("SELECT created_at, updated_at, mode, symbol, side, quantity, reduce_only, reason, status, message "
@@ -39,12 +45,22 @@ INDEXED_READS = {
     "trade_count": (TRADE_COUNT, (DEFAULT_INSTANCE, "paper")),
     "positions": (POSITIONS, (DEFAULT_INSTANCE, "paper")),
     "equity_history": (EQUITY_HISTORY, (DEFAULT_INSTANCE, "paper", 500)),
-    "signal_history": (SIGNAL_HISTORY, (DEFAULT_INSTANCE, "BTCUSDT", 500)),
+    "signal_minutes": (SIGNAL_MINUTES, (DEFAULT_INSTANCE, 500)),
+    "signal_minutes_before": (SIGNAL_MINUTES_BEFORE, (DEFAULT_INSTANCE, datetime(2025, 3, 1), 500)),
+    "signal_rows_before": (SIGNAL_ROWS_BEFORE, (DEFAULT_INSTANCE, "BTCUSDT", datetime(2025, 3, 1), 500)),
     "recent_audit": (RECENT_AUDIT, (DEFAULT_INSTANCE, 20)),
     "recent_orders": (RECENT_ORDERS, (DEFAULT_INSTANCE, "paper", 20)),
 }
 _SIGNAL_MAIN = {"timestamp", "symbol", "status", "price", "final_factor", "target_factor",
                 "target_position_usd", "current_position_usd"}
+
+
+_FAR_FUTURE = datetime(9999, 1, 1)
+
+
+def _next(ts: object) -> datetime:
+    """Just after a stored timestamp (for `timestamp < ?`), as a naive UTC datetime."""
+    return to_utc(ts).replace(tzinfo=None) + timedelta(microseconds=1)
 
 
 def _d(value: object) -> Decimal:
@@ -100,21 +116,74 @@ def day_open_equity(backend: Backend, mode: str, day_start: datetime,
     return to_decimal(after[0][0]) if after else None
 
 
+def signal_record(values: dict) -> SignalRecord:
+    """A signal from its stored values by column name (packed or the signals table's row)."""
+    components = {k: v for k, v in values.items() if k not in _SIGNAL_MAIN}
+    if components.get("target_changed") is not None:
+        components["target_changed"] = bool(components["target_changed"])
+    return SignalRecord(
+        ts=to_utc(values["timestamp"]), symbol=values["symbol"], status=values["status"],
+        price=values["price"], final_factor=values["final_factor"], target_factor=values["target_factor"],
+        target_notional=to_decimal(values["target_position_usd"]),
+        current_notional=to_decimal(values["current_position_usd"]), components=components,
+    )
+
+
+def _packed(ts: object, minute: Minute, i: int) -> SignalRecord:
+    values = minute.values(i)
+    values.update(timestamp=ts, symbol=minute.symbols[i])
+    return signal_record(values)
+
+
 def signal_history(backend: Backend, symbol: str, n: int, instance: str = DEFAULT_INSTANCE) -> list[SignalRecord]:
-    """One symbol's last n signal rows, oldest first."""
-    out = []
-    for row in reversed(backend.query(SIGNAL_HISTORY, (instance, symbol, int(n)))):
-        values = dict(zip(SIGNAL_COLUMNS, row))
-        components = {k: v for k, v in values.items() if k not in _SIGNAL_MAIN}
-        if components.get("target_changed") is not None:
-            components["target_changed"] = bool(components["target_changed"])
-        out.append(SignalRecord(
-            ts=to_utc(values["timestamp"]), symbol=values["symbol"], status=values["status"],
-            price=values["price"], final_factor=values["final_factor"], target_factor=values["target_factor"],
-            target_notional=to_decimal(values["target_position_usd"]),
-            current_notional=to_decimal(values["current_position_usd"]), components=components,
-        ))
-    return out
+    """One symbol's signals in the newest n stored minutes, oldest first.
+
+    A minute is unpacked whole (every symbol's values are in it), so this reads n minutes
+    however many symbols they hold. Where the packed minutes end, bars written before
+    signals were packed follow from the signals table."""
+    n = int(n)
+    found: dict[datetime, SignalRecord] = {}
+    rows = backend.query(SIGNAL_MINUTES, (instance, n))
+    for ts, data in rows:
+        minute = Minute(bytes(data))
+        i = minute.index.get(symbol)
+        key = to_utc(ts)
+        if i is not None and key not in found:  # a minute written in parts holds each symbol in one
+            found[key] = _packed(ts, minute, i)
+    out = sorted(found.values(), key=lambda r: r.ts)
+    if len(rows) < n:  # the packed minutes start here: older bars may be in the signals table
+        oldest = min((to_utc(ts) for ts, _ in rows), default=None)
+        before = backend.query(SIGNAL_ROWS_BEFORE, (instance, symbol, oldest or _FAR_FUTURE, n - len(out)))
+        out = [signal_record(dict(zip(SIGNAL_COLUMNS, row))) for row in reversed(before)] + out
+    return out[-n:] if n > 0 else []
+
+
+def chart_history(backend: Backend, n: int, instance: str = DEFAULT_INSTANCE
+                  ) -> dict[str, list[tuple[datetime, float | None, float | None]]]:
+    """Every symbol's (time, price, final factor) over the newest n packed minutes, oldest first."""
+    out: dict[str, dict[datetime, tuple]] = {}
+    for ts, data in reversed(backend.query(SIGNAL_MINUTES, (instance, int(n)))):
+        minute = Minute(bytes(data))
+        at = to_utc(ts)
+        for symbol, price, final in zip(minute.symbols, minute.column("price"), minute.column("final_factor")):
+            out.setdefault(symbol, {})[at] = (at, price, final)
+    return {symbol: list(points.values()) for symbol, points in out.items()}
+
+
+def latest_signals(backend: Backend, instance: str = DEFAULT_INSTANCE) -> list[SignalRecord]:
+    """Every symbol's signal in the newest stored minute (all of its parts), by symbol."""
+    rows = backend.query(SIGNAL_MINUTES, (instance, 1))
+    if not rows:
+        return []
+    newest = rows[0][0]
+    found: dict[str, SignalRecord] = {}
+    for ts, data in backend.query(SIGNAL_MINUTES_BEFORE, (instance, _next(newest), 1000)):
+        if to_utc(ts) != to_utc(newest):
+            break
+        minute = Minute(bytes(data))
+        for symbol, i in minute.index.items():
+            found.setdefault(symbol, _packed(ts, minute, i))
+    return [found[s] for s in sorted(found)]
 
 
 def _details(text: str | None) -> dict:

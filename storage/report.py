@@ -21,6 +21,7 @@ from storage.schema import current_version, migrate, problems
 from storage.url import parse_url
 
 LAST_TRADES = 10
+LARGEST_TARGETS = 5
 T = TypeVar("T")
 
 
@@ -129,6 +130,28 @@ def status_report(url: str | None, secrets: Secrets, config: StorageConfig | Non
         backend.close()
 
 
+def _signals_text(backend: Backend, instance: str) -> list[str]:
+    """The newest stored minute's signals: how many symbols in which state, and the largest targets."""
+    latest = reads.latest_signals(backend, instance)
+    if not latest:
+        return ["signals: none stored yet"]
+    states: dict[str, int] = {}
+    for s in latest:
+        states[s.status or "-"] = states.get(s.status or "-", 0) + 1
+    counts = ", ".join(f"{state} {n}" for state, n in sorted(states.items(), key=lambda kv: -kv[1]))
+    lines = [f"signals at {latest[0].ts:%Y-%m-%d %H:%M:%S} UTC: {len(latest)} symbols ({counts})"]
+    largest = sorted(latest, key=lambda s: abs(s.target_notional or 0), reverse=True)[:LARGEST_TARGETS]
+    lines.append(f"  {'symbol':<14}{'status':<20}{'final factor':>14}{'target factor':>15}{'target USDT':>14}")
+    for s in largest:
+        lines.append(f"  {s.symbol:<14}{s.status or '-':<20}{_factor(s.final_factor):>14}"
+                     f"{_factor(s.target_factor):>15}{_usd(s.target_notional):>14}")
+    return lines
+
+
+def _factor(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.4f}"
+
+
 def _instance_text(backend: Backend, instance: str) -> list[str]:
     controls = load_controls(backend, instance)
     mode = controls.mode if controls and controls.mode else "paper"
@@ -164,6 +187,8 @@ def _instance_text(backend: Backend, instance: str) -> list[str]:
         for pos in held:
             lines.append(f"  {pos.symbol:<14}{_qty(pos.quantity):>16}{_qty(pos.entry_price):>16}"
                          f"{_qty(pos.mark_price):>16}{_usd(pos.unrealized_pnl):>14}")
+
+    lines += ["", *_signals_text(backend, instance)]
 
     trades = reads.last_trades(backend, LAST_TRADES, mode, instance)
     lines += ["", f"last trades ({mode}): {len(trades) or 'none'}"]

@@ -7,19 +7,23 @@ Events the store does not keep map to no rows.
 """
 from __future__ import annotations
 
+import base64
 import json
+import logging
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 from engine.config import DEFAULT_INSTANCE
 from engine.events import (CommandResult, EngineState, EquityUpdate, Event, FillEvent, FundingPayment,
                            OrderUpdate, PositionUpdate, SignalUpdate)
 from storage.codec import EXACT, money, real, utc_naive
 from storage.migrations.v0001_initial import DETAIL_COLUMNS, FACTOR_COLUMNS
-from storage.statements import MONEY_COLUMNS, TS_COLUMNS
+from storage.signal_pack import pack_minute
+from storage.statements import BLOB_COLUMNS, MONEY_COLUMNS, TS_COLUMNS
 
+log = logging.getLogger(__name__)
 Row = tuple[str, dict[str, Any]]
 _EPOCH = datetime(1970, 1, 1)
 
@@ -28,7 +32,21 @@ def _mode(value: Any) -> str:
     return getattr(value, "value", value)
 
 
+def signal_batch_rows(updates: Sequence[SignalUpdate]) -> list[Row]:
+    """One minute's signals (the updates share a timestamp) as one packed row."""
+    if not updates:
+        return []
+    return [("signal_minute", {"timestamp": utc_naive(updates[0].ts), "first_symbol": updates[0].symbol,
+                               "symbols": len(updates), "data": pack_minute(updates)})]
+
+
 def signal_rows(e: SignalUpdate) -> list[Row]:
+    return signal_batch_rows((e,))
+
+
+def signals_table_rows(e: SignalUpdate) -> list[Row]:
+    """The row the signals table held per symbol and bar before signals were packed: what a store
+    from before holds, and the layout benchmarks/storage.py compares against."""
     c = e.components or {}
     values: dict[str, Any] = {"timestamp": utc_naive(e.ts), "symbol": e.symbol}
     for name in FACTOR_COLUMNS + DETAIL_COLUMNS:
@@ -155,6 +173,32 @@ _CONVERTERS = {
 }
 
 
+def rows_for_events(events: Iterable[Event], instance: str) -> list[Row]:
+    """The rows for a drained batch of events: each minute's signals packed together into one
+    row (the other events' rows in order before them), written by `instance`. An event that
+    cannot be stored is logged and skipped; it never costs the batch."""
+    rows: list[Row] = []
+    minutes: dict[datetime, list[SignalUpdate]] = {}
+    for event in events:
+        if type(event) is SignalUpdate:
+            minutes.setdefault(event.ts, []).append(event)
+            continue
+        try:
+            rows += rows_for(event, instance)
+        except Exception as e:
+            log.error("store: %s event not stored: %s", getattr(event, "kind", type(event).__name__), e)
+    for updates in minutes.values():
+        try:
+            packed = signal_batch_rows(updates)
+        except Exception as e:
+            log.error("store: the signals of %s not stored: %s", updates[0].ts, e)
+            continue
+        for _, values in packed:
+            values["instance"] = instance
+        rows += packed
+    return rows
+
+
 def rows_for(event: Event, instance: str) -> list[Row]:
     """The rows for one event, written by `instance`; events the store does not keep (bars,
     errors, status) give none."""
@@ -169,12 +213,21 @@ def rows_for(event: Event, instance: str) -> list[Row]:
     return rows
 
 
+def journal_values(kind: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A row's values in a form JSON takes (binary values as base64 text); `revive` undoes it."""
+    blobs = BLOB_COLUMNS.get(kind)
+    if not blobs:
+        return values
+    return {k: base64.b64encode(v).decode() if k in blobs and v is not None else v for k, v in values.items()}
+
+
 def revive(kind: str, values: dict[str, Any]) -> dict[str, Any]:
     """A row read back from the journal (JSON) with its Decimals and timestamps restored.
 
     Rows journaled before instances existed belong to the default instance (whose journal
     directory they are in)."""
     money_cols = MONEY_COLUMNS[kind]
+    blobs = BLOB_COLUMNS.get(kind, frozenset())
     out = dict(values)
     out.setdefault("instance", DEFAULT_INSTANCE)
     for name, value in values.items():
@@ -182,6 +235,8 @@ def revive(kind: str, values: dict[str, Any]) -> dict[str, Any]:
             continue
         if name in money_cols:
             out[name] = Decimal(value)
+        elif name in blobs:
+            out[name] = base64.b64decode(value)
         elif name in TS_COLUMNS:
             out[name] = datetime.fromisoformat(value)
     return out

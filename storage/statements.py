@@ -73,6 +73,9 @@ SIGNAL_COLUMNS = ("timestamp", "symbol", *FACTOR_COLUMNS, "target_position_usd",
                   "price", "bar_return", "status", "progress", *DETAIL_COLUMNS, "target_changed", "bars_seen")
 
 SPECS: dict[str, WriteSpec] = {
+    # A minute of signals, packed (storage/signal_pack.py); "signal" rows are the layout before it.
+    "signal_minute": WriteSpec("signal_minutes", ("instance", "timestamp", "first_symbol", "symbols", "data"),
+                               ("instance", "timestamp", "first_symbol"), "replace"),
     "signal": WriteSpec("signals", ("instance", *SIGNAL_COLUMNS), ("instance", "symbol", "timestamp"), "replace"),
     "trade": WriteSpec(
         "trades",
@@ -120,6 +123,7 @@ SPECS: dict[str, WriteSpec] = {
 
 # Per-kind column codecs: which columns hold money and timestamps (everything else passes as is).
 MONEY_COLUMNS: dict[str, frozenset[str]] = {
+    "signal_minute": frozenset(),
     "signal": frozenset({"target_position_usd", "current_position_usd"}),
     "trade": frozenset({"price", "quantity", "quote_quantity", "commission", "realized_pnl"}),
     "position": frozenset({"quantity", "entry_price", "mark_price", "unrealized_pnl", "initial_margin"}),
@@ -132,5 +136,7 @@ MONEY_COLUMNS: dict[str, frozenset[str]] = {
     "state": frozenset(),
     "instance": frozenset(),
 }
+# Binary columns: base64 text in the JSON journals.
+BLOB_COLUMNS: dict[str, frozenset[str]] = {"signal_minute": frozenset({"data"})}
 TS_COLUMNS = frozenset({"timestamp", "trade_time", "last_update_ts", "created_at", "updated_at", "started_at",
                         "heartbeat"})

@@ -43,7 +43,7 @@ from storage.ledger import LedgerJournal, newest_time
 from storage.lock import InstanceBusy, InstanceLock, instance_lock
 from storage.records import (AuditRecord, EquityPoint, OrderRecord, PositionRecord, SignalRecord, SymbolTotals,
                              TradeRecord)
-from storage.rows import Row, rows_for
+from storage.rows import Row, rows_for_events
 from storage.schema import migrate, problems
 from storage.threads import DaemonWorker
 from storage.url import StoreUrl, parse_url
@@ -385,15 +385,9 @@ class Store:
 
     def _round_in_thread(self, parts: list, force: bool) -> tuple[WriterState, datetime | None]:
         assert self._writer is not None
-        rows: list[Row] = []
-        for part in parts:
-            if isinstance(part, list):
-                rows += part
-                continue
-            try:
-                rows += rows_for(part, self.instance)
-            except Exception as e:  # one malformed event must not cost the batch
-                log.error("store: %s event not stored: %s", getattr(part, "kind", type(part).__name__), e)
+        # Rows of one kind keep their order; the backends write kind by kind anyway.
+        rows: list[Row] = [row for part in parts if isinstance(part, list) for row in part]
+        rows += rows_for_events((part for part in parts if not isinstance(part, list)), self.instance)
         newest = newest_time(rows)
         if not self._db_ready and (force or time.monotonic() >= self._next_open):
             self._open_database()
@@ -474,6 +468,12 @@ class Store:
 
     async def signal_history(self, symbol: str, n: int) -> list[SignalRecord]:
         return await self._in_reader(reads.signal_history, symbol, n, self.instance)
+
+    async def chart_history(self, n: int) -> dict[str, list[tuple[datetime, float | None, float | None]]]:
+        return await self._in_reader(reads.chart_history, n, self.instance)
+
+    async def latest_signals(self) -> list[SignalRecord]:
+        return await self._in_reader(reads.latest_signals, self.instance)
 
     async def recent_audit(self, n: int) -> list[AuditRecord]:
         return await self._in_reader(reads.recent_audit, n, self.instance)

@@ -21,10 +21,10 @@ from typing import Callable
 from storage.backend import Backend
 from storage.errors import StoreConflict, Unavailable
 from storage.journal import Journal
-from storage.rows import Row, revive
+from storage.rows import Row, journal_values, revive
 
 log = logging.getLogger(__name__)
-REPLAY_CHUNK_ROWS = 5000
+REPLAY_CHUNK_ROWS = 5000  # counting a packed minute of signals as the signals it holds (a few MB a chunk)
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class WriterState:
 
 
 def encode_rows(rows: list[Row]) -> list[list]:
-    return [[kind, values] for kind, values in rows]
+    return [[kind, journal_values(kind, values)] for kind, values in rows]
 
 
 def decode_rows(record: list) -> list[Row]:
@@ -99,15 +99,18 @@ class Writer:
         if not self.spooled or (not force and self.clock() < self._next_retry):
             return
         chunk: list[Row] = []
+        weight = 0
         chunk_end = self._replayed_to
         for end, record in self.spool.read(self._replayed_to):
-            chunk += decode_rows(record)
+            rows = decode_rows(record)
+            chunk += rows
+            weight += sum(values.get("symbols", 1) if kind == "signal_minute" else 1 for kind, values in rows)
             chunk_end = end
-            if len(chunk) >= REPLAY_CHUNK_ROWS:
+            if weight >= REPLAY_CHUNK_ROWS:
                 if self._commit(chunk) < len(chunk):
                     return  # the committed part is replayed again later: harmless
                 self._advance(chunk_end, len(chunk))
-                chunk = []
+                chunk, weight = [], 0
         if chunk:
             if self._commit(chunk) < len(chunk):
                 return

@@ -219,19 +219,21 @@ class DeskApp(App):
         return True
 
     async def _load_log_history(self) -> None:
-        """Earlier runs' orders, fills and commands into the event log, and the per-symbol totals
-        (before the engine runs, so nothing of this run is read back twice)."""
+        """Earlier runs' orders, fills and commands into the event log, the per-symbol totals and
+        the chart's recent bars (before the engine runs, so nothing of this run is read back twice)."""
         mode = self.engine.mode.value
         try:
             orders = await self.store.recent_orders(mode, HISTORY_ORDERS)
             trades = await self.store.last_trades(HISTORY_TRADES, mode)
             audit = await self.store.recent_audit(HISTORY_COMMANDS)
             totals = await self.store.symbol_totals(mode)
+            chart = await self.store.chart_history(self.desk.history.bars)
         except Exception as e:  # noqa: BLE001 - the log starts empty; trading is not held up
             log.warning("the event log's history could not be read from the store: %s", describe_error(e))
             return
         self.desk.post_message(m.LogHistoryLoaded(tuple(event_log.from_store(orders, trades, audit))))
         self.desk.post_message(m.SymbolTotalsLoaded(mode, tuple(totals)))
+        self.desk.post_message(m.ChartHistoryLoaded(chart))
         self.desk.post_message(m.TradeHistoryLoaded(mode, tuple(fill_event(t) for t in reversed(trades))))
 
     # Workers ------------------------------------------------------------------------

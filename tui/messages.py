@@ -49,6 +49,13 @@ class TradeHistoryLoaded(Message):
 
 
 @dataclass
+class ChartHistoryLoaded(Message):
+    """Each symbol's (time, price, final factor) of the store's newest minutes, oldest first."""
+
+    points: dict
+
+
+@dataclass
 class SymbolTotalsLoaded(Message):
     """Per-symbol totals of the mode from the store (storage.SymbolTotals)."""
 

@@ -16,6 +16,7 @@ import yaml
 from engine.feeds.sim_market import SimMarket
 from engine.feeds.sim_specs import spec_for
 from tests.engine.support import FAST_STRATEGY, FAST_WARMUP
+from tests.storage.db import stored_signals
 
 ROOT = Path(__file__).resolve().parents[2]
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"]
@@ -27,7 +28,7 @@ RATE_BEFORE, RATE_AFTER = "0.0001", "0.00052"  # settled at 00:00 and at 08:00
 MINUTE = timedelta(minutes=1)
 # Every timestamp column of every table a run writes (schema bookkeeping aside).
 TIME_COLUMNS = {"trades": ("timestamp", "trade_time"), "positions": ("last_update_ts",), "performance": ("timestamp",),
-                "signals": ("timestamp",), "orders": ("created_at", "updated_at"), "order_history": ("timestamp",),
+                "signal_minutes": ("timestamp",), "orders": ("created_at", "updated_at"), "order_history": ("timestamp",),
                 "funding_payments": ("timestamp",), "audit_log": ("timestamp",), "engine_state": ("updated_at",)}
 
 
@@ -192,7 +193,7 @@ def test_sim_restarts_settle_each_funding_time_once_with_the_rate_of_the_bar_ope
     assert Decimal(str(booked)) == sum(Decimal(str(a)) for (a,) in rows(db, "SELECT amount FROM funding_payments"))
     # Each time is paid for what was held then, at the rate of the bar opening at it (its signal row, stamped
     # with the bar's close), which is not the rate the bar closing at it carried.
-    carried = {(s, at(ts)): r for s, ts, r in rows(db, "SELECT symbol, timestamp, funding_rate FROM signals")}
+    carried = {(s, at(ts)): values["funding_rate"] for s, ts, values in stored_signals(f"sqlite:///{db}")}
     for symbol, stamp, rate, quantity in payments:
         assert Decimal(str(quantity)) == held_before(db, at(stamp))[symbol]
         assert float(rate) == carried[(symbol, at(stamp) + MINUTE)] != carried[(symbol, at(stamp))]

@@ -12,6 +12,7 @@ from engine.config import StorageConfig
 from engine.secrets import Secrets
 from storage.url import parse_url
 from storage.backend import Backend, make_backend
+from storage.signal_pack import Minute
 
 T = TypeVar("T")
 NO_SECRETS = Secrets.load(environ={})
@@ -36,6 +37,15 @@ def rows(url: str, sql: str, params: tuple = ()) -> list[tuple]:
 
 def execute(url: str, sql: str, params: tuple = ()) -> int:
     return with_backend(url, lambda b: b.execute(sql, params))
+
+
+def stored_signals(url: str) -> list[tuple[str, object, dict]]:
+    """Every stored (symbol, timestamp, values) of the packed signal minutes, in stored order."""
+    out = []
+    for ts, data in rows(url, "SELECT timestamp, data FROM signal_minutes ORDER BY timestamp, first_symbol"):
+        minute = Minute(bytes(data))
+        out += [(symbol, ts, minute.values(i)) for i, symbol in enumerate(minute.symbols)]
+    return out
 
 
 def count(url: str, table: str) -> int:

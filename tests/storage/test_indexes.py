@@ -5,6 +5,7 @@ import pytest
 from engine.events import EventBus
 from engine.model import Mode
 from storage.reads import INDEXED_READS
+from storage.rows import rows_for_events
 from tests.storage import db, factories as f
 
 EXPECTED_INDEX = {
@@ -12,7 +13,9 @@ EXPECTED_INDEX = {
     "trade_count": ("trades", ("trades_instance_mode_trade_id", "trades_instance_mode_time")),  # either covers it
     "positions": ("positions", "positions_instance_mode_symbol"),
     "equity_history": ("performance", "performance_instance_mode_time"),
-    "signal_history": ("signals", "signals_instance_symbol_time"),
+    "signal_minutes": ("signal_minutes", "signal_minutes_instance_time"),
+    "signal_minutes_before": ("signal_minutes", "signal_minutes_instance_time"),
+    "signal_rows_before": ("signals", "signals_instance_symbol_time"),
     "recent_audit": ("audit_log", "audit_log_instance_time"),
     "recent_orders": ("orders", "orders_instance_mode_time"),
 }
@@ -39,6 +42,13 @@ async def filled(store, backend):
         bus.publish(f.command("pause", minute, symbol=symbols[0]))
         bus.publish(f.order(f"o{minute}", "skipped", minute, mode=list(Mode)[minute % 3]))
     await store.flush()
+    # Bars from before signals were packed, in the signals table's own rows.
+    legacy = [("signal", {"instance": "default", "timestamp": f.at(minute - 100).replace(tzinfo=None), "symbol": s,
+                          "final_factor": 0.1, "status": "active"})
+              for minute in range(40) for s in symbols]
+    # A realistic number of packed minutes for a read of the newest 500.
+    packed = rows_for_events([f.signal(s, minute) for minute in range(40, 1000) for s in symbols[:2]], "default")
+    db.with_backend(backend.url, lambda b: b.write(legacy + packed))
     tables = ", ".join(sorted({t for t, _ in EXPECTED_INDEX.values()}))
     if backend.name == "sqlite":
         db.execute(backend.url, "ANALYZE")

@@ -8,7 +8,9 @@ from engine.events import EventBus
 from engine.model import Side
 from storage import db_check
 from storage.migrations import v0002_instances
-from storage.rows import rows_for
+from engine.events import SignalUpdate
+from storage.migrations import LATEST_VERSION
+from storage.rows import rows_for, signals_table_rows
 from storage.schema import migrate, problems
 from storage.statements import SPECS
 from tests.storage import db, factories as f
@@ -29,7 +31,8 @@ def write_v0001_store(url: str) -> None:
     """A database as trifactor wrote it before v0002: its schema, and rows without an instance."""
     db.create_at_version(url, 1)
     for event in OLD_EVENTS:
-        for kind, values in rows_for(event, "default"):
+        rows = signals_table_rows(event) if isinstance(event, SignalUpdate) else rows_for(event, "default")
+        for kind, values in rows:
             columns = [c for c in SPECS[kind].columns if c != "instance"]
             if kind == "state":
                 columns.insert(0, "id")
@@ -43,7 +46,7 @@ async def test_a_v0001_store_upgrades_in_place_keeping_every_row(backend):
     before = {t: db.count(backend.url, t) for t in BOOK_TABLES}
     assert all(before.values()), before
     code, report = db_check(backend.url, NO_SECRETS)
-    assert code == 1 and "schema version 1, expected 2: out of date" in report
+    assert code == 1 and f"schema version 1, expected {LATEST_VERSION}: out of date" in report
 
     store = backend.open()
     await store.start()  # migrates
@@ -57,6 +60,8 @@ async def test_a_v0001_store_upgrades_in_place_keeping_every_row(backend):
         controls = await store.load_controls()
         assert controls.paused == {"SOLUSDT"} and controls.halted and controls.halt_reason == "max drawdown"
         assert [a.command for a in await store.recent_audit(5)] == ["pause"]
+        [signal] = await store.signal_history("BTCUSDT", 5)  # from the signals table: written before packing
+        assert signal.ts == f.at(2) and signal.final_factor == 0.1 and signal.components["funding_z"] == 1.5
 
         # The upgraded rows take part in the new keys: the same fill again is the same row, a new one is added,
         # and the engine state is updated in place rather than duplicated.
@@ -86,5 +91,5 @@ def test_the_instances_migration_runs_again_after_a_partial_apply(backend):
     def upgrade(b):
         return [m.version for m in migrate(b)], problems(b)
 
-    assert db.with_backend(backend.url, upgrade) == ([2], [])
+    assert db.with_backend(backend.url, upgrade) == ([2, 3], [])
     assert db.rows(backend.url, "SELECT instance FROM trades") == [("default",), ("default",)]

@@ -71,7 +71,7 @@ async def test_replaying_a_spool_twice_adds_nothing(backend, outage):
     await store.close()  # still cut off: the spool stays for the next start
     await outage.restore()
 
-    tables = ("trades", "positions", "signals", "performance", "orders", "order_history", "audit_log",
+    tables = ("trades", "positions", "signal_minutes", "performance", "orders", "order_history", "audit_log",
               "funding_payments", "engine_state")
     counts = []
     for _ in range(2):
@@ -82,5 +82,5 @@ async def test_replaying_a_spool_twice_adds_nothing(backend, outage):
         counts.append({t: db.count(backend.url, t) for t in tables})
         shutil.copy(backend.tmp / "spool-copy.jsonl", spool)  # the same spool again
     assert counts[0] == counts[1]
-    assert counts[0] == {"trades": 60, "positions": 3, "signals": 60, "performance": 60, "orders": 1,
+    assert counts[0] == {"trades": 60, "positions": 3, "signal_minutes": 60, "performance": 60, "orders": 1,
                          "order_history": 2, "audit_log": 1, "funding_payments": 1, "engine_state": 1}

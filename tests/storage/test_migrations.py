@@ -6,12 +6,13 @@ import pytest
 from storage import StoreError, db_check, db_upgrade
 from storage.migrations import LATEST_VERSION, MIGRATIONS, Migration
 from storage.schema import expected_layout, migrate
+from storage.signal_pack import COLUMNS
 from strategy.schema import STREAM_KEYS
 from tests.storage import db
 from tests.storage.db import NO_SECRETS
 
 EXPECTED_TABLES = {"schema_version", "trades", "positions", "performance", "signals", "orders",
-                   "order_history", "funding_payments", "audit_log", "engine_state", "instances"}
+                   "order_history", "funding_payments", "audit_log", "engine_state", "instances", "signal_minutes"}
 
 
 def extra_migration(dialect: str) -> list[str]:
@@ -28,7 +29,7 @@ async def test_start_applies_the_schema_once(backend):
         await store.start()
         await store.close()
     versions = db.rows(backend.url, "SELECT version, description FROM schema_version")
-    assert sorted(versions) == [(1, "initial schema"), (2, "engine instances")]
+    assert sorted(versions) == [(1, "initial schema"), (2, "engine instances"), (3, "signals packed per minute")]
 
 
 def test_upgrade_then_upgrade_again(backend):
@@ -59,9 +60,9 @@ def test_the_seed_tables_keep_their_columns(backend):
 
 
 def test_signals_hold_every_strategy_value():
-    columns = expected_layout()["signals"][0]
-    missing = [k for k in STREAM_KEYS if k != "timestamp" and k not in columns]
-    assert missing == []
+    for columns in (expected_layout()["signals"][0], COLUMNS):  # the table before packing, and packed minutes
+        missing = [k for k in STREAM_KEYS if k != "timestamp" and k not in columns]
+        assert missing == []
 
 
 def test_check_reports_an_out_of_date_schema_and_upgrade_fixes_it(backend):

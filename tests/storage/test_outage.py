@@ -38,7 +38,7 @@ async def test_outage_loses_nothing_and_doubles_nothing(backend, outage):
 
     assert db.count(backend.url, "trades") == 150
     assert len({r[0] for r in db.rows(backend.url, "SELECT trade_id FROM trades")}) == 150
-    assert db.count(backend.url, "signals") == 150 and db.count(backend.url, "performance") == 150
+    assert len(db.stored_signals(backend.url)) == 150 and db.count(backend.url, "performance") == 150
     stored = dict(db.rows(backend.url, "SELECT symbol, quantity FROM positions"))
     assert {s: Decimal(str(q)) for s, q in stored.items()} == held
     statuses = [e.status for e in desk.drain() if isinstance(e, StoreStatus)]

@@ -2,7 +2,9 @@
 from datetime import timedelta
 
 from engine.events import EventBus
-from storage import retention
+from storage import db_upgrade, retention
+from storage.rows import rows_for_events
+from tests.storage.db import NO_SECRETS
 from storage.codec import to_utc
 from tests.storage import db, factories as f
 
@@ -18,7 +20,7 @@ async def test_old_signals_go_at_start(backend):
         bus.publish(f.fill(minute))
     await store.flush()
     await store.close()
-    assert db.count(backend.url, "signals") == 144
+    assert len(db.stored_signals(backend.url)) == 144
 
     # The newest signal is at T0 + 71 h; keeping 34.5 hours back from it keeps
     # what is newer than T0 + 36.5 h. Counting from market time, not the wall clock, is what
@@ -27,7 +29,7 @@ async def test_old_signals_go_at_start(backend):
     store = backend.open(retention_days=keep_days)
     await store.start()
     await store.close()
-    left = [r[0] for r in db.rows(backend.url, "SELECT timestamp FROM signals WHERE symbol = 'BTCUSDT'")]
+    left = [ts for symbol, ts, _ in db.stored_signals(backend.url) if symbol == "BTCUSDT"]
     assert len(left) == 35 and min(to_utc(t) for t in left) == f.at(37 * 60)  # hours 37..71
     assert db.count(backend.url, "trades") == 72  # only signals have a retention period
 
@@ -39,11 +41,13 @@ def test_cutoff():
 
 
 def test_chunked_delete(backend):
-    from storage import db_upgrade
-    from tests.storage.db import NO_SECRETS
+    """Packed minutes and the signals table's rows from before packing both age out."""
     db_upgrade(backend.url, NO_SECRETS)
     sql = "INSERT INTO signals (timestamp, symbol) VALUES (?, ?)"
     for minute in range(25):
-        db.execute(backend.url, sql, (f.at(minute), "BTCUSDT"))
+        db.execute(backend.url, sql, (f.at(minute - 100), "BTCUSDT"))
+    packed = [row for minute in range(25) for row in rows_for_events([f.signal("BTCUSDT", minute)], "default")]
+    db.with_backend(backend.url, lambda b: b.write(packed))
     deleted = db.with_backend(backend.url, lambda b: retention.delete_old_signals(b, f.at(20), chunk=3))
-    assert deleted == 20 and db.count(backend.url, "signals") == 5
+    assert deleted == 45 and db.count(backend.url, "signals") == 0 and db.count(backend.url, "signal_minutes") == 5
+    assert db.with_backend(backend.url, retention.newest_signal_time) == f.at(24)

@@ -8,6 +8,7 @@ import pytest
 from engine.events import EventBus
 from engine.model import Side
 from storage import StoreError, status_report
+from storage.migrations import LATEST_VERSION
 from tests.storage import db, factories as f
 from tests.storage.db import NO_SECRETS
 
@@ -20,7 +21,7 @@ async def fill_store(store):
     for e in (f.fill(1, "BTCUSDT", Side.BUY, "0.002", "50000"), f.fill(2, "ETHUSDT", Side.SELL, "0.5", "3000.5"),
               f.position("BTCUSDT", "0.002", 2, entry="50000", mark="50100"),
               f.position("ETHUSDT", "-0.5", 2, entry="3000.5", mark="3000"),
-              f.equity(2, "10012.5", peak="10020"),
+              f.equity(2, "10012.5", peak="10020"), f.signal("BTCUSDT", 2, 0.35), f.signal("ETHUSDT", 2, -0.2),
               f.engine_state(2, halted=True, reason="daily loss limit", paused=frozenset({"SOLUSDT", "XRPUSDT"}))):
         bus.publish(e)
     await store.flush()
@@ -40,6 +41,8 @@ async def test_report_from_a_second_process_while_the_store_is_open(store, backe
     assert "positions (paper): 2" in text and "0.002" in text and "-0.5" in text
     assert "last trades (paper): 2" in text and "3000.5" in text
     assert text.index("ETHUSDT       SELL") < text.index("BTCUSDT       BUY")  # newest first
+    assert "signals at 2025-03-01 00:02:00 UTC: 2 symbols (active 2)" in text  # the packed minute, read back
+    assert "BTCUSDT       active                     +0.3500        +0.3500        123.45" in text
 
 
 def test_report_of_an_empty_store(backend):
@@ -48,6 +51,7 @@ def test_report_of_an_empty_store(backend):
     text = status_report(backend.url, NO_SECRETS)
     assert "engine  no state recorded yet" in text
     assert "equity (paper): no data yet" in text and "positions (paper): none" in text
+    assert "signals: none stored yet" in text
 
 
 def test_report_when_there_is_no_store_yet(tmp_path):
@@ -76,5 +80,5 @@ async def test_report_takes_the_latest_equity_by_market_time_and_counts_the_trad
 
 def test_report_of_a_store_before_instances_asks_for_an_upgrade(backend):
     db.create_at_version(backend.url, 1)
-    with pytest.raises(StoreError, match="schema version 1, expected 2: run `trifactor db upgrade`"):
+    with pytest.raises(StoreError, match=f"schema version 1, expected {LATEST_VERSION}: run `trifactor db upgrade`"):
         status_report(backend.url, NO_SECRETS)

@@ -123,5 +123,7 @@ async def test_a_burst_is_one_transaction(store, backend, monkeypatch):
     transactions = count_transactions(store, monkeypatch)
     events = [f.signal(f"S{i}USDT", 1) for i in range(500)] + [f.fill(i) for i in range(100)]
     await publish(store, *events)
-    assert transactions == [600]
-    assert db.count(backend.url, "signals") == 500 and db.count(backend.url, "trades") == 100
+    assert transactions == [101]  # a packed minute of 500 signals, 100 fills
+    # The 500 signals of the minute are one packed row.
+    assert db.count(backend.url, "signal_minutes") == 1 and db.count(backend.url, "trades") == 100
+    assert sorted(s for s, _, _ in db.stored_signals(backend.url)) == sorted(f"S{i}USDT" for i in range(500))

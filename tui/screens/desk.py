@@ -230,6 +230,9 @@ class DeskScreen(DeskActions, Screen):
         if message.mode == self.current_mode:
             self.symbol_pnl.reset(message.totals)
 
+    def on_chart_history_loaded(self, message: m.ChartHistoryLoaded) -> None:
+        self.history.load(message.points)
+
     def on_log_history_loaded(self, message: m.LogHistoryLoaded) -> None:
         self.event_log.add_history(message.entries)
 
