@@ -8,7 +8,8 @@ def test_stored_bars_come_before_the_live_ones_and_are_not_repeated():
     history.record(f.signal("BTCUSDT", 10, 0.5))
     history.load({"BTCUSDT": [(f.at(m), 100.0 + m, 0.1) for m in (7, 8, 9, 10)],
                   "ETHUSDT": [(f.at(9), 50.0, None), (f.at(10), 51.0, 0.2)]})
-    assert history.series("BTCUSDT") == ([107.0, 108.0, 109.0, 110.0], [0.1, 0.1, 0.1, 0.5])
-    assert history.series("ETHUSDT") == ([51.0], [0.2])  # a bar without a factor is left out
+    assert history.series("BTCUSDT") == ([f.at(m) for m in (7, 8, 9, 10)], [107.0, 108.0, 109.0, 110.0],
+                                         [0.1, 0.1, 0.1, 0.5])
+    assert history.series("ETHUSDT") == ([f.at(10)], [51.0], [0.2])  # a bar without a factor is left out
     assert not history.record(f.signal("ETHUSDT", 10))  # already shown from the store
     assert history.record(f.signal("ETHUSDT", 11))
