@@ -37,7 +37,7 @@ sys.path[0] = str(ROOT)  # this file is itself called storage.py: the package mu
 import strategy  # noqa: E402
 from engine.config import StorageConfig, from_mapping  # noqa: E402
 from engine.engine import Engine  # noqa: E402
-from engine.events import EventBus, SignalUpdate  # noqa: E402
+from engine.events import EventBus, SignalBatch, SignalUpdate  # noqa: E402
 from engine.feeds.sim import SimFeed  # noqa: E402
 from engine.secrets import Secrets  # noqa: E402
 from engine.wiring import venue_factory_for  # noqa: E402
@@ -98,8 +98,7 @@ async def write_throughput(url: str, journal: Path, bars: int) -> tuple[float, f
     start = time.perf_counter()
     for b in range(bars):
         ts = T0 + timedelta(minutes=b)
-        for n, name in enumerate(names):
-            bus.publish(signal(name, ts, b + n))
+        bus.publish(SignalBatch(ts, tuple(signal(name, ts, b + n) for n, name in enumerate(names))))
         await asyncio.sleep(0)  # one bar published: the writer takes what is there
     await store.flush()
     elapsed = time.perf_counter() - start

@@ -1,7 +1,8 @@
 """The engine's one typed event stream and its bounded, coalescing fan-out.
 
 The engine publishes synchronously and never waits on a consumer. Each consumer
-(storage writer, desk) owns a Subscription. High-rate state events carry a
+(storage writer, desk) owns a Subscription. Per-minute state comes in one event for the
+whole universe (SignalBatch), not one per symbol. State events carry a
 coalesce key: a newer one replaces an unconsumed older one with the same key in
 subscriptions that coalesce. Orders, fills, funding and command results have
 no key and are never dropped.
@@ -16,7 +17,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, ClassVar, Mapping, Protocol
 
-from engine.model import Bar, Fill, Mode
+from engine.model import Fill, Mode
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +36,9 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
-class BarClosed(Event):
-    kind: ClassVar[str] = "bar"
-    bar: Bar
+class SignalUpdate:
+    """Everything the strategy and sizing decided for one symbol on one bar (a SignalBatch carries them)."""
 
-    @property
-    def coalesce_key(self) -> tuple:
-        return ("bar", self.bar.symbol)
-
-
-@dataclass(frozen=True, slots=True)
-class SignalUpdate(Event):
-    """Everything the strategy and sizing decided for one symbol on one bar."""
-
-    kind: ClassVar[str] = "signal"
     symbol: str
     ts: datetime
     price: float
@@ -61,9 +51,27 @@ class SignalUpdate(Event):
     target_notional: Decimal
     current_notional: Decimal
 
+
+@dataclass(frozen=True, slots=True)
+class SignalBatch(Event):
+    """One minute's signals: every symbol's newest SignalUpdate, one event for the whole universe.
+
+    A symbol without a bar this minute carries its last update (stamped earlier than `ts`), so a
+    newer batch holds everything an older one did and may replace it where subscriptions coalesce.
+    """
+
+    kind: ClassVar[str] = "signals"
+    ts: datetime
+    updates: tuple[SignalUpdate, ...]
+
+    def fresh(self) -> list[SignalUpdate]:
+        """The updates this minute made (not carried from an earlier one)."""
+        ts = self.ts
+        return [u for u in self.updates if u.ts == ts]
+
     @property
     def coalesce_key(self) -> tuple:
-        return ("signal", self.symbol)
+        return ("signals",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +98,9 @@ class FillEvent(Event):
 
 @dataclass(frozen=True, slots=True)
 class PositionUpdate(Event):
+    """A position as its last change left it: published when the quantity, entry or leverage change
+    (a fill, a restore, a flatten, a mode switch), never just because the price moved."""
+
     kind: ClassVar[str] = "position"
     mode: Mode
     symbol: str
@@ -103,6 +114,12 @@ class PositionUpdate(Event):
     @property
     def notional(self) -> Decimal:
         return self.quantity * self.mark_price
+
+    def marked(self, mark: Decimal, ts: datetime) -> PositionUpdate:
+        """The same position at a newer price. Positions are published only when they change (a fill, a
+        restore, a flatten); a consumer re-marks them with each minute's prices, which the book does too."""
+        return PositionUpdate(self.mode, self.symbol, self.quantity, self.entry_price, mark,
+                              self.quantity * (mark - self.entry_price), self.leverage, ts)
 
     @property
     def coalesce_key(self) -> tuple:

@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.config import DEFAULT_INSTANCE
 from engine.events import (CommandResult, EngineState, EquityUpdate, Event, FillEvent, FundingPayment,
-                           OrderUpdate, PositionUpdate, SignalUpdate)
+                           OrderUpdate, PositionUpdate, SignalBatch, SignalUpdate)
 from storage.codec import EXACT, money, real, utc_naive
 from storage.migrations.v0001_initial import DETAIL_COLUMNS, FACTOR_COLUMNS
 from storage.statements import MONEY_COLUMNS, TS_COLUMNS
@@ -46,6 +46,14 @@ def signal_rows(e: SignalUpdate) -> list[Row]:
         bars_seen=None if bars is None else int(bars),
     )
     return [("signal", values)]
+
+
+def signal_batch_rows(e: SignalBatch) -> list[Row]:
+    """One row per symbol that had a bar this minute; the others' carried updates are stored already."""
+    rows: list[Row] = []
+    for update in e.fresh():
+        rows += signal_rows(update)
+    return rows
 
 
 def fill_rows(e: FillEvent) -> list[Row]:
@@ -150,7 +158,7 @@ def instance_row(instance: str, pid: int, host: str, started_at: datetime, heart
 
 
 _CONVERTERS = {
-    SignalUpdate: signal_rows, FillEvent: fill_rows, PositionUpdate: position_rows, EquityUpdate: equity_rows,
+    SignalBatch: signal_batch_rows, FillEvent: fill_rows, PositionUpdate: position_rows, EquityUpdate: equity_rows,
     FundingPayment: funding_rows, CommandResult: audit_rows, EngineState: state_rows,
 }
 
