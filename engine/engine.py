@@ -606,9 +606,9 @@ class Engine:
         await asyncio.sleep(0)
         if self._book is not book:
             return  # the operator switched modes: this minute's plan is void
-        ready = self._runner.ready
+        ready, blocked = self._runner.ready, self._untradable()
         factors = {s: float(r["target_factor"]) for s, r in results.items()
-                   if r is not None and ready(s) and self._tradable(s)}
+                   if r is not None and s not in blocked and ready(s)}
         targets = self._targets(book, factors, equity)
         if not await self._rebalance_all(book, targets, factors):
             return  # the operator switched modes mid-minute: this minute's plan is void
@@ -673,6 +673,13 @@ class Engine:
         return (symbol not in self._paused and symbol not in self._mismatched
                 and symbol not in self._orders.uncertain and not self._operator.flattening_symbol(symbol))
 
+    def _untradable(self) -> set[str]:
+        """The symbols `_tradable` refuses now, in one set (asked once a minute rather than per symbol)."""
+        blocked = self._paused | self._mismatched | self._orders.uncertain.symbols
+        if self._operator.flattening:
+            blocked |= {s for s in self._instruments if self._operator.flattening_symbol(s)}
+        return blocked
+
     def _publish_signals(self, ts: datetime) -> None:
         """The minute's SignalBatch: every symbol's newest update (those without a bar carry their last)."""
         self._publish(SignalBatch(ts, tuple(self._signals.values())))
@@ -696,6 +703,7 @@ class Engine:
             prev = prev_closes.get(symbol)
             prev_closes[symbol] = close
             current = quantity(symbol) * price
+            target = targets.get(symbol, current)
             if symbol in mismatched:
                 status = "mismatch"
             elif symbol in uncertain:
@@ -707,14 +715,13 @@ class Engine:
             elif halted:
                 status = "halted"
             else:
-                status = idle_status(targets.get(symbol, current), current, instruments[symbol].min_notional, band,
-                                     symbol in skipping)
+                status = idle_status(target, current, instruments[symbol].min_notional, band, symbol in skipping)
             if result is None:
                 result, final, target_factor = {}, 0.0, 0.0
             else:
                 final, target_factor = float(result["final_factor"]), float(result["target_factor"])
             update = SignalUpdate(symbol, ts, close, close / prev - 1.0 if prev else 0.0, status, progress(symbol),
-                                  result, final, target_factor, targets.get(symbol, current), current)
+                                  result, final, target_factor, target, current)
             signals[symbol] = update
 
     def _catch_up_funding(self, book: ModeBook, bar_open: datetime) -> None:

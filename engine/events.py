@@ -15,7 +15,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, ClassVar, Mapping, Protocol
+from typing import Any, ClassVar, Mapping, NamedTuple, Protocol
 
 from engine.model import Fill, Mode
 
@@ -35,9 +35,12 @@ class Event:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class SignalUpdate:
-    """Everything the strategy and sizing decided for one symbol on one bar (a SignalBatch carries them)."""
+class SignalUpdate(NamedTuple):
+    """Everything the strategy and sizing decided for one symbol on one bar (a SignalBatch carries them).
+
+    Immutable like the events, and a tuple because the engine makes one per symbol every minute: a
+    frozen dataclass of this many fields costs several times as much to build.
+    """
 
     symbol: str
     ts: datetime

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 from tests.tui.conftest import press, until
 from tests.tui.fake_engine import FakeEngine
@@ -43,6 +42,6 @@ def test_equal_values_keep_the_symbols_order():
     engine.bars = 10
     engine.step()
     signals = [u for e in sub.drain() if type(e).__name__ == "SignalBatch" for u in e.updates]
-    same = [dataclasses.replace(s, ret=0.0) for s in signals]
+    same = [s._replace(ret=0.0) for s in signals]
     by_return = next(n for n, (column, _, _) in enumerate(SORTS) if column.key == "ret")
     assert sorted_symbols({s.symbol: s for s in same}, by_return) == ["A", "B", "C"]
