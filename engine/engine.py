@@ -546,6 +546,7 @@ class Engine:
                 self._live_bars += 1
                 if max_bars is not None and self._live_bars >= max_bars:
                     break
+            await self.bus.commit()  # the last minutes' events are delivered before the run ends
         finally:
             stopping.cancel()
             watching.cancel()
@@ -621,7 +622,11 @@ class Engine:
         self._publish_signals(ts)
         # Positions were published as they changed; their marks move with the prices in the signals.
         self._publish(book.equity_update(ts))
-        await self.bus.commit()  # everything this minute did is durable before the next one starts
+        # The next minute may start while this one's events are being made durable (a group commit: at
+        # full replay speed minutes share fsyncs); it waits for the round before this one. Nothing is
+        # shown, or stored, before it is durable, and a paper book rebuilt after a crash is the one
+        # its durable fills left.
+        await self.bus.commit_behind()
 
     async def _book_minute(self, book: ModeBook, bar_open: datetime) -> Decimal:
         """Mark the book at this minute's prices, settle every funding time crossed up to

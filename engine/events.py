@@ -351,6 +351,7 @@ class EventBus:
         self._ledger: Ledger | None = None
         self._pending: list[Event] = []
         self._committer: asyncio.Task | None = None
+        self._round_done: asyncio.Future | None = None  # the commit round in flight, done once delivered
 
     @property
     def ledger(self) -> Ledger | None:
@@ -393,18 +394,33 @@ class EventBus:
         while self._committer is not None:
             await asyncio.shield(self._committer)
 
+    async def commit_behind(self) -> None:
+        """Return once the commit round in flight (if any) is delivered; what is pending now goes in the
+        next round, which starts at once. A producer that calls this after each step of its own work
+        keeps at most one step waiting for the disk while it computes the next, so steps share
+        fsyncs (a group commit) and a slow disk still holds the producer back. Consumers see
+        nothing earlier than before: every event is delivered only once it is durable."""
+        done = self._round_done
+        if done is not None and not done.done():
+            await asyncio.shield(done)
+
     async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self._pending:
                 batch = self._pending
                 self._pending = []
+                self._round_done = done = loop.create_future()
                 seq = None
-                if any(isinstance(e, DURABLE_EVENTS) for e in batch):
-                    try:
-                        seq = await self._ledger.sync()
-                    except Exception:  # noqa: BLE001 - the ledger reports its own problem; events still flow
-                        log.exception("the ledger could not sync")
-                self._deliver(batch, seq)
+                try:
+                    if any(isinstance(e, DURABLE_EVENTS) for e in batch):
+                        try:
+                            seq = await self._ledger.sync()
+                        except Exception:  # noqa: BLE001 - the ledger reports its own problem; events still flow
+                            log.exception("the ledger could not sync")
+                    self._deliver(batch, seq)
+                finally:
+                    done.set_result(None)
         finally:
             self._committer = None
 

@@ -244,6 +244,7 @@ class Harness:
 
     async def step(self, n: int = 1) -> None:
         await self.feed.step(n)
+        await self.bus.commit()  # the engine moves on while a minute's events are committed
 
     async def step_until(self, predicate: Callable[[], bool], limit: int = 400) -> int:
         for n in range(limit):

@@ -163,3 +163,14 @@ async def test_a_real_order_leaves_only_once_its_intent_is_durable():
         venue.submit = submit
         await h.step_until(lambda: bool(checked))
     assert checked
+
+
+async def test_positions_are_published_when_they_change_and_shown_at_the_latest_marks():
+    async with Harness() as h:
+        await h.step(20)
+        fills, positions = h.of(FillEvent), h.of(PositionUpdate)
+        snap = h.engine.snapshot()
+        prices = dict(h.engine.prices)
+    assert fills and len(positions) == len(fills), "one per fill (the book starts flat), none for a price move"
+    assert [(p.symbol, p.ts) for p in positions] == [(f.fill.symbol, f.fill.ts) for f in fills]
+    assert snap.positions and all(p.mark_price == prices[s] for s, p in snap.positions.items())
