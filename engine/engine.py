@@ -617,9 +617,9 @@ class Engine:
         for start in range(0, len(symbols), SIGNALS_PER_STEP):
             self._note_signals(symbols[start:start + SIGNALS_PER_STEP], results, targets, book, ts)
             await asyncio.sleep(0)
+        self._publish_signals(ts)
         if self._book is not book:
             return
-        self._publish_signals(ts)
         # Positions were published as they changed; their marks move with the prices in the signals.
         self._publish(book.equity_update(ts))
         # The next minute may start while this one's events are being made durable (a group commit: at
