@@ -45,7 +45,7 @@ sys.path[0] = str(ROOT)  # this file is itself called storage.py: the package mu
 import strategy  # noqa: E402
 from engine.config import StorageConfig, from_mapping  # noqa: E402
 from engine.engine import Engine  # noqa: E402
-from engine.events import EventBus, SignalUpdate  # noqa: E402
+from engine.events import EventBus, SignalBatch, SignalUpdate  # noqa: E402
 from engine.feeds.sim import SimFeed  # noqa: E402
 from engine.secrets import Secrets  # noqa: E402
 from engine.wiring import venue_factory_for  # noqa: E402
@@ -55,7 +55,7 @@ from storage.migrations.v0001_initial import DETAIL_COLUMNS, FACTOR_COLUMNS  # n
 from storage.codec import ts_text, utc_naive  # noqa: E402
 from storage.ddl import Table, col  # noqa: E402
 from storage.mysql_literals import literal  # noqa: E402
-from storage.rows import signal_batch_rows, signals_table_rows  # noqa: E402
+from storage.rows import signal_minute_rows, signals_table_rows  # noqa: E402
 from storage.schema import migrate  # noqa: E402
 from storage.signal_pack import compress, float_matrix, pack_minute, shuffled  # noqa: E402
 from storage.url import parse_url  # noqa: E402
@@ -111,8 +111,7 @@ async def write_throughput(url: str, journal: Path, bars: int) -> tuple[float, f
     start = time.perf_counter()
     for b in range(bars):
         ts = T0 + timedelta(minutes=b)
-        for n, name in enumerate(names):
-            bus.publish(signal(name, ts, b + n))
+        bus.publish(SignalBatch(ts, tuple(signal(name, ts, b + n) for n, name in enumerate(names))))
         await asyncio.sleep(0)  # one bar published: the writer takes what is there
     await store.flush()
     elapsed = time.perf_counter() - start
@@ -358,7 +357,7 @@ def layout_rows(layout: str, minute: list[SignalUpdate]) -> list:
     if layout == "signals":
         return [("signal", {**values, "instance": "default"}) for u in minute for _, values in signals_table_rows(u)]
     if layout == "signal_minutes":
-        return [("signal_minute", {**values, "instance": "default"}) for _, values in signal_batch_rows(minute)]
+        return [("signal_minute", {**values, "instance": "default"}) for _, values in signal_minute_rows(minute)]
     # The same floats and notionals per symbol, without the minute's header of names.
     floats = float_matrix(minute)
     return [{"instance": "default", "timestamp": utc_naive(u.ts), "symbol": u.symbol,

@@ -16,6 +16,7 @@ from engine.risk import Breakers
 from engine.venues.base import Venue
 
 FILLS_KEPT = 50
+EQUITY_POINTS_KEPT = 2_000
 
 
 def venue_liquidation_price(position: VenuePosition) -> Decimal | None:
@@ -26,7 +27,6 @@ def venue_liquidation_price(position: VenuePosition) -> Decimal | None:
     except ArithmeticError:
         return None
     return price if price.is_finite() and price > 0 else None
-EQUITY_POINTS_KEPT = 2_000
 
 
 class ModeBook:
@@ -38,7 +38,6 @@ class ModeBook:
         self.leverage = leverage
         self.fills: deque[FillEvent] = deque(maxlen=FILLS_KEPT)
         self.equity_history: deque[tuple[datetime, Decimal]] = deque(maxlen=EQUITY_POINTS_KEPT)
-        self.positions: dict[str, PositionUpdate] = {}  # open positions as last published
         self.last_equity: EquityUpdate | None = None
         self.restoring = ""  # why the store's record of this book could not be read yet ("" once it was)
         self.funding_clock = FundingClock()
@@ -67,14 +66,14 @@ class ModeBook:
     def position_update(self, symbol: str, ts: datetime) -> PositionUpdate:
         pos = self.portfolio.positions.get(symbol)
         if pos is None or not pos.quantity:
-            update = PositionUpdate(self.mode, symbol, Decimal(0), Decimal(0), pos.mark if pos else Decimal(0),
-                                    Decimal(0), self.leverage, ts)
-            self.positions.pop(symbol, None)
-        else:
-            update = PositionUpdate(self.mode, symbol, pos.quantity, pos.entry_price, pos.mark, pos.unrealized,
-                                    self.leverage, ts, self._liquidation(symbol, pos.quantity))
-            self.positions[symbol] = update
-        return update
+            return PositionUpdate(self.mode, symbol, Decimal(0), Decimal(0), pos.mark if pos else Decimal(0),
+                                  Decimal(0), self.leverage, ts)
+        return PositionUpdate(self.mode, symbol, pos.quantity, pos.entry_price, pos.mark, pos.unrealized,
+                              self.leverage, ts, self._liquidation(symbol, pos.quantity))
+
+    def open_positions(self, ts: datetime) -> dict[str, PositionUpdate]:
+        """Every open position at its current mark."""
+        return {symbol: self.position_update(symbol, ts) for symbol in self.portfolio.open_positions()}
 
     def _liquidation(self, symbol: str, quantity: Decimal) -> Decimal | None:
         read = self.venue_liquidation.get(symbol)

@@ -2,7 +2,8 @@
 
 Each closed minute: mark positions, settle any funding time crossed (engine.funding), check the
 breakers, run the strategy for the whole universe, size and send orders one at a time (stepping
-aside for any operator command), then publish signals, positions and equity. Everything the engine
+aside for any operator command), then publish the minute's signals (one SignalBatch) and equity.
+Positions are published only when they change. Everything the engine
 does is published on its event bus; commands also return their CommandResult.
 """
 from __future__ import annotations
@@ -21,8 +22,8 @@ import numpy as np
 from engine.book import ModeBook
 from engine.commands import CommandGate
 from engine.config import Config
-from engine.events import (BarClosed, CommandResult, EngineError, EngineState, EquityUpdate, Event, EventBus,
-                           FillEvent, PositionUpdate, SignalUpdate, utcnow)
+from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, Event, EventBus,
+                           FillEvent, PositionUpdate, SignalBatch, SignalUpdate, utcnow)
 from engine.exchange_funding import ExchangeFunding
 from engine.execution import OrderSender
 from engine.feeds.base import Feed
@@ -58,7 +59,7 @@ WARM_SLICE = 200  # warm-up minutes per strategy call between turns of the event
 class EngineSnapshot:
     state: EngineState
     signals: dict[str, SignalUpdate]
-    positions: dict[str, PositionUpdate]
+    positions: dict[str, PositionUpdate]  # open ones, at the current marks
     equity: EquityUpdate | None
     fills: list[FillEvent]
     equity_history: list[tuple[datetime, Decimal]]
@@ -129,6 +130,11 @@ class Engine:
     def live_bars(self) -> int:
         return self._live_bars
 
+    @property
+    def open_position_count(self) -> int:
+        book = self._book
+        return len(book.portfolio.open_positions()) if book else 0
+
     def market_time(self) -> datetime:
         """The close time of the last processed bar. Before the first one: the wall clock on the real
         market, the feed's own clock on a simulated or replayed one (where the wall clock means nothing)."""
@@ -155,7 +161,8 @@ class Engine:
         book = self._book
         return EngineSnapshot(
             state=self.state(), signals=dict(self._signals),
-            positions=dict(book.positions) if book else {}, equity=book.last_equity if book else None,
+            positions=book.open_positions(self.market_time()) if book else {},
+            equity=book.last_equity if book else None,
             fills=list(book.fills) if book else [], equity_history=list(book.equity_history) if book else [])
 
     def detach_store(self) -> None:
@@ -266,8 +273,8 @@ class Engine:
         ts = self.market_time()
         if not book.restoring:
             book.breakers.update(ts, book.portfolio.equity)
-            for symbol in book.portfolio.open_positions():
-                self._publish(book.position_update(symbol, ts))
+            for update in book.open_positions(ts).values():
+                self._publish(update)
             self._publish(book.equity_update(ts))
         await self.bus.commit()
         # What is alive now (libraries, instruments, strategy state) lives for the whole run. A full
@@ -478,8 +485,9 @@ class Engine:
             if previous[j] >= 0:
                 self._prev_close[symbol] = float(closes[previous[j], j])
         self._market_time = max(self._market_time or stamps[last], stamps[last] + MINUTE)
-        self._publish_signals([s for s in symbols if s in self._prices], results, {}, self._book,
-                              self.market_time())
+        ts = self.market_time()
+        self._note_signals([s for s in symbols if s in self._prices], results, {}, self._book, ts)
+        self._publish_signals(ts)
 
     async def _warm_history(self, wanted: int) -> WarmHistory:
         from_arrays = getattr(self.feed, "warmup_history", None)
@@ -538,6 +546,7 @@ class Engine:
                 self._live_bars += 1
                 if max_bars is not None and self._live_bars >= max_bars:
                     break
+            await self.bus.commit()  # the last minutes' events are delivered before the run ends
         finally:
             stopping.cancel()
             watching.cancel()
@@ -583,9 +592,6 @@ class Engine:
             return
         book = self._book
         portfolio = book.portfolio
-        publish = self.bus.publish
-        for bar in bars.values():
-            publish(BarClosed(bar))
         self._note_bars(bars)
         if book.restoring:
             await self._signals_only(bars, book)
@@ -601,22 +607,26 @@ class Engine:
         await asyncio.sleep(0)
         if self._book is not book:
             return  # the operator switched modes: this minute's plan is void
-        ready = self._runner.ready
+        ready, blocked = self._runner.ready, self._untradable()
         factors = {s: float(r["target_factor"]) for s, r in results.items()
-                   if r is not None and ready(s) and self._tradable(s)}
+                   if r is not None and s not in blocked and ready(s)}
         targets = self._targets(book, factors, equity)
         if not await self._rebalance_all(book, targets, factors):
             return  # the operator switched modes mid-minute: this minute's plan is void
         symbols = list(bars)
         for start in range(0, len(symbols), SIGNALS_PER_STEP):
-            self._publish_signals(symbols[start:start + SIGNALS_PER_STEP], results, targets, book, ts)
+            self._note_signals(symbols[start:start + SIGNALS_PER_STEP], results, targets, book, ts)
             await asyncio.sleep(0)
+        self._publish_signals(ts)
         if self._book is not book:
             return
-        for symbol in portfolio.open_positions():
-            self._publish(book.position_update(symbol, ts))
+        # Positions were published as they changed; their marks move with the prices in the signals.
         self._publish(book.equity_update(ts))
-        await self.bus.commit()  # everything this minute did is durable before the next one starts
+        # The next minute may start while this one's events are being made durable (a group commit: at
+        # full replay speed minutes share fsyncs); it waits for the round before this one. Nothing is
+        # shown, or stored, before it is durable, and a paper book rebuilt after a crash is the one
+        # its durable fills left.
+        await self.bus.commit_behind()
 
     async def _book_minute(self, book: ModeBook, bar_open: datetime) -> Decimal:
         """Mark the book at this minute's prices, settle every funding time crossed up to
@@ -661,16 +671,29 @@ class Engine:
         results, errors = self._runner.update(bars)
         for symbol, message in errors.items():
             self._error(f"{symbol}: {message}", symbol)
-        self._publish_signals(list(bars), results, {}, book, self.market_time())
+        ts = self.market_time()
+        self._note_signals(list(bars), results, {}, book, ts)
+        self._publish_signals(ts)
         await self.bus.commit()
 
     def _tradable(self, symbol: str) -> bool:
         return (symbol not in self._paused and symbol not in self._mismatched
                 and symbol not in self._orders.uncertain and not self._operator.flattening_symbol(symbol))
 
-    def _publish_signals(self, symbols, results: dict, targets: dict[str, Decimal], book: ModeBook,
-                         ts: datetime) -> None:
-        """One SignalUpdate per symbol: the strategy's mapping, its status and the notional wanted and held.
+    def _untradable(self) -> set[str]:
+        """The symbols `_tradable` refuses now, in one set (asked once a minute rather than per symbol)."""
+        blocked = self._paused | self._mismatched | self._orders.uncertain.symbols
+        if self._operator.flattening:
+            blocked |= {s for s in self._instruments if self._operator.flattening_symbol(s)}
+        return blocked
+
+    def _publish_signals(self, ts: datetime) -> None:
+        """The minute's SignalBatch: every symbol's newest update (those without a bar carry their last)."""
+        self._publish(SignalBatch(ts, tuple(self._signals.values())))
+
+    def _note_signals(self, symbols, results: dict, targets: dict[str, Decimal], book: ModeBook,
+                      ts: datetime) -> None:
+        """A SignalUpdate per symbol: the strategy's mapping, its status and the notional wanted and held.
 
         It runs for every symbol every minute, hence the local names.
         """
@@ -678,7 +701,7 @@ class Engine:
         uncertain = self._orders.uncertain.symbols
         ready, progress = self._runner.ready, self._runner.progress
         prices, prev_closes, signals = self._prices, self._prev_close, self._signals
-        quantity, publish = book.portfolio.quantity, self.bus.publish
+        quantity = book.portfolio.quantity
         instruments, band, skipping = self._instruments, self._limits.band_usd, self._skipping
         for symbol in symbols:
             result = results.get(symbol)
@@ -687,6 +710,7 @@ class Engine:
             prev = prev_closes.get(symbol)
             prev_closes[symbol] = close
             current = quantity(symbol) * price
+            target = targets.get(symbol, current)
             if symbol in mismatched:
                 status = "mismatch"
             elif symbol in uncertain:
@@ -698,16 +722,14 @@ class Engine:
             elif halted:
                 status = "halted"
             else:
-                status = idle_status(targets.get(symbol, current), current, instruments[symbol].min_notional, band,
-                                     symbol in skipping)
+                status = idle_status(target, current, instruments[symbol].min_notional, band, symbol in skipping)
             if result is None:
                 result, final, target_factor = {}, 0.0, 0.0
             else:
                 final, target_factor = float(result["final_factor"]), float(result["target_factor"])
             update = SignalUpdate(symbol, ts, close, close / prev - 1.0 if prev else 0.0, status, progress(symbol),
-                                  result, final, target_factor, targets.get(symbol, current), current)
+                                  result, final, target_factor, target, current)
             signals[symbol] = update
-            publish(update)
 
     def _catch_up_funding(self, book: ModeBook, bar_open: datetime) -> None:
         """Warm-up history can span time the engine was down: the paper book still pays what it held

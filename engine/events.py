@@ -1,7 +1,8 @@
 """The engine's one typed event stream and its bounded, coalescing fan-out.
 
 The engine publishes synchronously and never waits on a consumer. Each consumer
-(storage writer, desk) owns a Subscription. High-rate state events carry a
+(storage writer, desk) owns a Subscription. Per-minute state comes in one event for the
+whole universe (SignalBatch), not one per symbol. State events carry a
 coalesce key: a newer one replaces an unconsumed older one with the same key in
 subscriptions that coalesce. Orders, fills, funding and command results have
 no key and are never dropped.
@@ -14,9 +15,9 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any, ClassVar, Mapping, Protocol
+from typing import Any, ClassVar, Mapping, NamedTuple, Protocol
 
-from engine.model import Bar, Fill, Mode
+from engine.model import Fill, Mode
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +35,13 @@ class Event:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class BarClosed(Event):
-    kind: ClassVar[str] = "bar"
-    bar: Bar
+class SignalUpdate(NamedTuple):
+    """Everything the strategy and sizing decided for one symbol on one bar (a SignalBatch carries them).
 
-    @property
-    def coalesce_key(self) -> tuple:
-        return ("bar", self.bar.symbol)
+    Immutable like the events, and a tuple because the engine makes one per symbol every minute: a
+    frozen dataclass of this many fields costs several times as much to build.
+    """
 
-
-@dataclass(frozen=True, slots=True)
-class SignalUpdate(Event):
-    """Everything the strategy and sizing decided for one symbol on one bar."""
-
-    kind: ClassVar[str] = "signal"
     symbol: str
     ts: datetime
     price: float
@@ -61,9 +54,27 @@ class SignalUpdate(Event):
     target_notional: Decimal
     current_notional: Decimal
 
+
+@dataclass(frozen=True, slots=True)
+class SignalBatch(Event):
+    """One minute's signals: every symbol's newest SignalUpdate, one event for the whole universe.
+
+    A symbol without a bar this minute carries its last update (stamped earlier than `ts`), so a
+    newer batch holds everything an older one did and may replace it where subscriptions coalesce.
+    """
+
+    kind: ClassVar[str] = "signals"
+    ts: datetime
+    updates: tuple[SignalUpdate, ...]
+
+    def fresh(self) -> list[SignalUpdate]:
+        """The updates this minute made (not carried from an earlier one)."""
+        ts = self.ts
+        return [u for u in self.updates if u.ts == ts]
+
     @property
     def coalesce_key(self) -> tuple:
-        return ("signal", self.symbol)
+        return ("signals",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +101,9 @@ class FillEvent(Event):
 
 @dataclass(frozen=True, slots=True)
 class PositionUpdate(Event):
+    """A position as its last change left it: published when the quantity, entry or leverage change
+    (a fill, a restore, a flatten, a mode switch), never just because the price moved."""
+
     kind: ClassVar[str] = "position"
     mode: Mode
     symbol: str
@@ -106,6 +120,12 @@ class PositionUpdate(Event):
     @property
     def notional(self) -> Decimal:
         return self.quantity * self.mark_price
+
+    def marked(self, mark: Decimal, ts: datetime) -> PositionUpdate:
+        """The same position at a newer price. Positions are published only when they change (a fill, a
+        restore, a flatten); a consumer re-marks them with each minute's prices, which the book does too."""
+        return PositionUpdate(self.mode, self.symbol, self.quantity, self.entry_price, mark,
+                              self.quantity * (mark - self.entry_price), self.leverage, ts, self.liquidation_price)
 
     @property
     def coalesce_key(self) -> tuple:
@@ -334,6 +354,7 @@ class EventBus:
         self._ledger: Ledger | None = None
         self._pending: list[Event] = []
         self._committer: asyncio.Task | None = None
+        self._round_done: asyncio.Future | None = None  # the commit round in flight, done once delivered
 
     @property
     def ledger(self) -> Ledger | None:
@@ -376,18 +397,33 @@ class EventBus:
         while self._committer is not None:
             await asyncio.shield(self._committer)
 
+    async def commit_behind(self) -> None:
+        """Return once the commit round in flight (if any) is delivered; what is pending now goes in the
+        next round, which starts at once. A producer that calls this after each step of its own work
+        keeps at most one step waiting for the disk while it computes the next, so steps share
+        fsyncs (a group commit) and a slow disk still holds the producer back. Consumers see
+        nothing earlier than before: every event is delivered only once it is durable."""
+        done = self._round_done
+        if done is not None and not done.done():
+            await asyncio.shield(done)
+
     async def _commit_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
             while self._pending:
                 batch = self._pending
                 self._pending = []
+                self._round_done = done = loop.create_future()
                 seq = None
-                if any(isinstance(e, DURABLE_EVENTS) for e in batch):
-                    try:
-                        seq = await self._ledger.sync()
-                    except Exception:  # noqa: BLE001 - the ledger reports its own problem; events still flow
-                        log.exception("the ledger could not sync")
-                self._deliver(batch, seq)
+                try:
+                    if any(isinstance(e, DURABLE_EVENTS) for e in batch):
+                        try:
+                            seq = await self._ledger.sync()
+                        except Exception:  # noqa: BLE001 - the ledger reports its own problem; events still flow
+                            log.exception("the ledger could not sync")
+                    self._deliver(batch, seq)
+                finally:
+                    done.set_result(None)
         finally:
             self._committer = None
 

@@ -1,7 +1,7 @@
 """Flattening with no engine running, from the command line.
 
 Testnet and live: the configured keys and exchange settings, straight to Binance. Paper: the
-stored paper book, closed at each symbol's last stored mark price with the paper venue's fees
+stored paper book, closed at each symbol's last stored price with the paper venue's fees
 and slippage. Either way the mode's book is rebuilt from the store, the engine's own flatten (FlattenRun)
 closes it, and every close goes through the engine's own order path (intent made durable first,
 fills booked and published), so the store, and the next engine start, see the book flat.
@@ -37,14 +37,16 @@ Progress = Callable[[str], None]
 
 async def _paper_marks(store: Any, symbols: list[str], entries: dict[str, Decimal],
                        notes: dict[str, str]) -> dict[str, Decimal]:
-    """The last stored mark of each symbol: its position row, else its last signal, else its entry."""
-    marks = {r.symbol: r.mark_price for r in await store.positions(Mode.PAPER.value) if r.mark_price}
+    """The last stored price of each symbol: its last signal (stored every minute), else its position row's
+    mark (stored when the position last changed), else its entry."""
+    rows = {r.symbol: r.mark_price for r in await store.positions(Mode.PAPER.value) if r.mark_price}
+    marks: dict[str, Decimal] = {}
     for symbol in symbols:
-        if symbol in marks:
-            continue
         history = await store.signal_history(symbol, 1)
         if history and history[-1].price:
             marks[symbol] = Decimal(repr(history[-1].price))
+        elif symbol in rows:
+            marks[symbol] = rows[symbol]
         else:
             marks[symbol] = entries[symbol]
             notes[symbol] = "no stored price: closed at its entry price"

@@ -107,8 +107,8 @@ class _Printer:
             if isinstance(event, EquityUpdate):
                 self.bars += 1
                 if self.bars % self.every == 0:
-                    snap = self.engine.snapshot()
-                    print(bar_line(event, len(snap.positions), snap.state.halted, snap.state.uncertain),
+                    state = self.engine.state()
+                    print(bar_line(event, self.engine.open_position_count, state.halted, state.uncertain),
                           file=self.out)
             elif isinstance(event, FillEvent):
                 print(fill_line(event), file=self.out)

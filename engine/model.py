@@ -9,6 +9,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 
 class Mode(str, enum.Enum):
@@ -26,9 +27,11 @@ class Side(str, enum.Enum):
         return 1 if self is Side.BUY else -1
 
 
-@dataclass(frozen=True, slots=True)
-class Bar:
-    """One closed 1-minute bar with the strategy's inputs. `ts` is the bar's open time (UTC)."""
+class Bar(NamedTuple):
+    """One closed 1-minute bar with the strategy's inputs. `ts` is the bar's open time (UTC).
+
+    A tuple, immutable, because a feed makes one per symbol every minute: a frozen dataclass of
+    this many fields costs several times as much to build."""
 
     symbol: str
     ts: datetime

@@ -357,8 +357,8 @@ class Operator:
             book = engine.book
             ts = engine.market_time()
             book.portfolio.mark_all(engine.prices)
-            for symbol in book.portfolio.open_positions():
-                engine.publish(book.position_update(symbol, ts))
+            for update in book.open_positions(ts).values():
+                engine.publish(update)
             engine.publish(book.equity_update(ts))
         return self._answer("set_mode", True, f"switched from {previous.value} to {mode}; each mode keeps its own "
                                               f"positions ({len(book.portfolio.open_positions())} open in {mode})")

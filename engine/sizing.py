@@ -18,6 +18,7 @@ from typing import Container, Mapping
 from engine.model import Instrument, Side
 
 ZERO = Decimal(0)
+_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ def target_notionals(factors: Mapping[str, float], equity: Decimal, limits: Sizi
 
 def _cents_toward_zero(value: float) -> Decimal:
     cents = math.floor(round(abs(value) * 100, 6))  # float noise (249.99999999997) is not a lost cent
-    return Decimal(cents if value >= 0 else -cents).scaleb(-2)
+    return Decimal(cents if value >= 0 else -cents) * _CENT  # exact: the same as scaleb(-2), and quicker
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,10 +183,11 @@ def _instance_text(backend: Backend, instance: str) -> list[str]:
     held = reads.positions(backend, mode, instance)
     lines += ["", f"positions ({mode}): {len(held) or 'none'}"]
     if held:
-        lines.append(f"  {'symbol':<14}{'quantity':>16}{'entry':>16}{'mark':>16}{'unrealized':>14}")
+        # Positions are stored when they change; the equity line above is marked every minute.
+        lines.append(f"  {'symbol':<14}{'quantity':>16}{'entry':>16}{'mark at change':>16}{'unrealized then':>16}")
         for pos in held:
             lines.append(f"  {pos.symbol:<14}{_qty(pos.quantity):>16}{_qty(pos.entry_price):>16}"
-                         f"{_qty(pos.mark_price):>16}{_usd(pos.unrealized_pnl):>14}")
+                         f"{_qty(pos.mark_price):>16}{_usd(pos.unrealized_pnl):>16}")
 
     lines += ["", *_signals_text(backend, instance)]
 

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 
 from engine.config import DEFAULT_INSTANCE
 from engine.events import (CommandResult, EngineState, EquityUpdate, Event, FillEvent, FundingPayment,
-                           OrderUpdate, PositionUpdate, SignalUpdate)
+                           OrderUpdate, PositionUpdate, SignalBatch, SignalUpdate)
 from storage.codec import EXACT, money, real, utc_naive
 from storage.migrations.v0001_initial import DETAIL_COLUMNS, FACTOR_COLUMNS
 from storage.signal_pack import pack_minute
@@ -32,16 +32,12 @@ def _mode(value: Any) -> str:
     return getattr(value, "value", value)
 
 
-def signal_batch_rows(updates: Sequence[SignalUpdate]) -> list[Row]:
+def signal_minute_rows(updates: Sequence[SignalUpdate]) -> list[Row]:
     """One minute's signals (the updates share a timestamp) as one packed row."""
     if not updates:
         return []
     return [("signal_minute", {"timestamp": utc_naive(updates[0].ts), "first_symbol": updates[0].symbol,
                                "symbols": len(updates), "data": pack_minute(updates)})]
-
-
-def signal_rows(e: SignalUpdate) -> list[Row]:
-    return signal_batch_rows((e,))
 
 
 def signals_table_rows(e: SignalUpdate) -> list[Row]:
@@ -64,6 +60,11 @@ def signals_table_rows(e: SignalUpdate) -> list[Row]:
         bars_seen=None if bars is None else int(bars),
     )
     return [("signal", values)]
+
+
+def signal_batch_rows(e: SignalBatch) -> list[Row]:
+    """The symbols that had a bar this minute, packed; the others' carried updates are stored already."""
+    return signal_minute_rows(e.fresh())
 
 
 def fill_rows(e: FillEvent) -> list[Row]:
@@ -168,7 +169,7 @@ def instance_row(instance: str, pid: int, host: str, started_at: datetime, heart
 
 
 _CONVERTERS = {
-    SignalUpdate: signal_rows, FillEvent: fill_rows, PositionUpdate: position_rows, EquityUpdate: equity_rows,
+    SignalBatch: signal_batch_rows, FillEvent: fill_rows, PositionUpdate: position_rows, EquityUpdate: equity_rows,
     FundingPayment: funding_rows, CommandResult: audit_rows, EngineState: state_rows,
 }
 
@@ -178,20 +179,21 @@ def rows_for_events(events: Iterable[Event], instance: str) -> list[Row]:
     row (the other events' rows in order before them), written by `instance`. An event that
     cannot be stored is logged and skipped; it never costs the batch."""
     rows: list[Row] = []
-    minutes: dict[datetime, list[SignalUpdate]] = {}
+    minutes: dict[datetime, dict[str, SignalUpdate]] = {}
     for event in events:
-        if type(event) is SignalUpdate:
-            minutes.setdefault(event.ts, []).append(event)
+        if type(event) is SignalBatch:
+            for update in event.fresh():  # a later batch of the same minute has the newer word
+                minutes.setdefault(update.ts, {})[update.symbol] = update
             continue
         try:
             rows += rows_for(event, instance)
         except Exception as e:
             log.error("store: %s event not stored: %s", getattr(event, "kind", type(event).__name__), e)
-    for updates in minutes.values():
+    for ts, by_symbol in minutes.items():
         try:
-            packed = signal_batch_rows(updates)
+            packed = signal_minute_rows(list(by_symbol.values()))
         except Exception as e:
-            log.error("store: the signals of %s not stored: %s", updates[0].ts, e)
+            log.error("store: the signals of %s not stored: %s", ts, e)
             continue
         for _, values in packed:
             values["instance"] = instance

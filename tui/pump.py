@@ -12,14 +12,14 @@ from typing import Callable, Iterable
 from textual.message import Message
 
 from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, Event, FillEvent,
-                           FlattenProgress, FundingPayment, OrderUpdate, PositionUpdate, SignalUpdate, StoreStatus,
+                           FlattenProgress, FundingPayment, OrderUpdate, PositionUpdate, SignalBatch, StoreStatus,
                            Subscription)
 from tui import messages as m
 
 
 def to_messages(events: Iterable[Event]) -> list[Message]:
     """Group one drained batch into messages, keeping the engine's order within each kind."""
-    signals: list[SignalUpdate] = []
+    signals: SignalBatch | None = None
     positions: list[PositionUpdate] = []
     fills: list[FillEvent] = []
     orders: list[OrderUpdate] = []
@@ -28,8 +28,8 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
     flattening: list[FlattenProgress] = []
     singles: list[Message] = []
     for event in events:
-        if isinstance(event, SignalUpdate):
-            signals.append(event)
+        if isinstance(event, SignalBatch):
+            signals = event  # a newer batch holds every symbol an older one did
         elif isinstance(event, PositionUpdate):
             positions.append(event)
         elif isinstance(event, FillEvent):
@@ -50,12 +50,13 @@ def to_messages(events: Iterable[Event]) -> list[Message]:
             errors.append(event)
         elif isinstance(event, FlattenProgress):
             flattening.append(event)
-    # State first: a signal row's status depends on the pause/halt set that came with it.
+    # State first: a signal row's status depends on the pause/halt set that came with it. Positions
+    # before signals: the signals' prices re-mark the positions the minute's fills left.
     out: list[Message] = [s for s in singles if isinstance(s, m.EngineStateChanged)]
-    if signals:
-        out.append(m.SignalsArrived(tuple(signals)))
     if positions:
         out.append(m.PositionsArrived(tuple(positions)))
+    if signals is not None:
+        out.append(m.SignalsArrived(signals.updates))
     if orders:
         out.append(m.OrdersArrived(tuple(orders)))
     if fills:

@@ -9,7 +9,6 @@ trades. ccxt keeps the websockets connected; a tap on its client sees every raw 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -258,7 +257,7 @@ class BinanceFeed:
         if verdict == "gap":
             await self._fill_gap(bar.symbol, seq.last[bar.symbol] + MINUTE_MS, open_ms - MINUTE_MS)
         await self._settled_up_to(bar.symbol, open_ms)
-        bar = dataclasses.replace(bar, funding_rate=self.funding_rate(bar.symbol, open_ms))
+        bar = bar._replace(funding_rate=self.funding_rate(bar.symbol, open_ms))
         seq.add(bar, time.monotonic())
         self._last_bar_at = self._last_streamed[bar.symbol] = time.monotonic()
         if self._status == "stale":

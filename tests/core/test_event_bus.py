@@ -59,6 +59,51 @@ async def test_get_batch_waits_for_events():
     assert await sub.get_batch() == []
 
 
+class GatedLedger:
+    """A ledger whose every sync waits until the test lets it finish."""
+
+    problem = ""
+
+    def __init__(self) -> None:
+        self.appended: list = []
+        self.durable: list = []
+        self.gates: list[asyncio.Event] = []
+
+    def append(self, event) -> None:
+        self.appended.append(event)
+
+    async def sync(self) -> int:
+        taken = list(self.appended)
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        await gate.wait()
+        self.durable = taken
+        return len(taken)
+
+
+async def test_a_group_commit_lets_the_producer_run_one_round_ahead_and_shows_only_what_is_durable():
+    bus = EventBus()
+    ledger = GatedLedger()
+    bus.attach_ledger(ledger)
+    sub = bus.subscribe("desk", coalesce=False)
+    bus.publish(equity(1))
+    await asyncio.sleep(0)  # the first round starts and waits on the disk
+    bus.publish(equity(2))  # the next step's event: it rides the next round
+    behind = asyncio.ensure_future(bus.commit_behind())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not behind.done() and sub.drain() == [], "nothing shows before it is durable"
+    ledger.gates[0].set()
+    await asyncio.wait_for(behind, 1)
+    assert [e.equity for e in sub.drain()] == [1]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert len(ledger.gates) == 2 and sub.drain() == [], "the second round is in flight, not yet delivered"
+    ledger.gates[1].set()
+    await asyncio.wait_for(bus.commit(), 1)
+    assert [e.equity for e in sub.drain()] == [2] and len(ledger.durable) == 2
+
+
 def test_state_file_round_trip_and_damage(tmp_path):
     f = StateFile(tmp_path / "state.toml")
     f.update(paused=["BTCUSDT"], theme="light")

@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Callable
 import strategy
 from engine.config import Config, from_mapping
 from engine.engine import Engine
-from engine.events import Event, EventBus
+from engine.events import Event, EventBus, SignalBatch, SignalUpdate
 from engine.feeds.sim import SimFeed
 from engine.model import Fill, Instrument, Mode, OrderRequest, OrderResult, Side, VenuePosition
 from engine.secrets import Secrets
@@ -239,8 +239,12 @@ class Harness:
         return [e for e in self.collect() if isinstance(e, kind)
                 and all(getattr(e, k) == v for k, v in match.items())]
 
+    def signals(self, **match: Any) -> list[SignalUpdate]:
+        return signals_of(self.collect(), **match)
+
     async def step(self, n: int = 1) -> None:
         await self.feed.step(n)
+        await self.bus.commit()  # the engine moves on while a minute's events are committed
 
     async def step_until(self, predicate: Callable[[], bool], limit: int = 400) -> int:
         for n in range(limit):
@@ -248,6 +252,12 @@ class Harness:
                 return n
             await self.step()
         raise AssertionError(f"condition not met within {limit} bars")
+
+
+def signals_of(events: list[Event], **match: Any) -> list[SignalUpdate]:
+    """Each update the engine's SignalBatches brought as it was made (not as carried into later minutes)."""
+    return [u for e in events if isinstance(e, SignalBatch) for u in e.fresh()
+            if all(getattr(u, k) == v for k, v in match.items())]
 
 
 def signed(fill: Fill) -> Decimal:

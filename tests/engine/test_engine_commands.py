@@ -2,7 +2,7 @@ import asyncio
 from dataclasses import replace
 from decimal import Decimal
 
-from engine.events import CommandResult, EngineState, FillEvent, FlattenProgress, OrderUpdate, SignalUpdate
+from engine.events import CommandResult, EngineState, FillEvent, FlattenProgress, OrderUpdate
 from engine.model import Mode, OrderResult
 from engine.risk import DAILY, DRAWDOWN
 from engine.statefile import StateFile
@@ -40,7 +40,7 @@ async def test_flatten_all_closes_everything_confirms_flat_and_halts_entries():
         mark = len(h.collect())
         await h.step(30)
         assert orders_after(h, mark) == []  # no entries while halted
-        assert {s.status for s in h.of(SignalUpdate)[-8:]} == {"halted"}
+        assert {s.status for s in h.signals()[-8:]} == {"halted"}
         resumed = await h.engine.resume_entries()
         assert resumed.ok and not h.engine.snapshot().state.halted
         await h.step_until(lambda: open_quantities(h.engine) != {})
@@ -71,7 +71,7 @@ async def test_pause_keeps_the_position_and_stops_orders_for_that_symbol_only(tm
         after = orders_after(h, mark)
         assert after and all(o.symbol != symbol for o in after)  # the others still trade
         assert open_quantities(h.engine)[symbol] == held[symbol]
-        assert h.of(SignalUpdate, symbol=symbol)[-1].status == "paused"
+        assert h.signals(symbol=symbol)[-1].status == "paused"
         again = await h.engine.pause(symbol)
         assert again.ok and "already" in again.message
         resumed = await h.engine.resume(symbol)

@@ -3,13 +3,13 @@ from datetime import datetime, timezone
 from decimal import Decimal, localcontext
 
 from engine.engine import EngineSnapshot
-from engine.events import (BarClosed, EngineState, EquityUpdate, FillEvent, FundingPayment, OrderUpdate,
-                           PositionUpdate, SignalUpdate)
+from engine.events import (EngineState, EquityUpdate, FillEvent, FundingPayment, OrderUpdate, PositionUpdate,
+                           SignalBatch)
 from engine.config import from_mapping
 from engine.events import EventBus
 from engine.model import Mode
 from engine.wiring import build_engine
-from tests.engine.support import NO_SECRETS, SYMBOLS, Harness, StoreStub, make_config, signed
+from tests.engine.support import NO_SECRETS, SYMBOLS, Harness, StoreStub, make_config, signals_of, signed
 
 D = Decimal
 
@@ -17,7 +17,7 @@ D = Decimal
 async def test_signals_are_live_at_start_and_orders_follow_the_strategy():
     async with Harness() as h:
         start = h.collect()
-        signals = {e.symbol: e for e in start if isinstance(e, SignalUpdate)}
+        signals = {e.symbol: e for e in signals_of(start)}
         assert sorted(signals) == sorted(SYMBOLS)
         assert all(s.status == "active" and s.progress == 1.0 for s in signals.values())
         assert isinstance(start[-1], EngineState) and start[-1].mode is Mode.PAPER
@@ -31,8 +31,9 @@ async def test_signals_are_live_at_start_and_orders_follow_the_strategy():
         assert all(done[o.client_order_id] == "filled" for o in sent)
         fills = h.of(FillEvent)
         assert len(fills) == len(sent) and all(f.fill.factor is not None for f in fills)
-        assert len(h.of(BarClosed)) == 20 * len(SYMBOLS)
-        assert len(h.of(EquityUpdate)) == 21  # one at start, one per bar
+        assert len(h.signals()) == 21 * len(SYMBOLS)
+        assert len(h.of(SignalBatch)) == 21  # one at start, one per bar, each for every symbol
+        assert len(h.of(EquityUpdate)) == 21
 
 
 async def test_every_component_is_defined_at_start_with_the_default_configuration():
@@ -42,7 +43,7 @@ async def test_every_component_is_defined_at_start_with_the_default_configuratio
     engine.feed.paced = False
     sub = bus.subscribe("t", coalesce=False)
     await engine.run(max_bars=1)
-    signals = [e for e in sub.drain() if isinstance(e, SignalUpdate)]
+    signals = signals_of(sub.drain())
     first = {s.symbol: s for s in signals if s.ts == signals[0].ts}
     assert len(first) == len(SYMBOLS)
     for s in first.values():
@@ -121,7 +122,7 @@ async def test_the_per_symbol_and_gross_caps_hold_on_every_bar():
         await h.step(80)
         equity = h.engine.snapshot().equity.equity
         positions = h.engine.snapshot().positions
-        signals = h.of(SignalUpdate)
+        signals = h.signals()
     unit = D(5) * equity
     slack = D("1.05")  # fills move with the price after the order
     assert sum(abs(p.notional) for p in positions.values()) <= D("0.05") * unit * slack
@@ -137,8 +138,8 @@ async def test_stale_data_and_gaps_are_survived_and_the_feed_state_is_published(
         await h.step(5)
         statuses = [e.feed_status for e in h.of(EngineState)]
         assert "stale" in statuses and statuses[-1] == "live"
-        eth = [s for s in h.of(SignalUpdate, symbol="ETHUSDT")]
-        btc = [s for s in h.of(SignalUpdate, symbol="BTCUSDT")]
+        eth = h.signals(symbol="ETHUSDT")
+        btc = h.signals(symbol="BTCUSDT")
         assert len(btc) == 6 and len(eth) == 4  # start + 5 bars; ETH missed two minutes
         assert h.engine.started
 
@@ -162,3 +163,14 @@ async def test_a_real_order_leaves_only_once_its_intent_is_durable():
         venue.submit = submit
         await h.step_until(lambda: bool(checked))
     assert checked
+
+
+async def test_positions_are_published_when_they_change_and_shown_at_the_latest_marks():
+    async with Harness() as h:
+        await h.step(20)
+        fills, positions = h.of(FillEvent), h.of(PositionUpdate)
+        snap = h.engine.snapshot()
+        prices = dict(h.engine.prices)
+    assert fills and len(positions) == len(fills), "one per fill (the book starts flat), none for a price move"
+    assert [(p.symbol, p.ts) for p in positions] == [(f.fill.symbol, f.fill.ts) for f in fills]
+    assert snap.positions and all(p.mark_price == prices[s] for s, p in snap.positions.items())

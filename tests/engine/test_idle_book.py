@@ -2,7 +2,7 @@
 on too little capital for the universe says so in one line."""
 from decimal import Decimal
 
-from engine.events import EngineError, SignalUpdate
+from engine.events import EngineError
 from engine.idle import BELOW_BAND, BELOW_MIN_NOTIONAL, funding_hint, idle_status
 from tests.engine.support import Harness, make_config
 
@@ -41,7 +41,7 @@ async def test_a_universe_too_wide_for_the_capital_is_explained_at_start_and_per
         assert hints == ["10,000 USDT over 300 symbols at the default caps is at most 16.67 USDT a symbol, below the "
                          "20 USDT rebalance band (risk.rebalance_band_usd): nothing will trade; raise "
                          "initial_capital_usd or max_total_risk_exposure, or trade fewer symbols"]
-        latest = {s.symbol: s for s in h.of(SignalUpdate)}
+        latest = {s.symbol: s for s in h.signals()}
         statuses = {s.status for s in latest.values()}
         assert BELOW_BAND in statuses and h.engine.snapshot().equity.trade_count == 0
         assert all(s.status in (BELOW_BAND, BELOW_MIN_NOTIONAL, "active") for s in latest.values())

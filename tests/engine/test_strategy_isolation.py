@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from engine import signals
-from engine.events import EngineError, SignalUpdate
+from engine.events import EngineError
 from engine.model import Bar
 from engine.signals import StrategyRunner
 from tests.engine.support import FAST_STRATEGY, Harness
@@ -34,7 +34,7 @@ async def test_a_strategy_exception_for_one_symbol_is_reported_and_the_rest_trad
         await h.step(5)
         errors = h.of(EngineError, symbol="SOLUSDT")
         assert len(errors) == 5 and "strategy failed: ZeroDivisionError: boom" in errors[0].message
-        fresh = [s for s in h.of(SignalUpdate) if s.ts == h.engine.market_time()]
+        fresh = [s for s in h.signals() if s.ts == h.engine.market_time()]
         assert {s.symbol for s in fresh} >= {"BTCUSDT", "ETHUSDT"}
         assert all(s.components for s in fresh if s.symbol != "SOLUSDT")
         assert h.engine.started

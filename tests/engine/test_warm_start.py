@@ -5,7 +5,7 @@ import pytest
 
 import strategy
 from engine import signals
-from engine.events import FillEvent, SignalUpdate
+from engine.events import FillEvent
 from engine.feeds.sim import SimFeed
 from engine.warmup import WarmHistory
 from tests.engine.support import SYMBOLS, Harness, SteppedFeed, make_config
@@ -37,9 +37,9 @@ async def _run(feed_type, bars: int):
     harness.feed = feed_type(harness.sim)
     harness.engine.feed = harness.feed
     async with harness:
-        start = {e.symbol: dict(e.components) for e in harness.of(SignalUpdate)}
+        start = {e.symbol: dict(e.components) for e in harness.signals()}
         await harness.step(bars)
-        live = [(e.symbol, e.ts, dict(e.components), e.target_notional) for e in harness.of(SignalUpdate)]
+        live = [(e.symbol, e.ts, dict(e.components), e.target_notional) for e in harness.signals()]
         fills = [(f.fill.symbol, f.fill.side, f.fill.quantity, f.fill.price) for f in harness.of(FillEvent)]
         runner = harness.engine._runner
         progress = {s: runner.progress(s) for s in runner._seen}

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from engine.events import (CommandResult, EngineState, EquityUpdate, FillEvent, FundingPayment, OrderUpdate,
-                           PositionUpdate, SignalUpdate)
+                           PositionUpdate, SignalBatch, SignalUpdate)
 from engine.model import Fill, Mode, Side
 
 T0 = datetime(2025, 3, 1, tzinfo=timezone.utc)
@@ -26,7 +26,12 @@ def fill(i: int, symbol: str = "BTCUSDT", side: Side = Side.BUY, qty: str = "0.0
                           realized_pnl=Decimal(pnl), factor=0.25))
 
 
-def signal(symbol: str, minute: float, value: float = 0.1, *, warming: bool = False) -> SignalUpdate:
+def signal(symbol: str, minute: float, value: float = 0.1, *, warming: bool = False) -> SignalBatch:
+    """A minute's batch of one symbol's signal."""
+    return SignalBatch(at(minute), (signal_update(symbol, minute, value, warming=warming),))
+
+
+def signal_update(symbol: str, minute: float, value: float = 0.1, *, warming: bool = False) -> SignalUpdate:
     components = {} if warming else {
         **{k: value + n / 100 for n, k in enumerate(FACTORS)},
         "final_factor": value, "target_factor": value, "returns": 0.001, "funding_z": 1.5, "target_changed": True, "bars_seen": 901,

@@ -8,7 +8,7 @@ from engine.events import EventBus
 from engine.model import Side
 from storage import db_check
 from storage.migrations import v0002_instances
-from engine.events import SignalUpdate
+from engine.events import SignalBatch
 from storage.migrations import LATEST_VERSION
 from storage.rows import rows_for, signals_table_rows
 from storage.schema import migrate, problems
@@ -31,7 +31,8 @@ def write_v0001_store(url: str) -> None:
     """A database as trifactor wrote it before v0002: its schema, and rows without an instance."""
     db.create_at_version(url, 1)
     for event in OLD_EVENTS:
-        rows = signals_table_rows(event) if isinstance(event, SignalUpdate) else rows_for(event, "default")
+        rows = (signals_table_rows(event.updates[0]) if isinstance(event, SignalBatch)
+                else rows_for(event, "default"))
         for kind, values in rows:
             columns = [c for c in SPECS[kind].columns if c != "instance"]
             if kind == "state":

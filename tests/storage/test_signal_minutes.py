@@ -3,11 +3,10 @@ import json
 import math
 import random
 import struct
-from dataclasses import replace
 from decimal import Decimal
 
-from engine.events import EventBus, SignalUpdate
-from storage.rows import rows_for_events, signal_batch_rows
+from engine.events import EventBus, SignalBatch, SignalUpdate
+from storage.rows import rows_for_events, signal_minute_rows
 from storage.signal_pack import COMPONENT_COLUMNS, Minute, pack_minute
 from storage.writer import decode_rows, encode_rows
 from tests.storage import db, factories as f
@@ -38,6 +37,10 @@ def written(seed: int = 7) -> dict[tuple[str, int], SignalUpdate]:
     return {(s, m): random_update(s, m, rng) for m in range(MINUTES) for s in SYMBOLS}
 
 
+def batch(sent: dict[tuple[str, int], SignalUpdate], minute: int) -> SignalBatch:
+    return SignalBatch(f.at(minute), tuple(sent[(s, minute)] for s in SYMBOLS))
+
+
 def assert_same(update: SignalUpdate, values: dict) -> None:
     for name in COMPONENT_COLUMNS:
         sent, got = update.components[name], values[name]
@@ -62,14 +65,14 @@ def test_a_minute_unpacks_bit_for_bit():
 
 
 def test_what_cannot_be_stored_as_a_number_comes_back_missing():
-    update = f.signal("BTCUSDT", 1)
-    update = replace(update, components={**update.components, "raw_factor": math.inf, "returns": math.nan})
+    update = f.signal_update("BTCUSDT", 1)
+    update = update._replace(components={**update.components, "raw_factor": math.inf, "returns": math.nan})
     values = Minute(pack_minute([update])).values(0)
     assert values["raw_factor"] is None and values["returns"] is None and values["funding_z"] == 1.5
 
 
 def test_a_warming_minute_keeps_the_updates_own_factors():
-    values = Minute(pack_minute([f.signal("ETHUSDT", 1, 0.25, warming=True)])).values(0)
+    values = Minute(pack_minute([f.signal_update("ETHUSDT", 1, 0.25, warming=True)])).values(0)
     assert values["final_factor"] == 0.25 and values["target_factor"] == 0.25
     assert values["raw_factor"] is None and values["target_changed"] is None and values["bars_seen"] is None
     assert values["status"] == "warming" and values["progress"] == 0.5
@@ -77,14 +80,14 @@ def test_a_warming_minute_keeps_the_updates_own_factors():
 
 def test_a_minutes_signals_make_one_row_and_survive_the_spool():
     sent = written()
-    rows = rows_for_events([sent[(s, 0)] for s in SYMBOLS] + [f.fill(1)], "default")
+    rows = rows_for_events([batch(sent, 0), f.fill(1)], "default")
     assert sorted(kind for kind, _ in rows) == ["signal_minute", "trade"]
     [(kind, values)] = [r for r in rows if r[0] == "signal_minute"]
     assert values["symbols"] == len(SYMBOLS) and values["first_symbol"] == SYMBOLS[0]
     spooled = json.loads(json.dumps(encode_rows(rows), default=str))  # as the spool journal writes it
     [(_, replayed)] = [r for r in decode_rows(spooled) if r[0] == "signal_minute"]
     assert replayed == values  # the packed value goes through the JSON spool as base64 and back
-    assert signal_batch_rows([]) == []
+    assert signal_minute_rows([]) == []
 
 
 async def test_any_stored_bar_reads_back_exactly(store, backend):
@@ -92,8 +95,7 @@ async def test_any_stored_bar_reads_back_exactly(store, backend):
     bus = EventBus()
     store.attach(bus)
     for m in range(MINUTES):
-        for s in SYMBOLS:
-            bus.publish(sent[(s, m)])
+        bus.publish(batch(sent, m))
         await store.flush()
     assert db.count(backend.url, "signal_minutes") == MINUTES
     for symbol in (SYMBOLS[0], SYMBOLS[37], SYMBOLS[-1]):
@@ -132,3 +134,13 @@ async def test_the_chart_history_comes_from_the_packed_minutes(store, backend):
     chart = await store.chart_history(3)
     assert chart["BTCUSDT"] == [(f.at(m), 100.0 + m, 0.1 * m) for m in (2, 3, 4)]
     assert [ts for ts, _, _ in chart["ETHUSDT"]] == [f.at(m) for m in (2, 3, 4)]
+
+
+def test_two_batches_of_one_minute_pack_into_one_row_with_the_newer_word_per_symbol():
+    sent = written()
+    newer = sent[(SYMBOLS[0], 0)]._replace(status="paused")
+    rows = rows_for_events([batch(sent, 0), SignalBatch(f.at(0), (newer,))], "default")
+    [(_, values)] = rows
+    unpacked = Minute(values["data"])
+    assert values["symbols"] == len(SYMBOLS) and unpacked.symbols == SYMBOLS
+    assert unpacked.values(0)["status"] == "paused"

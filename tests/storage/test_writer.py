@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from storage.errors import Unavailable
-from storage.rows import signal_batch_rows
+from storage.rows import signal_minute_rows
 from storage.signal_pack import pack_minute
 from storage.writer import Writer
 from tests.storage import factories as f
@@ -131,10 +131,10 @@ def test_when_the_spool_cannot_be_written_rows_wait_in_memory(writer, monkeypatc
 
 def test_a_replay_counts_a_packed_minute_as_the_signals_it_holds(writer, clock):
     """A packed minute is a large row: replay chunks stay a few thousand signals, not minutes."""
-    minute = [f.signal(f"S{i}USDT", 1) for i in range(500)]
+    minute = [f.signal_update(f"S{i}USDT", 1) for i in range(500)]
     writer.backend.down = True
     for m in range(25):
-        writer.write([("signal_minute", {**values, "instance": "default"}) for _, values in signal_batch_rows(minute)]
+        writer.write([("signal_minute", {**values, "instance": "default"}) for _, values in signal_minute_rows(minute)]
                      + [trade(m)])
     writer.backend.down = False
     clock[0] += 10

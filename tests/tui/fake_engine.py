@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, EventBus, FillEvent,
-                           PositionUpdate, SignalUpdate)
+                           PositionUpdate, SignalBatch, SignalUpdate)
 from engine.model import Fill, Mode, Side
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -82,6 +82,7 @@ class FakeEngine:
     def step(self) -> None:
         self.bars += 1
         ts = T0 + timedelta(minutes=self.bars)
+        signals = []
         for i, symbol in enumerate(self.symbols):
             price = 100.0 * (i + 1) + math.sin(self.bars / 3 + i) * (i + 1)
             factor = round(math.sin(self.bars / 5 + i), 6)
@@ -90,13 +91,14 @@ class FakeEngine:
             comps = {k: (factor if "factor" in k else 0.1 * (j + 1)) for j, k in enumerate(COMPONENT_KEYS)}
             comps["target_changed"] = self.bars % 2 == 0
             position = self.positions.get(symbol)
-            self.bus.publish(SignalUpdate(
+            signals.append(SignalUpdate(
                 symbol=symbol, ts=ts, price=price, ret=0.001 * factor, status=status,
                 progress=min(1.0, self.bars / self.warmup), components=comps if ready else {},
                 final_factor=factor, target_factor=factor, target_notional=Decimal(int(factor * 1000)),
                 current_notional=position.notional if position else Decimal(0)))
             if ready and symbol not in self.paused and not self.halted and symbol not in self.positions:
                 self.trade(symbol, Side.BUY, Decimal("0.5"), Decimal(str(round(price, 2))), ts, "rebalance")
+        self.bus.publish(SignalBatch(ts, tuple(signals)))
         self.publish_equity(ts)
 
     def trade(self, symbol, side, qty, price, ts, reason) -> None:

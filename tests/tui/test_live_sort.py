@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 from tests.tui.conftest import press, until
 from tests.tui.fake_engine import FakeEngine
@@ -42,7 +41,7 @@ def test_equal_values_keep_the_symbols_order():
     sub = engine.bus.subscribe("t", coalesce=False)
     engine.bars = 10
     engine.step()
-    signals = [e for e in sub.drain() if type(e).__name__ == "SignalUpdate"]
-    same = [dataclasses.replace(s, ret=0.0) for s in signals]
+    signals = [u for e in sub.drain() if type(e).__name__ == "SignalBatch" for u in e.updates]
+    same = [s._replace(ret=0.0) for s in signals]
     by_return = next(n for n, (column, _, _) in enumerate(SORTS) if column.key == "ret")
     assert sorted_symbols({s.symbol: s for s in same}, by_return) == ["A", "B", "C"]

@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 from engine.events import (CommandResult, EngineError, EngineState, EquityUpdate, EventBus, OrderUpdate,
-                           SignalUpdate, StoreStatus)
+                           PositionUpdate, SignalBatch, SignalUpdate, StoreStatus)
 from engine.model import Mode
 from tui import messages as m
 from tui.pump import EventPump, to_messages
@@ -16,6 +16,10 @@ def signal(symbol: str, price: float) -> SignalUpdate:
     return SignalUpdate(symbol=symbol, ts=T0, price=price, ret=0.0, status="active", progress=1.0,
                         components={}, final_factor=0.0, target_factor=0.0, target_notional=Decimal(0),
                         current_notional=Decimal(0))
+
+
+def batch(*signals: SignalUpdate) -> SignalBatch:
+    return SignalBatch(T0, signals)
 
 
 def state(halted: bool) -> EngineState:
@@ -31,19 +35,22 @@ def equity(value: int) -> EquityUpdate:
 
 def test_a_batch_becomes_one_message_per_kind_with_state_first():
     order = OrderUpdate(Mode.PAPER, "c1", "BTCUSDT", "BUY", Decimal(1), "new", False, "rebalance", T0)
-    out = to_messages([signal("A", 1), order, EngineError("boom"), signal("B", 2), state(True),
-                       StoreStatus("up"), CommandResult("breaker", True, "tripped"), EngineError("bang")])
+    position = PositionUpdate(Mode.PAPER, "A", Decimal(1), Decimal(1), Decimal(1), Decimal(0), 5, T0)
+    out = to_messages([batch(signal("A", 1)), order, EngineError("boom"), batch(signal("A", 2), signal("B", 2)),
+                       state(True), position, StoreStatus("up"), CommandResult("breaker", True, "tripped"),
+                       EngineError("bang")])
     kinds = [type(x) for x in out]
     assert kinds[0] is m.EngineStateChanged
+    assert kinds.index(m.PositionsArrived) < kinds.index(m.SignalsArrived), "signals re-mark the fills' positions"
     assert kinds.count(m.SignalsArrived) == 1
     signals = next(x for x in out if isinstance(x, m.SignalsArrived))
-    assert [s.symbol for s in signals.updates] == ["A", "B"]
+    assert [(s.symbol, s.price) for s in signals.updates] == [("A", 2), ("B", 2)], "the newest batch holds all"
     errors = next(x for x in out if isinstance(x, m.EngineReported))
     assert [e.message for e in errors.errors] == ["boom", "bang"]
     assert m.StoreStatusChanged in kinds and m.CommandAnswered in kinds
     orders = next(x for x in out if isinstance(x, m.OrdersArrived))
     assert orders.updates == (order,), "orders go to the event log"
-    assert len(out) == 6
+    assert len(out) == 7
 
 
 def test_latest_value_messages_replace_a_pending_older_one():
@@ -57,8 +64,8 @@ async def test_the_pump_forwards_batches_and_ends_when_the_stream_closes():
     sub = bus.subscribe("desk", coalesce=True)
     posted: list = []
     pump = EventPump(sub, max_fps=1000, post=posted.append)
-    bus.publish(signal("A", 1))
-    bus.publish(signal("A", 2))  # coalesces with the first: the desk gets the newest only
+    bus.publish(batch(signal("A", 1)))
+    bus.publish(batch(signal("A", 2)))  # coalesces with the first: the desk gets the newest only
     bus.publish(state(False))
     task = asyncio.ensure_future(pump.run())
     for _ in range(200):

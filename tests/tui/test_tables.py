@@ -5,11 +5,12 @@ from decimal import Decimal
 
 from textual.app import App, ComposeResult
 
-from engine.events import EngineState, SignalUpdate
+from engine.events import EngineState, PositionUpdate, SignalUpdate
 from engine.model import Mode
 from tests.tui.conftest import until
 from tui.widgets import signals as signals_module
 from tui.widgets.keyed_table import Column, KeyedTable
+from tui.widgets.positions import PositionsTable
 from tui.widgets.signals import SignalsTable, row_status
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -124,3 +125,21 @@ def test_row_status_prefers_the_engines_latest_flags():
     assert row_status(signal("A", 1.0, status="halted"), state()) == "active", "entries resumed since"
     assert row_status(signal("A", 1.0, status="paused", progress=0.5), state()) == "warming"
     assert row_status(signal("A", 1.0, status="warming", progress=0.5), state(halted=True)) == "warming"
+
+
+async def test_positions_are_re_marked_at_the_prices_the_signals_bring():
+    async with Host(PositionsTable).run_test(size=(120, 20)) as pilot:
+        table = pilot.app.query_one(PositionsTable)
+        later = T0.replace(minute=5)
+        table.apply([PositionUpdate(Mode.PAPER, "BTCUSDT", Decimal("0.5"), Decimal(100), Decimal(100), Decimal(0),
+                                    5, later)], "paper")
+        assert table.marked([signal("BTCUSDT", 90.0)]) == [], "a price older than the fill marks nothing"
+        assert table.marked([signal("ETHUSDT", 90.0)]) == [], "no position, nothing to mark"
+        moved = signal("BTCUSDT", 110.5)._replace(ts=later)
+        (marked,) = table.marked([moved])
+        assert marked.mark_price == Decimal("110.5") and marked.unrealized_pnl == Decimal("5.25")
+        assert (marked.quantity, marked.entry_price, marked.ts) == (Decimal("0.5"), Decimal(100), later)
+        table.apply([marked], "paper")
+        await pilot.pause()
+        assert "+5.25" in " ".join(str(cell) for cell in table.get_row("BTCUSDT"))
+        assert table.marked([moved]) == [], "the same price again changes nothing"

@@ -114,23 +114,30 @@ class DeskScreen(DeskActions, Screen):
     # Engine messages ------------------------------------------------------------------
 
     def on_signals_arrived(self, message: m.SignalsArrived) -> None:
-        newest = max((s.ts for s in message.updates), default=None)
+        latest = self.signals.latest
+        updates = [s for s in message.updates if latest.get(s.symbol) is not s]  # a batch carries unchanged ones
+        if not updates:
+            return
+        newest = max(s.ts for s in updates)
         if newest is not None and (self._last_bar_ts is None or newest > self._last_bar_ts):
             self._last_bar_ts = newest
             self.alerts.on_bar(self.now_s())
             self.header.market_ts = newest
         with self.app.batch_update():
-            for signal in message.updates:
+            for signal in updates:
                 self.history.record(signal)
-            new_rows = len(self.signals.latest)
-            self.signals.apply(message.updates)
-            self.symbol_pnl.on_bars(message.updates)
+            new_rows = len(latest)
+            self.signals.apply(updates)
+            self.symbol_pnl.on_bars(updates)
             symbol = self.signals.cursor_key
             if symbol is not None:
-                self.breakdown.show_signal(self.signals.latest.get(symbol))
-                if any(s.symbol == symbol for s in message.updates):
+                self.breakdown.show_signal(latest.get(symbol))
+                if any(s.symbol == symbol for s in updates):
                     self.chart.request(symbol)
-            if len(self.signals.latest) != new_rows:
+            marked = self.positions.marked(updates)
+            if marked:
+                self.show_positions(marked)
+            elif len(latest) != new_rows:
                 self.retitle()
 
     def on_engine_state_changed(self, message: m.EngineStateChanged) -> None:
@@ -160,9 +167,12 @@ class DeskScreen(DeskActions, Screen):
 
 
     def on_positions_arrived(self, message: m.PositionsArrived) -> None:
+        self.show_positions(message.updates)
+
+    def show_positions(self, updates) -> None:
         with self.app.batch_update():
-            self.positions.apply(message.updates, self.current_mode)
-            self.symbol_pnl.set_unrealized(message.updates, self.current_mode)
+            self.positions.apply(updates, self.current_mode)
+            self.symbol_pnl.set_unrealized(updates, self.current_mode)
             self.retitle()
             self.refresh_risk()
             self.redraw_chart_for({p.symbol for p in message.updates})

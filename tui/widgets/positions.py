@@ -1,6 +1,8 @@
 """Open positions of the current trading mode, one row per symbol."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from engine.events import PositionUpdate
 from tui import formatting as fmt
 from tui.palette import Palette
@@ -47,6 +49,20 @@ class PositionsTable(KeyedTable):
             else:
                 self.latest[p.symbol] = p
                 self.show_row(p.symbol, self.cells(p))
+
+    def marked(self, signals) -> list[PositionUpdate]:
+        """The shown positions whose price moved in `signals`, at that price (positions are published
+        only when they change; the engine marks them with the same prices)."""
+        out = []
+        latest = self.latest
+        for s in signals:
+            p = latest.get(s.symbol)
+            if p is None or s.ts < p.ts:
+                continue
+            mark = Decimal(repr(s.price))
+            if mark != p.mark_price:
+                out.append(p.marked(mark, s.ts))
+        return out
 
     def reset(self, updates, mode: str | None) -> None:
         """Replace everything (start-up, mode switch)."""
