@@ -165,7 +165,6 @@ class DeskScreen(DeskActions, Screen):
             return self.flatten_pane.running
         return True
 
-
     def on_positions_arrived(self, message: m.PositionsArrived) -> None:
         self.show_positions(message.updates)
 
@@ -175,7 +174,7 @@ class DeskScreen(DeskActions, Screen):
             self.symbol_pnl.set_unrealized(updates, self.current_mode)
             self.retitle()
             self.refresh_risk()
-            self.redraw_chart_for({p.symbol for p in message.updates})
+            self.redraw_chart_for({p.symbol for p in updates})
 
     def on_orders_arrived(self, message: m.OrdersArrived) -> None:
         self.log_entries(e for e in map(event_log.from_order, message.updates) if e is not None)
