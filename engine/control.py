@@ -43,7 +43,9 @@ def instance_of(config: Any) -> str:
 def control_dir() -> Path:
     """$XDG_RUNTIME_DIR/trifactor when XDG_RUNTIME_DIR is usable, else the XDG state dir."""
     runtime_root = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime_root:
+    # A runtime dir that does not exist is unusable (the spec has the login create it, 0700): the
+    # engine must not create it, with whatever mode, or its clients would judge it differently.
+    if runtime_root and os.path.isdir(runtime_root):
         import platformdirs
 
         try:

@@ -30,6 +30,8 @@ def test_the_socket_lives_in_the_runtime_dir_else_the_state_dir(runtime, tmp_pat
     assert socket_path(make_config()) == runtime / "trifactor" / "trifactor-default.sock"
     monkeypatch.delenv("XDG_RUNTIME_DIR")
     assert control_dir() == tmp_path / "state" / "trifactor"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "missing"))  # set, but no login made it
+    assert control_dir() == tmp_path / "state" / "trifactor" and not (tmp_path / "missing").exists()
 
 
 def test_one_claim_per_instance_until_released(runtime):
