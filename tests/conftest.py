@@ -4,7 +4,8 @@ A Unix socket path holds at most 108 bytes. pytest's own temporary root is long 
 longer again per worker in a parallel run), which would push the control sockets the
 tests create inside it past that limit. Each run gets a short root of its own instead.
 Every test gets its own XDG directories, so no test reads or writes the user's trifactor
-files and tests running side by side never share a store, a lock or a socket.
+files and tests running side by side never share a store, a lock or a socket. A parallel run's
+workers have COLUMNS=80 and LINES=24 set, which a desk started in tmux would take for its size.
 """
 import shutil
 import tempfile
@@ -33,4 +34,6 @@ def private_xdg_dirs(tmp_path_factory, monkeypatch):
     root = tmp_path_factory.mktemp("xdg")
     for variable in XDG_VARIABLES:
         monkeypatch.setenv(variable, str(root / variable.lower()))
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
 
