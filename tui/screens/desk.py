@@ -66,6 +66,7 @@ class DeskScreen(DeskActions, Screen):
         self.alerts = AlertWatch()
         self._alert_timer = None
         self._grid_rows = ""
+        self._titles: dict[str, str] = {}
         self._risk_stale = True
         self._last_bar_ts = None
         self.shown_pane = "signals"
@@ -390,19 +391,25 @@ class DeskScreen(DeskActions, Screen):
     def retitle(self) -> None:
         self.fit_rows()
         count = len(self.signals.latest)
-        self.query_one("#signals-pane").border_title = (
-            f"1 Signals · {count} symbols · sort {self.signals.sort_label}")
+        self._title("#signals-pane", f"1 Signals · {count} symbols · sort {self.signals.sort_label}")
         symbol = self.signals.cursor_key
-        self.query_one("#breakdown-pane").border_title = f"2 Breakdown · {symbol or 'no symbol'}"
+        self._title("#breakdown-pane", f"2 Breakdown · {symbol or 'no symbol'}")
         open_count = self.positions.open_count
-        self.query_one("#positions-pane").border_title = f"3 Positions · {open_count} open"
+        self._title("#positions-pane", f"3 Positions · {open_count} open")
         empty = self.query_one("#positions-empty")
         if empty.display != (open_count == 0):  # a display change is a layout pass: only when needed
             empty.display = open_count == 0
-        self.query_one("#trades-pane").border_title = f"4 Trades · {self.trades.count} fills"
-        self.query_one("#equity-pane").border_title = f"5 Equity · {self.current_mode}"
-        self.query_one("#log-pane").border_title = "6 Log · / filters by symbol or kind"
-        self.query_one("#risk-pane").border_title = "7 Risk"
+        self._title("#trades-pane", f"4 Trades · {self.trades.count} fills")
+        self._title("#equity-pane", f"5 Equity · {self.current_mode}")
+        self._title("#log-pane", "6 Log · / filters by symbol or kind")
+        self._title("#risk-pane", "7 Risk")
+
+    def _title(self, pane: str, title: str) -> None:
+        # Setting a border title repaints the whole pane, children included, even when it is the
+        # same text: several times a bar that was most of the desk's drawing.
+        if self._titles.get(pane) != title:
+            self._titles[pane] = title
+            self.query_one(pane).border_title = title
 
     # Panes and the highlighted symbol ------------------------------------------------------
 
