@@ -27,7 +27,7 @@ def order(cid: str, symbol: str, status: str, message: str) -> OrderUpdate:
 
 
 def logged_lines(app) -> list[str]:
-    return [strip.text for strip in app.desk.event_log.log_view.lines]
+    return app.desk.event_log.log_view.lines
 
 
 async def test_a_rejected_and_a_skipped_order_show_with_their_reason_after_a_restart(tmp_path):

@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections import deque
 from typing import Iterable
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Input, RichLog
+from textual.widgets import Input
 
 from tui.bindings import LOG_FILTER
 from tui.event_log import KINDS, LogEntry
 from tui.palette import Palette
+from tui.widgets.entry_log import EntryLog
 
 KEEP = 2000
 
@@ -26,14 +26,30 @@ class EventLogPane(Vertical):
         super().__init__(**kwargs)
         self.entries: deque[LogEntry] = deque(maxlen=KEEP)
         self.words: tuple[str, ...] = ()
-        self.palette = Palette()
+        self._palette = Palette()
         self.following = True
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder=f"filter: symbol or kind ({', '.join(KINDS)}), / to edit", id="event-filter")
-        yield RichLog(id="event-log", wrap=False, markup=False, highlight=False, max_lines=KEEP)
+        yield EntryLog(KEEP, id="event-log")
+
+    @property
+    def palette(self) -> Palette:
+        return self._palette
+
+    @palette.setter
+    def palette(self, palette: Palette) -> None:
+        self._palette = palette
+        if self.is_mounted:
+            self._restyle()
+
+    def _restyle(self) -> None:
+        # Bold and reverse read without colour and are never fainter than normal text.
+        self.log_view.alarm_style = self._palette.alarm
+        self.log_view.refresh()
 
     def on_mount(self) -> None:
+        self._restyle()
         self.watch(self.log_view, "scroll_y", self._scrolled, init=False)
 
     def _scrolled(self, old: float, new: float) -> None:
@@ -45,19 +61,17 @@ class EventLogPane(Vertical):
             self.following = False  # the operator scrolled up to read
 
     @property
-    def log_view(self) -> RichLog:
-        return self.query_one("#event-log", RichLog)
-
-    def styled(self, entry: LogEntry) -> Text:
-        # Bold and reverse read without colour and are never fainter than normal text.
-        return Text(entry.line(), style=self.palette.alarm if entry.alarm else "")
+    def log_view(self) -> EntryLog:
+        return self.query_one("#event-log", EntryLog)
 
     def add(self, entries: Iterable[LogEntry]) -> None:
-        view, follow = self.log_view, self.following
+        shown = []
         for entry in entries:
             self.entries.append(entry)
             if entry.matches(self.words):
-                view.write(self.styled(entry), scroll_end=follow)
+                shown.append((entry.line(), entry.alarm))
+        if shown:
+            self.log_view.write(shown, scroll_end=self.following)
 
     def add_history(self, entries: Iterable[LogEntry]) -> None:
         """Earlier runs' entries, from the store: before everything this run logged."""
@@ -71,10 +85,7 @@ class EventLogPane(Vertical):
 
     def set_filter(self, text: str) -> None:
         self.words = tuple(text.lower().split())
-        view = self.log_view
-        view.clear()
-        for entry in self.shown():
-            view.write(self.styled(entry), scroll_end=True)
+        self.log_view.replace((entry.line(), entry.alarm) for entry in self.shown())
 
     def action_filter(self) -> None:
         self.query_one("#event-filter", Input).focus()

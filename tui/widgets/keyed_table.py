@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Sequence
 
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.geometry import Region
 from textual.message import Message
@@ -21,6 +22,8 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 from tui.bindings import INSPECT
 
 Cell = str | Text
+CACHED_ROWS = 300  # more lines than any terminal shows of one table, with room for the cursor's
+CACHED_CELLS = 1500
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,22 @@ class KeyedTable(DataTable):
         # column terminal has no room for two spaces between every pair of columns.
         kwargs.setdefault("cell_padding", 0)
         super().__init__(**kwargs)
+        self._size_caches()
         self._column_keys = [c.key for c in self.COLUMNS]
         self._shown: dict[str, tuple[Cell, ...]] = {}
         self._stale_cells: set[tuple[RowKey, ColumnKey]] = set()
         for n, column in enumerate(self.COLUMNS):
             self.add_column(self._aligned(n, column.label), width=column.width, key=column.key)
+
+    def _size_caches(self) -> None:
+        # DataTable keeps renderings of up to 10,000 cells and 1,000 rows and lines: tens of
+        # thousands of long-lived lists and segments per table, which every full garbage collection
+        # walks (a 100 ms stall every few seconds with four busy tables). A table shows at most a
+        # screenful of rows; a few screens' worth keeps every frame's hits.
+        self._cell_render_cache = LRUCache(CACHED_CELLS)
+        self._row_render_cache = LRUCache(CACHED_ROWS)
+        self._row_renderable_cache = LRUCache(CACHED_ROWS)
+        self._line_cache = LRUCache(CACHED_ROWS)
 
     def _aligned(self, n: int, cell: Cell) -> Text:
         column = self.COLUMNS[n]
