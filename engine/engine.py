@@ -109,6 +109,7 @@ class Engine:
                                   reconcile_interval_s=config.exchange.reconcile_interval_s)
         self._ban_shown: datetime | None = None
         self._restored_mode: str | None = None
+        self._live_confirmed = False
         self._skipping: dict[str, Side] = {}  # symbols whose wanted order is below the exchange minimum
         self._resources_open = False
         self._restore_tasks: list[asyncio.Task] = []
@@ -325,6 +326,8 @@ class Engine:
             self._error("the last session ran in live mode; switch to live again (it needs the typed confirmation)")
         if wanted is not Mode.PAPER:
             allowed, why = self.can_trade(wanted.value)
+            if allowed and wanted is Mode.LIVE and not self._live_confirmed:
+                allowed, why = False, "live trading at start needs the typed confirmation (LIVE)"
             if allowed:
                 try:
                     book = await self._keep_trying(f"starting {wanted.value}", lambda: self._open_book(wanted))
@@ -812,6 +815,10 @@ class Engine:
 
     def can_trade(self, mode: str) -> tuple[bool, str]:
         return self._operator.can_trade(mode)
+
+    def confirm_live(self, word: str) -> None:
+        """The operator typed LIVE before the start: an explicit live mode may start."""
+        self._live_confirmed = word == "LIVE"
 
     # -- what the operator's commands may use (engine.operator.EngineLink) ----------
 

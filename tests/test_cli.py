@@ -6,10 +6,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def trifactor(*args, env_home: Path) -> subprocess.CompletedProcess:
+def trifactor(*args, env_home: Path, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {"HOME": str(env_home), "PATH": "/usr/bin:/bin", "XDG_CONFIG_HOME": str(env_home / "cfg"),
-           "XDG_DATA_HOME": str(env_home / "data"), "XDG_STATE_HOME": str(env_home / "state")}
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=ROOT, env=env,
+           "XDG_DATA_HOME": str(env_home / "data"), "XDG_STATE_HOME": str(env_home / "state"), **(extra_env or {})}
+    return subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -61,3 +61,29 @@ def test_options_without_a_command_mean_the_desk(tmp_path):
         cli.COMMANDS["run"] = original
     args = seen["args"]
     assert args.command == "run" and args.speed == 8 and args.seed == 3 and not args.headless
+
+
+def test_live_at_start_needs_the_word_live_typed_or_given(tmp_path, monkeypatch):
+    """As the desk's mode switcher does: nobody starts trading real money by a config line."""
+    import pytest
+
+    from tui import cli
+
+    env = {"TRIFACTOR_API_KEY": "k" * 16, "TRIFACTOR_API_SECRET": "s" * 16}
+    out = trifactor("run", "--headless", "--bars", "1", "--mode", "live", "--market", "binance",
+                    env_home=tmp_path, extra_env=env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "live trading needs the typed confirmation" in out.stderr and "--confirm LIVE" in out.stderr
+    out = trifactor("run", "--headless", "--bars", "1", "--mode", "live", "--market", "binance",
+                    "--confirm", "yes", env_home=tmp_path, extra_env=env)
+    assert out.returncode == 2 and "--confirm takes the word LIVE, not 'yes'" in out.stderr
+
+    assert cli.confirmed_live("LIVE") == "LIVE"
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    for typed, accepted in (("LIVE", True), ("live", False), ("", False)):
+        monkeypatch.setattr("builtins.input", lambda prompt, typed=typed: typed)
+        if accepted:
+            assert cli.confirmed_live(None) == "LIVE"
+        else:
+            with pytest.raises(cli.UserError, match="not confirmed"):
+                cli.confirmed_live(None)

@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the engine, with the desk or --headless")
     run.add_argument("--headless", action="store_true", help="no desk: print a line per bar to stdout")
     run.add_argument("--bars", type=int, metavar="N", help="stop after N new bars")
+    run.add_argument("--confirm", metavar="LIVE", help="start in live mode without the prompt (for a service): "
+                                                        "the word LIVE")
     _engine_options(run)
 
     status = sub.add_parser("status", help="positions, equity, last trades, paused symbols, from the store")
@@ -206,11 +208,31 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     setup_logging(cfg.log_level, secrets)
     if args.headless:
-        return asyncio.run(_run_headless(cfg, secrets, args.bars))
-    return _run_desk(cfg, secrets, args.bars)
+        return asyncio.run(_run_headless(cfg, secrets, args.bars, getattr(args, "confirm", None)))
+    return _run_desk(cfg, secrets, args.bars, getattr(args, "confirm", None))
 
 
-async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int:
+def confirmed_live(given: str | None) -> str:
+    """Live trading at start needs the word LIVE, as the desk's mode switcher does: typed at the
+    terminal, or given with --confirm when no one is there to type it (a service)."""
+    if given is not None:
+        if given != "LIVE":
+            raise UserError(f"--confirm takes the word LIVE, not {given!r}; nothing was started")
+        return given
+    if not sys.stdin.isatty():
+        raise UserError("live trading needs the typed confirmation: start it at a terminal, "
+                        "or pass --confirm LIVE; nothing was started")
+    try:
+        typed = input("Live mode trades real money. Type LIVE to start: ")
+    except EOFError:
+        typed = ""
+    if typed.strip() != "LIVE":
+        raise UserError("live trading was not confirmed; nothing was started")
+    return "LIVE"
+
+
+async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | None,
+                        confirm: str | None = None) -> int:
     from engine.events import EventBus
     from engine.headless import run_headless
     from engine.statefile import StateFile
@@ -229,6 +251,8 @@ async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | No
         allowed, why = engine.can_trade(cfg.trading_mode)
         if not allowed:
             raise UserError(why)
+        if cfg.trading_mode == "live":
+            engine.confirm_live(confirmed_live(confirm))
     # The store first: a second engine on the same book is refused naming the store and the
     # other process. A database that is down is waited for, not fatal: everything is journaled.
     await store.start()
@@ -245,7 +269,7 @@ async def _run_headless(cfg: config_mod.Config, secrets: Secrets, bars: int | No
         await store.close(CLOSE_WAIT_S if engine.stop_requested else FINISH_WAIT_S)
 
 
-def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int:
+def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None, confirm: str | None = None) -> int:
     import storage
     from engine.events import EventBus
     from engine.statefile import StateFile
@@ -257,6 +281,8 @@ def _run_desk(cfg: config_mod.Config, secrets: Secrets, bars: int | None) -> int
     # The store binds to the desk's event loop, so the desk starts it (and carries on without it).
     store = storage.open_store(_db_url(cfg), cfg.storage, secrets, instance=cfg.instance)
     engine = build_engine(cfg, secrets, bus, store=store, state_file=state_file)
+    if cfg.trading_mode == "live" and engine.can_trade("live")[0]:
+        engine.confirm_live(confirmed_live(confirm))  # before the desk takes the terminal
     from engine.control import ControlServer
 
     control = ControlServer.claim(cfg)  # refuses while another engine runs this instance

@@ -41,7 +41,7 @@ def closes(fake: FakeBinance) -> int:
 async def test_f_flattens_with_each_dialog_open_in_a_real_terminal(tmp_path):
     async with FakeBinance(SYMBOLS, history_bars=500) as fake:
         config = write_config(tmp_path, fake.base_url, SYMBOLS)
-        desk = TmuxDesk([sys.executable, "-m", "tui", "run", "--mode", "live", "--market", "binance",
+        desk = TmuxDesk([sys.executable, "-m", "tui", "run", "--mode", "live", "--confirm", "LIVE", "--market", "binance",
                          "--config", str(config)], process_env(tmp_path), str(ROOT))
         desk.start()
         bars = None
