@@ -113,7 +113,8 @@ def _opening(inst: Instrument, qty: Decimal, price: Decimal) -> tuple[PlannedOrd
     q = inst.round_qty(qty)
     side = Side.BUY if qty > 0 else Side.SELL
     if q == 0 or abs(q) < inst.min_qty:
-        return None, f"{inst.symbol}: {abs(qty):f} is below the minimum quantity {inst.min_qty}"
+        # The wish is unrounded (28 digits of Decimal): 6 significant ones say how far off it is.
+        return None, f"{inst.symbol}: {abs(qty):.6g} is below the minimum quantity {inst.min_qty}"
     if abs(q) * price < inst.min_notional:
         return None, (f"{inst.symbol}: {abs(q) * price:.2f} USDT is below the minimum notional "
                       f"{inst.min_notional} USDT")

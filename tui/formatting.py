@@ -94,9 +94,14 @@ def signed_usd_short(value: Decimal | float | None) -> str:
 
 
 def quantity(value: Decimal | None) -> str:
+    """Exactly as the exchange counts it; an amount finer than any step size (an order the engine
+    wanted but skipped, before rounding) shows 6 significant digits, marked as rounded."""
     if value is None:
         return MISSING
-    return f"{value.normalize():f}"
+    value = value.normalize()
+    if value.as_tuple().exponent < -8:
+        return f"≈{Decimal(f'{value:.6g}').normalize():f}"
+    return f"{value:f}"
 
 
 def fraction_pct(value: Decimal | float | None) -> str:

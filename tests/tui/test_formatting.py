@@ -34,6 +34,10 @@ def test_strategy_values_booleans_and_extremes():
 def test_quantities_and_notionals():
     assert fmt.quantity(Decimal("0.5000")) == "0.5"
     assert fmt.quantity(Decimal("10")) == "10"
+    assert fmt.quantity(Decimal("0.00000001")) == "0.00000001"  # a step size is shown as it is
+    # A skipped order's unrounded wish is not shown to 28 places.
+    assert fmt.quantity(Decimal("0.6232204998418222081619740588")) == "≈0.62322"
+    assert fmt.quantity(Decimal("1234.5678901234567")) == "≈1234.57"
     assert fmt.notional(Decimal("-1234.4")) == "-1,234"
     assert fmt.fraction_pct(Decimal("0.0123")) == "1.23%"
 

@@ -39,3 +39,18 @@ async def test_per_symbol_totals_carry_across_a_restart(tmp_path):
         await until(pilot, lambda: second.desk.trades.count >= sum(stored.values()), "earlier fills in Trades")
         b = next(iter(books.values()))
         assert b.net == b.realized + b.unrealized - b.fees + b.funding
+
+
+def test_the_trades_title_counts_the_whole_book_and_says_when_it_shows_only_the_latest():
+    from types import SimpleNamespace
+
+    from tui.screens.desk import DeskScreen
+
+    def title(book_trades, applied, rows):
+        desk = SimpleNamespace(equity=SimpleNamespace(latest=SimpleNamespace(trade_count=book_trades)),
+                               trades=SimpleNamespace(count=applied, row_count=rows))
+        return DeskScreen._trades_title(desk)
+
+    assert title(296, 214, 200) == "4 Trades · 296 fills · latest 200"  # after a restart: earlier runs count
+    assert title(3, 3, 3) == "4 Trades · 3 fills"
+    assert title(0, 2, 2) == "4 Trades · 2 fills"  # fills before the first equity update

@@ -197,6 +197,7 @@ class DeskScreen(DeskActions, Screen):
             self.header.equity = message.equity
             self.header.redraw()
             self.refresh_risk()
+            self.retitle()
 
     def on_store_status_changed(self, message: m.StoreStatusChanged) -> None:
         before = self.header.store
@@ -399,10 +400,17 @@ class DeskScreen(DeskActions, Screen):
         empty = self.query_one("#positions-empty")
         if empty.display != (open_count == 0):  # a display change is a layout pass: only when needed
             empty.display = open_count == 0
-        self._title("#trades-pane", f"4 Trades · {self.trades.count} fills")
+        self._title("#trades-pane", self._trades_title())
         self._title("#equity-pane", f"5 Equity · {self.current_mode}")
         self._title("#log-pane", "6 Log · / filters by symbol or kind")
         self._title("#risk-pane", "7 Risk")
+
+    def _trades_title(self) -> str:
+        # The book's count covers earlier runs too (the Equity pane's "Trades"); the pane holds the latest.
+        equity = self.equity.latest
+        total = max(equity.trade_count if equity is not None else 0, self.trades.count)
+        shown = self.trades.row_count
+        return f"4 Trades · {total} fills" + (f" · latest {shown}" if shown < total else "")
 
     def _title(self, pane: str, title: str) -> None:
         # Setting a border title repaints the whole pane, children included, even when it is the
