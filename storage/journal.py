@@ -47,6 +47,21 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def peek(path: Path) -> Iterator[Any]:
+    """The whole records of a journal another process may be writing, read without opening it
+    for writing or repairing it: reading stops at the first line that is not whole yet."""
+    try:
+        fh = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with fh:
+        for line in fh:
+            try:
+                yield _decode(line)
+            except ValueError:
+                return
+
+
 class Journal:
     """Thread-safe: appends may come from the event loop while the writer thread reads."""
 

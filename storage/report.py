@@ -16,8 +16,11 @@ from storage import instances, reads
 from storage.backend import Backend, make_backend
 from storage.errors import StoreError
 from storage.migrations import LATEST_VERSION, MIGRATIONS
+from storage.lock import is_running
+from storage.pending import pending_rows, pending_text
 from storage.recovery import load_controls
 from storage.schema import current_version, migrate, problems
+from storage.store import default_journal_dir
 from storage.url import parse_url
 
 LAST_TRADES = 10
@@ -159,6 +162,8 @@ def _instance_text(backend: Backend, instance: str) -> list[str]:
     runner = instances.runner(backend, instance)
     if runner:
         lines.append(f"engine  {runner}")
+    lines += pending_text(pending_rows(default_journal_dir(backend.url, instance)),
+                          is_running(backend.url, instance, backend))
     if controls:
         halted = f"HALTED ({controls.halt_reason})" if controls.halted and controls.halt_reason else (
             "HALTED" if controls.halted else "no")
