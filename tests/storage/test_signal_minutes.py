@@ -144,3 +144,26 @@ def test_two_batches_of_one_minute_pack_into_one_row_with_the_newer_word_per_sym
     unpacked = Minute(values["data"])
     assert values["symbols"] == len(SYMBOLS) and unpacked.symbols == SYMBOLS
     assert unpacked.values(0)["status"] == "paused"
+
+
+def test_a_panels_rows_pack_exactly_as_their_plain_mappings():
+    """The writer reads a panel cycle's arrays in one go; the bytes must equal value by value."""
+    import numpy as np
+
+    from storage.signal_pack import float_matrix
+    from strategy.panel_row import CycleTable, PanelRow
+    from strategy.schema import FLOAT_KEYS
+
+    rng = np.random.default_rng(3)
+    n = 40
+    table = rng.normal(size=(len(FLOAT_KEYS), n)) * 10.0 ** rng.integers(-9, 9, size=(len(FLOAT_KEYS), n))
+    table[rng.random(table.shape) < 0.1] = np.nan
+    cycle = CycleTable(table, [f.at(1)] * n, rng.random(n) < 0.5, rng.integers(0, 5000, n))
+    rows = [PanelRow(cycle, i) for i in range(n)]
+    lazy = [SignalUpdate(f"S{i:03d}USDT", f.at(1), 100.0 + i, 0.001, "active", 1.0, row,
+                         row["final_factor"], row["target_factor"], Decimal(i), Decimal(0))
+            for i, row in enumerate(rows)]
+    lazy[5] = lazy[5]._replace(components={})  # a symbol still warming up, among the panel's
+    plain = [u._replace(components=dict(u.components)) for u in lazy]
+    assert float_matrix(lazy).tobytes() == float_matrix(plain).tobytes()
+    assert pack_minute(lazy) == pack_minute(plain)
