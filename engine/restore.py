@@ -69,4 +69,4 @@ def apply_state(book: ModeBook, state: RestoredState) -> None:
     book.equity_history.extend(state.equity_tail[-book.equity_history.maxlen:])
     # Rows are stamped with the close time of the bar just processed; that bar opened a minute earlier.
     last_bar_open = state.equity_tail[-1][0] - timedelta(minutes=1) if state.equity_tail else None
-    book.funding_clock.resume(state.last_funding_ts, last_bar_open)
+    book.funding_clock.resume(state.last_funding_at, last_bar_open)

@@ -48,11 +48,10 @@ class RestoredState:
     peak_equity: Decimal | None = None
     day_open_equity: Decimal | None = None
     equity_tail: list[tuple[datetime, Decimal]] = field(default_factory=list)
-    last_funding_ts: datetime | None = None  # the newest funding time this mode has paid or received
     trade_ids: frozenset[str] = frozenset()  # the exchange's trade ids already booked
     traded_symbols: frozenset[str] = frozenset()
     last_fill_at: datetime | None = None
-    last_funding_at: datetime | None = None
+    last_funding_at: datetime | None = None  # the newest funding time this mode has paid or received
     pending_orders: tuple[PendingOrder, ...] = ()  # status new, sent or unknown
 
 

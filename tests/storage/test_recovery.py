@@ -59,14 +59,14 @@ async def test_state_from_fills_funding_and_equity(store, backend):
     assert state.positions["ETHUSDT"].quantity == Decimal("-0.5")
     assert state.realized == Decimal(11) and state.fees == Decimal("1.165")
     assert state.funding == Decimal("-0.25") and state.trade_count == 6
-    assert state.last_funding_ts == f.at(480)  # the newest funding time this mode settled
+    assert state.last_funding_at == f.at(480)  # the newest funding time this mode settled
     assert state.peak_equity == Decimal(10020)
     assert state.day_open_equity == Decimal(10005)
     assert [v for _, v in state.equity_tail] == [Decimal(x) for x in ("10000", "10020", "10005", "10010")]
     assert state.equity_tail[0][0] == f.at(1)
     live = await store.load_state("live")
     assert live.positions["BTCUSDT"].quantity == Decimal(1) and live.day_open_equity is None
-    assert live.last_funding_ts == f.at(960)
+    assert live.last_funding_at == f.at(960)
 
 
 async def test_day_open_is_the_first_point_when_nothing_came_before(store, backend):
