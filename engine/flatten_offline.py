@@ -20,14 +20,14 @@ from engine.book import ModeBook
 from engine.config import Config
 from engine.events import CommandResult, EngineError, EventBus, FlattenProgress, utcnow
 from engine.execution import OrderSender
-from engine.flatten import Backoff, FlattenLines, FlattenOutcome, FlattenRun
+from engine.book_flatten import book_flatten, settle_flat_book
+from engine.flatten import Backoff, FlattenLines, FlattenOutcome
 from engine.ids import OrderIds
 from engine.model import Mode
 from engine.portfolio import Portfolio
 from engine.restore import apply_state
 from engine.risk import Breakers
 from engine.secrets import Secrets
-from engine.sizing import close_order
 from engine.venues.base import Venue
 
 log = logging.getLogger(__name__)
@@ -119,9 +119,6 @@ async def flatten_book(book: ModeBook, symbol: str | None, prices: dict[str, Dec
     sender = OrderSender(bus.publish, error, bus.commit, ledger_problem, OrderIds(utcnow()), clock)
     lines, waited = FlattenLines(), False
 
-    def close(s: str, quantity: Decimal):
-        return sender.send(book, s, close_order(quantity), "flatten", prices.get(s, ZERO))
-
     def show(p: FlattenProgress) -> None:
         # A flatten that goes through at once says so in its answer alone; one that has to wait
         # shows how it gets on, as the engine's does.
@@ -131,11 +128,11 @@ async def flatten_book(book: ModeBook, symbol: str | None, prices: dict[str, Dec
         if line is not None:
             progress(line)
 
-    guess = {s: p.quantity for s, p in book.portfolio.open_positions().items()}
-    run = FlattenRun(book.venue, symbol, guess, close, show, backoff=backoff)
+    run = book_flatten(book, symbol, sender.send, lambda s: prices.get(s, ZERO), show, backoff)
     outcome = await run.run()
     if outcome.confirmed:
-        _settle_flat_book(book, run.covers, outcome.still_open, clock(), bus)
+        settle_flat_book(book, run.covers, outcome.still_open, clock(), bus.publish,
+                         lambda message, _symbol: log.warning("%s", message))
     return outcome
 
 
@@ -148,17 +145,6 @@ async def _exchange_capital(venue: Venue, state: Any, progress: Progress) -> Dec
         return None
     booked = (state.realized - state.fees + state.funding) if state is not None else ZERO
     return wallet - booked
-
-
-def _settle_flat_book(book: ModeBook, wanted: Callable[[str], bool], venue_open: dict[str, Decimal], ts: datetime,
-                      bus: EventBus) -> None:
-    """What the venue confirmed flat is flat in the stored book too (a close made elsewhere)."""
-    for symbol, pos in list(book.portfolio.open_positions().items()):
-        if wanted(symbol) and symbol not in venue_open:
-            log.warning("%s: the venue reports flat while the stored book held %s; booked as flat", symbol,
-                        pos.quantity)
-            book.portfolio.adopt(symbol, ZERO, ZERO)
-            bus.publish(book.position_update(symbol, ts))
 
 
 def _result(outcome: FlattenOutcome, symbol: str | None, notes: dict[str, str], bus: EventBus) -> CommandResult:

@@ -23,11 +23,12 @@ from engine.book import ModeBook
 from engine.commands import CommandGate
 from engine.config import MODES
 from engine.events import CommandResult, Event
+from engine.book_flatten import book_flatten, settle_flat_book
 from engine.flatten import Backoff, FlattenOutcome, FlattenRun
 from engine.model import Instrument, Mode, OrderResult
 from engine.reconcile import mismatches, outside_universe
 from engine.secrets import Secrets
-from engine.sizing import PlannedOrder, close_order
+from engine.sizing import PlannedOrder
 
 log = logging.getLogger(__name__)
 KEY_NAMES = {"live": "TRIFACTOR_API_KEY and TRIFACTOR_API_SECRET",
@@ -169,12 +170,8 @@ class Operator:
             if scope in self._flattens and not self._flattens[scope][0].stopping:
                 return self._flattens[scope][1]
         engine, book = self.engine, self.engine.book
-
-        def close(s: str, quantity: Decimal):
-            return engine.send_order(book, s, close_order(quantity), "flatten", engine.prices.get(s, Decimal(0)))
-
-        guess = {s: p.quantity for s, p in book.portfolio.open_positions().items()}
-        run = FlattenRun(book.venue, symbol, guess, close, engine.publish, backoff=self.backoff)
+        run = book_flatten(book, symbol, engine.send_order, lambda s: engine.prices.get(s, Decimal(0)),
+                           engine.publish, self.backoff)
         task = asyncio.ensure_future(self._flatten(run, book))
         self._flattens[symbol] = (run, task)
         engine.publish_state()
@@ -198,15 +195,10 @@ class Operator:
         return outcome
 
     def _settle_flat_book(self, book: ModeBook, wanted, venue_open: dict[str, Decimal]) -> None:
-        # After an explicit flatten the venue's answer is the truth: a symbol it reports flat is
-        # flat in our book too, and no longer a mismatch.
-        ts = self.engine.market_time()
-        for symbol, pos in list(book.portfolio.open_positions().items()):
-            if wanted(symbol) and symbol not in venue_open:
-                self.engine.report_error(f"{symbol}: the venue reports flat while our book held {pos.quantity:f}; "
-                                         f"booked as flat", symbol)
-                book.portfolio.adopt(symbol, Decimal(0), Decimal(0))
-                self.engine.publish(book.position_update(symbol, ts))
+        # After an explicit flatten the venue's answer is the truth, and a symbol it reports flat
+        # is no longer a mismatch either.
+        settle_flat_book(book, wanted, venue_open, self.engine.market_time(), self.engine.publish,
+                         self.engine.report_error)
         mismatched = self.engine.mismatched
         settled = {s for s in mismatched if wanted(s) and s not in venue_open}
         if settled:
