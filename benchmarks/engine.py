@@ -1,7 +1,7 @@
 """Engine speed figures, each with its target and PASS/FAIL.
 
 1. What ships, in this process: the engine with the store attached (none, SQLite, MariaDB on
-   127.0.0.1:3306 in a database `tf_perf_bench` created and dropped here), unthrottled, at 8,
+   127.0.0.1:3306 in a database `tf_perf_bench_<pid>` created and dropped here), unthrottled, at 8,
    100 and 500 symbols of the simulated market, with the default caps and with every symbol
    trading. Per live bar: process CPU across all threads (time.process_time), the event loop's
    thread, the ledger's and the store writer's threads each, and the strategy; sustained
@@ -44,7 +44,7 @@ from engine.wiring import build_engine  # noqa: E402
 CPU_TARGET_MS = 10.0  # per bar at 500 symbols, all trading, SQLite on, all threads
 THROUGHPUT_TARGETS = {100: 50_000.0, 500: 60_000.0}  # sustained symbol-bars/s
 STALL_TARGET_MS = 50.0
-MYSQL_DATABASE = "tf_perf_bench"
+MYSQL_DATABASE = f"tf_perf_bench_{os.getpid()}"  # its own, so two runs side by side do not share one
 ROOT = Path(__file__).resolve().parents[1]
 RUN_NUMBERS = itertools.count(1)
 THREAD_NAMES = {"trifactor-ledger": "ledger", "trifactor-store-write": "writer"}
