@@ -18,7 +18,7 @@ def settled_desk(tmp_path: Path):
         desk = app.desk
         await until(pilot, lambda: engine.live_bars >= BARS and not len(app.subscription),
                     f"the engine processed {BARS} bars and the desk took them")
-        await until(pilot, lambda: desk.signals.up_to_date and desk.chart.up_to_date
+        await until(pilot, lambda: desk.signals.up_to_date and desk.positions.up_to_date and desk.chart.up_to_date
                     and desk.trades.count == len(engine.snapshot().fills)
                     and desk.equity.latest == engine.snapshot().equity, "the desk shows all of it")
         desk.tick()  # what the once-a-second tick shows (risk, per-symbol PnL), now rather than by chance
@@ -55,6 +55,7 @@ def test_main_screen_no_color_with_entries_halted(snap_compare, tmp_path, monkey
         await settle(pilot)
         await app.engine.halt_entries()
         await until(pilot, lambda: app.desk.header.state.halted and app.desk.signals.up_to_date
+                    and app.desk.positions.up_to_date
                     and not len(app.subscription), "the desk shows entries halted")
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=halted)

@@ -8,7 +8,7 @@ from textual.app import App, ComposeResult
 from engine.events import EngineState, PositionUpdate, SignalUpdate
 from engine.model import Mode
 from tests.tui.conftest import until
-from tui.widgets import signals as signals_module
+from tui.widgets import keyed_table as keyed_table_module
 from tui.widgets.keyed_table import Column, KeyedTable
 from tui.widgets.positions import PositionsTable
 from tui.widgets.signals import SignalsTable, row_status
@@ -89,7 +89,7 @@ async def test_rows_out_of_view_are_written_when_scrolled_to():
 
 
 async def test_a_whole_bar_is_written_over_a_few_frames(monkeypatch):
-    monkeypatch.setattr(signals_module, "ROWS_PER_FRAME", 3)
+    monkeypatch.setattr(keyed_table_module, "ROWS_PER_FRAME", 3)
     async with Host(SignalsTable).run_test(size=(100, 14)) as pilot:
         table = pilot.app.query_one(SignalsTable)
         table.apply([signal(f"S{i:02d}", 1.0) for i in range(10)])
@@ -143,3 +143,23 @@ async def test_positions_are_re_marked_at_the_prices_the_signals_bring():
         await pilot.pause()
         assert "+5.25" in " ".join(str(cell) for cell in table.get_row("BTCUSDT"))
         assert table.marked([moved]) == [], "the same price again changes nothing"
+
+
+async def test_positions_out_of_view_are_written_when_they_come_into_view():
+    """A bar re-marks every open position; only the rows on screen are drawn at once."""
+    def position(symbol: str, mark: str, quantity: str = "1") -> PositionUpdate:
+        return PositionUpdate(Mode.PAPER, symbol, Decimal(quantity), Decimal("10"), Decimal(mark), Decimal(0), 5,
+                              datetime(2026, 1, 1, tzinfo=timezone.utc))
+
+    async with Host(PositionsTable).run_test(size=(100, 14)) as pilot:
+        table = pilot.app.query_one(PositionsTable)
+        table.apply([position(f"P{i:02d}USDT", "11") for i in range(40)], "paper")
+        await pilot.pause()
+        table.apply([position(f"P{i:02d}USDT", "12") for i in range(40)], "paper")
+        await until(pilot, lambda: table.up_to_date, "the rows in view are written")
+        assert "12" in str(table.get_row("P00USDT")[4])
+        assert "11" in str(table.get_row("P39USDT")[4]), "out of view: not written yet"
+        table.move_cursor(row=39)
+        await until(pilot, lambda: "12" in str(table.get_row("P39USDT")[4]), "written once in view")
+        table.apply([position("P39USDT", "12", quantity="0")], "paper")
+        assert not table.has_row("P39USDT") and table.open_count == 39

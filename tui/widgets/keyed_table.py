@@ -22,6 +22,7 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 from tui.bindings import INSPECT
 
 Cell = str | Text
+ROWS_PER_FRAME = 8
 CACHED_ROWS = 300  # more lines than any terminal shows of one table, with room for the cursor's
 CACHED_CELLS = 1500
 
@@ -68,6 +69,8 @@ class KeyedTable(DataTable):
         self._column_keys = [c.key for c in self.COLUMNS]
         self._shown: dict[str, tuple[Cell, ...]] = {}
         self._stale_cells: set[tuple[RowKey, ColumnKey]] = set()
+        self._pending: set[str] = set()  # rows whose newest values wait until they can be seen
+        self._more_scheduled = False
         for n, column in enumerate(self.COLUMNS):
             self.add_column(self._aligned(n, column.label), width=column.width, key=column.key)
 
@@ -142,12 +145,78 @@ class KeyedTable(DataTable):
         cells.clear()
 
     def drop_row(self, key: str) -> None:
+        self._pending.discard(key)
         if self._shown.pop(key, None) is not None:
             self.remove_row(key)
 
     def drop_all(self) -> None:
         self._shown.clear()
+        self._pending.clear()
         self.clear()
+
+    # Rows written when they can be seen ----------------------------------------------------
+
+    def cells_of(self, key: str) -> tuple[Cell, ...]:
+        """The row's newest cells (for rows written lazily, through `mark`)."""
+        raise NotImplementedError
+
+    def mark(self, keys) -> None:
+        """These rows changed: a new one is added at once, a known one is written when in view."""
+        for key in keys:
+            if self.has_row(key):
+                self._pending.add(key)
+            else:
+                self.show_row(key, self.cells_of(key))
+        if not self._more_scheduled:  # otherwise the next frame's call writes them
+            self.show_pending()
+
+    @property
+    def up_to_date(self) -> bool:
+        """Every row in view shows its newest values (one out of view is written when it comes into view)."""
+        pending = self._pending
+        return not pending or not any(self.key_at(i) in pending for i in self.visible_row_range())
+
+    def show_pending(self, everything: bool = False) -> None:
+        """Write marked rows that are in view (or all of them), the highlighted row first.
+
+        A row scrolled out of view is only written when it comes into view: a bar re-marks every
+        row, and most are not on screen. At most ROWS_PER_FRAME changed rows are written per
+        frame: when a whole bar lands at once, the screen catches up over a few short frames
+        instead of one long one, so a key pressed meanwhile is not kept waiting.
+        """
+        self._more_scheduled = False
+        if not self._pending:
+            return
+        if everything:
+            for key in list(self._pending):
+                self.show_row(key, self.cells_of(key))
+            self._pending.clear()
+            return
+        rows = list(self.visible_row_range())
+        if self.cursor_row in rows:
+            rows.remove(self.cursor_row)
+            rows.insert(0, self.cursor_row)
+        written = 0
+        for index in rows:
+            key = self.key_at(index)
+            if key not in self._pending:
+                continue
+            if written == ROWS_PER_FRAME:
+                self._more_scheduled = True
+                self.call_after_refresh(self.show_pending)
+                return
+            self._pending.discard(key)
+            written += self.show_row(key, self.cells_of(key))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.call_after_refresh(self.show_pending)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.show_pending)
+
+    def on_show(self) -> None:
+        self.call_after_refresh(self.show_pending)
 
     def has_row(self, key: str) -> bool:
         return key in self._shown

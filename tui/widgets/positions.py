@@ -39,7 +39,9 @@ class PositionsTable(KeyedTable):
         )
 
     def apply(self, updates, mode: str | None) -> None:
-        """Show `updates` of `mode`; a zero quantity closes the row."""
+        """Show `updates` of `mode`; a zero quantity closes the row. A bar re-marks every open
+        position, so rows out of view are written only when they come into view."""
+        changed = []
         for p in updates:
             if mode is not None and p.mode.value != mode:
                 continue
@@ -48,7 +50,11 @@ class PositionsTable(KeyedTable):
                 self.drop_row(p.symbol)
             else:
                 self.latest[p.symbol] = p
-                self.show_row(p.symbol, self.cells(p))
+                changed.append(p.symbol)
+        self.mark(changed)
+
+    def cells_of(self, key: str) -> tuple[Cell, ...]:
+        return self.cells(self.latest[key])
 
     def marked(self, signals) -> list[PositionUpdate]:
         """The shown positions whose price moved in `signals`, at that price (positions are published

@@ -48,9 +48,6 @@ SORTS: tuple[tuple[Column, Callable[[SignalUpdate], Any], bool], ...] = (
 )
 
 
-ROWS_PER_FRAME = 8
-
-
 def sorted_symbols(latest: dict[str, SignalUpdate], sort_index: int) -> list[str]:
     """Every symbol in the chosen order. Equal values keep the symbols' alphabetical order (a
     stable sort of an alphabetical list), so equal rows never swap places between updates."""
@@ -71,13 +68,6 @@ class SignalsTable(KeyedTable):
         self.state: EngineState | None = None
         self.palette = Palette()
         self.sort_index = 0
-        self._pending: set[str] = set()
-        self._more_scheduled = False
-
-    @property
-    def up_to_date(self) -> bool:
-        """Every row shows its newest values (none waits for a frame or a scroll)."""
-        return not self._pending
 
     def cells(self, s: SignalUpdate) -> tuple[Cell, ...]:
         p = self.palette
@@ -112,54 +102,10 @@ class SignalsTable(KeyedTable):
         self._show(self.latest)
 
     def _show(self, symbols) -> None:
-        for symbol in symbols:
-            if self.has_row(symbol):
-                self._pending.add(symbol)
-            else:
-                self.show_row(symbol, self.cells(self.latest[symbol]))
-        if not self._more_scheduled:  # otherwise the next frame's call writes them
-            self.show_pending()
+        self.mark(symbols)
 
-    def show_pending(self, everything: bool = False) -> None:
-        """Write marked rows that are in view (or all of them), the highlighted row first.
-
-        At most ROWS_PER_FRAME changed rows are written per frame: when a whole bar of
-        symbols lands at once, the screen catches up over a few short frames instead of one
-        long one, so a key pressed meanwhile is not kept waiting.
-        """
-        self._more_scheduled = False
-        if not self._pending:
-            return
-        if everything:
-            for symbol in list(self._pending):
-                self.show_row(symbol, self.cells(self.latest[symbol]))
-            self._pending.clear()
-            return
-        rows = list(self.visible_row_range())
-        if self.cursor_row in rows:
-            rows.remove(self.cursor_row)
-            rows.insert(0, self.cursor_row)
-        written = 0
-        for index in rows:
-            symbol = self.key_at(index)
-            if symbol not in self._pending:
-                continue
-            if written == ROWS_PER_FRAME:
-                self._more_scheduled = True
-                self.call_after_refresh(self.show_pending)
-                return
-            self._pending.discard(symbol)
-            written += self.show_row(symbol, self.cells(self.latest[symbol]))
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        self.call_after_refresh(self.show_pending)
-
-    def on_resize(self) -> None:
-        self.call_after_refresh(self.show_pending)
-
-    def on_show(self) -> None:
-        self.call_after_refresh(self.show_pending)
+    def cells_of(self, key: str) -> tuple[Cell, ...]:
+        return self.cells(self.latest[key])
 
     # Sorting -----------------------------------------------------------------------
 
