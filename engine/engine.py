@@ -53,6 +53,7 @@ STORE_READ_WAIT_S = 10.0
 RESTORE_RETRY_S = (0.5, 10.0)  # first and longest wait between tries to read a book back
 SIGNALS_PER_STEP = 128
 WARM_SLICE = 200  # warm-up minutes per strategy call between turns of the event loop
+FULL_COLLECTION_EVERY = 100  # young collections per full one while running (Python: 10)
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class Engine:
         self._ban_shown: datetime | None = None
         self._restored_mode: str | None = None
         self._live_confirmed = False
+        self._gc_threshold: tuple[int, int, int] | None = None  # Python's, while the run has its own
         self._skipping: dict[str, Side] = {}  # symbols whose wanted order is below the exchange minimum
         self._resources_open = False
         self._restore_tasks: list[asyncio.Task] = []
@@ -245,6 +247,9 @@ class Engine:
         await self._orders.uncertain.close()
         await self._exchange_funding.close()
         gc.unfreeze()  # the run is over; its long-lived objects may become garbage like any other
+        if self._gc_threshold is not None:
+            gc.set_threshold(*self._gc_threshold)
+            self._gc_threshold = None
         with contextlib.suppress(Exception):
             await self.feed.close()
         for book in self._books.values():
@@ -283,6 +288,12 @@ class Engine:
         # the warm-up's garbage now and leave the rest out of later passes.
         gc.collect()
         gc.freeze()
+        # Young objects are still collected as often as before; a full pass over everything that
+        # lives long (the desk's widgets and caches too) is what stalls a bar, and once every ten
+        # young passes is every few seconds at 500 symbols. Once every hundred is plenty.
+        self._gc_threshold = gc.get_threshold()
+        young, middle, _ = self._gc_threshold
+        gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
     async def _continue_simulated_clock(self) -> None:
         """A restarted simulated or replayed market carries on after the last recorded bar, so a new
