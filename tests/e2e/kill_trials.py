@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tests.e2e.engine_process import EngineRun, Sandbox
 from tests.e2e.ledger_checks import book_consistent, engine_agrees, printed_bars_stored, printed_fills_stored
-from tests.e2e.stored_book import read_book
+from tests.e2e.stored_book import read_book, write_book
 
 KINDS = ("start-up", "trading", "store out", "replay in the running engine", "replay at start-up")
 ENDLESS = 1_000_000  # bars: the killed runs never end by themselves
@@ -65,12 +65,14 @@ def _kill_runs(plan: Plan, sandbox: Sandbox, url: str, outages: list) -> None:
         return
     outage = outages[plan.outage % len(outages)]
     outage.begin()
+    sandbox.note(f"outage began: {outage.name}")
     try:
         time.sleep(plan.kill_after_s)
         if plan.kind != "replay in the running engine":
             run.kill9()
     finally:
         outage.end()
+        sandbox.note(f"outage ended: {outage.name}")
     if plan.kind == "replay in the running engine":
         time.sleep(plan.replay_kill)
         run.kill9()
@@ -92,5 +94,8 @@ def run_trial(plan: Plan, sandbox: Sandbox, url: str, outages: list) -> list[str
     problems = [] if printed or not book.trades else [
         f"the store holds {len(book.trades)} trades but no run printed a fill line"]
     bars = [bar for run in sandbox.runs for bar in run.output().bars]
-    return (problems + printed_fills_stored(printed, book) + printed_bars_stored(bars, book)
-            + book_consistent(book) + engine_agrees(clean.output().summary, book))
+    problems += (printed_fills_stored(printed, book) + printed_bars_stored(bars, book)
+                 + book_consistent(book) + engine_agrees(clean.output().summary, book))
+    if problems:  # the store is dropped after the trial: keep what it held beside the runs' output
+        write_book(book, sandbox.root / "book.txt")
+    return problems
