@@ -76,6 +76,7 @@ class LedgerJournal:
         self._active_last = 0
         self._problem = ""
         self._recovered = self._read_segments()
+        self._forgotten_newest: datetime | None = None
         self._seq = self._segments[-1][1] if self._segments else 0
         self._synced = self._seq
 
@@ -99,7 +100,12 @@ class LedgerJournal:
 
     def forget_recovered(self) -> None:
         """The recovered records are in the database (or its spool): drop their segments."""
-        records, self._recovered = self._recovered, []
+        records = self._recovered
+        if records:
+            # The watermark file takes their time in the ledger's thread, a moment later; until then
+            # `watermark()` has it from here (a spooled record is in no database read either).
+            self._forgotten_newest = _newest_time([row for _, rows in records for row in rows])
+        self._recovered = []
         if records:
             self._thread.submit(self._forget, records)
 
@@ -122,8 +128,7 @@ class LedgerJournal:
             newest = datetime.fromisoformat(text) if text else None
         except (OSError, ValueError):
             pass
-        for _, rows in self._recovered:
-            t = _newest_time(rows)
+        for t in [self._forgotten_newest] + [_newest_time(rows) for _, rows in self._recovered]:
             if t is not None and (newest is None or t > newest):
                 newest = t
         return newest

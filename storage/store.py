@@ -10,8 +10,9 @@ are written behind: a kill loses at most the signals not yet committed (about on
 
 A database that cannot be reached at start, or goes away later, costs nothing: rows wait
 in the ledger and the spool, the status says "db down, N rows waiting", and everything is
-replayed, in order, when it answers again. Until it has answered once, the engine's state
-cannot be read back (`load_state` raises), so the engine waits before trading.
+replayed, in order, when it answers again. Until it has answered and holds every row that
+waited, the engine's state cannot be read back (`load_state` raises), so the engine waits
+before trading.
 
 One engine per (store, instance): `start()` takes an advisory lock (storage/lock.py) and
 `close()` releases it; every row written carries the instance and every read filters by it.
@@ -451,9 +452,18 @@ class Store:
 
     # -- the engine's state at start ------------------------------------------------------------------
     async def load_state(self, mode: str) -> RestoredState | None:
+        """The book as the store holds it. A database that answers may still lack rows waiting in
+        the spool (its writes failed while the spool was replayed): a book read from it then would
+        be older than the fills already shown, so it is refused until they are in."""
+        waiting = self._writer.state.spooled if self._writer is not None else 0
+        if self._db_ready and waiting:
+            raise StoreError(f"the store {self.url} does not hold everything journaled yet: {waiting} rows wait "
+                             f"to be written ({self._writer.message or 'replaying'})")
         return await self._in_reader(recovery.load_state, mode, self.instance)
 
     async def load_controls(self) -> RestoredControls | None:
+        # Not held back like the book: the state file has the newest controls, and ones the store
+        # holds a little behind are better than none (a halt must not be forgotten).
         return await self._in_reader(recovery.load_controls, self.instance)
 
     # -- reads for the desk ------------------------------------------------------------------------------

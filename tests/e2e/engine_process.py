@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -45,6 +46,7 @@ class Sandbox:
             args += ["--config", str(config)]
         run = EngineRun(self, args, len(self.runs), config.name if config else None)
         self.runs.append(run)
+        self.note(f"run {run.index} started (pid {run.pid}): {' '.join(args)}")
         return run
 
     def run(self, db: str, **kw) -> "EngineRun":
@@ -53,6 +55,11 @@ class Sandbox:
         run.wait()
         assert run.returncode == 0, f"run {run.index} exited {run.returncode}: {run.stderr_text()[-2000:]}"
         return run
+
+    def note(self, what: str) -> None:
+        """A line in the scenario's timeline (kills, outages), on the clock of the runs' logs."""
+        with (self.root / "timeline.txt").open("a", encoding="utf-8") as fh:
+            fh.write(f"{datetime.now():%H:%M:%S.%f} {what}\n")
 
     def fills(self) -> list:
         """Every fill any run of this sandbox printed, in order."""
@@ -66,11 +73,14 @@ class Sandbox:
 class EngineRun:
     def __init__(self, sandbox: Sandbox, args: list[str], index: int, config_name: str | None = None) -> None:
         self.index, self.config_name = index, config_name
+        self._sandbox = sandbox
         self.started_at = time.monotonic()
         self._lines: list[str] = []
         self.first_bar_after_s: float | None = None  # how long its start-up took
         self._changed = threading.Condition()
         self._stderr_path = sandbox.root / f"stderr-{index}.txt"
+        # What the run printed, kept beside its stderr: a failed trial is read long after the test ended.
+        self._stdout_path = sandbox.root / f"stdout-{index}.txt"
         with self._stderr_path.open("wb") as err:
             self.process = subprocess.Popen([sys.executable, "-m", "tui.cli", *args], cwd=sandbox.root,
                                             env=sandbox.env, stdin=subprocess.DEVNULL,
@@ -88,13 +98,19 @@ class EngineRun:
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            with self._changed:
-                self._lines.append(line.rstrip("\n"))
-                if self.first_bar_after_s is None and BAR.match(line):
-                    self.first_bar_after_s = time.monotonic() - self.started_at
-                self._changed.notify_all()
+        with self._stdout_path.open("w", encoding="utf-8") as copy:
+            for line in self.process.stdout:
+                copy.write(f"{datetime.now():%H:%M:%S.%f} {line}")  # the clock of the engine's log
+                copy.flush()
+                self._take(line)
         with self._changed:
+            self._changed.notify_all()
+
+    def _take(self, line: str) -> None:
+        with self._changed:
+            self._lines.append(line.rstrip("\n"))
+            if self.first_bar_after_s is None and BAR.match(line):
+                self.first_bar_after_s = time.monotonic() - self.started_at
             self._changed.notify_all()
 
     def wait_for(self, seen: Callable[[Output], bool], timeout: float = GUARD_S) -> bool:
@@ -121,6 +137,7 @@ class EngineRun:
     def kill9(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
+            self._sandbox.note(f"run {self.index} killed")
         self.process.wait(timeout=30)
         self._reader.join(timeout=10)
 

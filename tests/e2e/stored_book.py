@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pymysql
@@ -81,3 +82,11 @@ def read_book(url: str, mode: str = "paper", instance: str | None = None) -> Boo
         return Book(**tables)
     finally:
         conn.close()
+
+
+def write_book(book: Book, path: Path) -> None:
+    """The book as text, one row a line, table by table."""
+    with path.open("w", encoding="utf-8") as fh:
+        for table in COLUMNS:
+            fh.write(f"# {table}\n")
+            fh.writelines(f"{row}\n" for row in getattr(book, table))

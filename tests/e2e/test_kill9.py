@@ -44,5 +44,5 @@ def test_kill9_trials_lose_and_double_nothing(backend, tmp_path, request, capsys
     failed = [(i, problems) for i, problems in results if problems]
     with capsys.disabled():
         print(f"\nkill -9 trials ({backend}, E2E_KILL_SEED={seed}): {TRIALS - len(failed)}/{TRIALS} clean")
-    assert not failed, f"E2E_KILL_SEED={seed}\n" + "\n".join(
+    assert not failed, f"E2E_KILL_SEED={seed} (each trial's output, logs and book: {tmp_path})\n" + "\n".join(
         f"trial {i} {plans[i]}:\n  " + "\n  ".join(problems) for i, problems in failed)

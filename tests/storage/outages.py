@@ -24,6 +24,27 @@ class SqliteLock:
         self.conn.close()
 
 
+class WritesBlocked:
+    """Another MariaDB connection holds the write locks on `trades`: the server answers and reads
+    as usual, but the store's writes wait out their timeout (a slow, contended server)."""
+
+    def __init__(self, backend) -> None:
+        self.backend = backend
+        self.conn = None
+
+    async def cut(self) -> None:
+        self.conn = self.backend.server.admin(self.backend.database)
+        with self.conn.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SELECT * FROM trades FOR UPDATE")  # every record and gap: no insert gets in
+
+    async def restore(self) -> None:
+        assert self.conn is not None
+        self.conn.rollback()
+        self.conn.close()
+        self.conn = None
+
+
 class ProxyCut:
     """MariaDB reached through a proxy that the test stops (connections drop) and restarts."""
 

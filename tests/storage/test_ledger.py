@@ -5,9 +5,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 from engine.events import EventBus
+from storage.ledger import LedgerJournal
 from tests.storage import db, factories as f
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,3 +68,24 @@ def test_a_fill_survives_a_kill_before_the_database_has_it(backend):
     assert db.rows(backend.url, "SELECT client_order_id, status FROM orders") == [("o9", "filled")]
     assert db.count(backend.url, "trades") == 1
     assert not list((backend.tmp / "journal" / "ledger").glob("ledger-*.jsonl"))
+
+
+async def test_forgotten_records_keep_their_market_time_until_the_ledger_thread_notes_it(tmp_path):
+    """A sim resumes after the watermark: records of an earlier run that went to the spool are
+    in no database read, so the watermark must have their time from the moment they are forgotten."""
+    earlier = LedgerJournal(tmp_path / "ledger")
+    earlier.append(f.equity(5, "10000"))
+    await earlier.sync()
+    earlier.close()
+
+    ledger = LedgerJournal(tmp_path / "ledger")
+    stamped = f.at(5).replace(tzinfo=None)  # rows hold naive UTC
+    assert ledger.watermark() == stamped
+    gate = threading.Event()
+    ledger._thread.submit(gate.wait)  # the ledger's thread is busy: the watermark file is not written yet
+    try:
+        ledger.forget_recovered()
+        assert ledger.watermark() == stamped
+    finally:
+        gate.set()
+        ledger.close()
