@@ -159,8 +159,16 @@ class LedgerJournal:
             # The rows still go on to the database; what is lost is only the guarantee, and
             # the operator is told (and the engine stops adding risk while it lasts).
             records = e.records
-            self._problem = f"cannot write the ledger in {self.directory}: {e.cause.strerror or e.cause}"
+            cause = e.cause
+            why = cause.strerror if isinstance(cause, OSError) and cause.strerror else f"{type(cause).__name__}: {cause}"
+            self._problem = f"cannot write the ledger in {self.directory}: {why}"
             log.error("%s", self._problem)
+        except Exception as e:
+            # Not even the rows are known (a dead thread, a bug): the guarantee is gone all the
+            # same, and that must stop new risk rather than only reach the log.
+            self._problem = f"the ledger in {self.directory} failed: {type(e).__name__}: {e}"
+            log.exception("%s", self._problem)
+            raise
         if records:
             self._synced = records[-1][0]
             self._handed.extend(records)
@@ -191,7 +199,7 @@ class LedgerJournal:
                 self._active = Journal(path)
                 os.chmod(path, 0o600)
             self._active.append([[seq, encode_rows(rows)] for seq, rows in batch])
-        except OSError as e:
+        except Exception as e:  # a full disk, or a row the file cannot take: the rows go on regardless
             raise _Unwritten(batch, e) from None
         self._active_last = batch[-1][0]
         if self._active.size >= SEGMENT_BYTES:

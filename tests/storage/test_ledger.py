@@ -89,3 +89,27 @@ async def test_forgotten_records_keep_their_market_time_until_the_ledger_thread_
     finally:
         gate.set()
         ledger.close()
+
+
+async def test_a_ledger_that_fails_for_any_reason_says_so_and_still_hands_its_rows_on(tmp_path, monkeypatch):
+    """Not only a full disk: whatever stops a record reaching the file must stop new risk (the
+    engine reads `problem` before every order) and must not cost the rows their way to the database."""
+    import storage.ledger as ledger_module
+
+    ledger = LedgerJournal(tmp_path / "ledger")
+    try:
+        def refuse(rows):
+            raise TypeError("a value the file cannot take")
+
+        monkeypatch.setattr(ledger_module, "encode_rows", refuse)
+        ledger.append(f.equity(5, "10000"))
+        seq = await ledger.sync()
+        assert seq == 1 and ledger.take_through(seq), "the rows still go on to the database"
+        assert "cannot write the ledger" in ledger.problem and "TypeError" in ledger.problem
+
+        monkeypatch.undo()
+        ledger.append(f.equity(6, "10001"))
+        await ledger.sync()
+        assert ledger.problem == "", "writing again clears it"
+    finally:
+        ledger.close()
