@@ -34,15 +34,19 @@ def pending_rows(journal_dir: Path) -> PendingRows:
     return PendingRows(journal_dir, ledger, spooled, refused)
 
 
+def _rows(n: int) -> str:
+    return "1 row" if n == 1 else f"{n} rows"
+
+
 def pending_text(pending: PendingRows, running: bool | None) -> list[str]:
     """Lines for the status report; none when nothing waits (or a running engine is writing it)."""
     lines = []
     if pending.unwritten and running is not True:
-        lines.append(f"journal {pending.unwritten} rows of a run that stopped before the database had them "
+        lines.append(f"journal {_rows(pending.unwritten)} of a run that stopped before the database had them "
                      f"wait in {pending.directory}: the figures below may lack them until this instance "
                      f"starts again and writes them")
     if pending.refused:
-        lines.append(f"refused {pending.refused} rows the database turned away as conflicts (their key holds "
+        lines.append(f"refused {_rows(pending.refused)} the database turned away as conflicts (their key holds "
                      f"other content) are kept in {pending.directory / 'rejected.jsonl'}: compare them with the "
                      f"stored rows before anything else")
     return lines

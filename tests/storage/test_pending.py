@@ -22,6 +22,6 @@ def test_ledger_spool_and_refused_rows_are_counted_and_named(tmp_path):
     assert (tmp_path / "spool.jsonl").read_bytes().endswith(b"0000")
     stopped = pending_text(pending, running=False)
     assert "journal 4 rows" in stopped[0] and str(tmp_path) in stopped[0]
-    assert "refused 1 rows" in stopped[1] and "rejected.jsonl" in stopped[1]
+    assert "refused 1 row the database" in stopped[1] and "rejected.jsonl" in stopped[1]
     assert len(pending_text(pending, running=True)) == 1  # a running engine writes its own; refusals stay
     assert pending_text(pending_rows(tmp_path / "nothing-here"), running=False) == []
