@@ -85,7 +85,8 @@ class Engine:
         self._clock = self._wall_clock if self.market == "binance" else self.market_time
         self._gate = CommandGate()
         self._orders = OrderSender(self._publish, self._error, bus.commit, self._ledger_problem,
-                                   OrderIds(self._wall_clock()), self.market_time, uncertain_changed=self._publish_state)
+                                   OrderIds(self._wall_clock()), self.market_time, uncertain_changed=self._publish_state,
+                                   fill_booked=lambda book: self._operator.fill_booked(book))
         self._recovery = ""  # why testnet/live start-up recovery is not done yet
         self._exchange_funding = ExchangeFunding(self._publish, self.market_time)
         self._limits = SizingLimits.from_config(config)

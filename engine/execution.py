@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 class OrderSender:
     def __init__(self, publish: Callable[[Event], None], error: Callable[[str, str], None],
                  commit: Callable[[], Awaitable[None]], ledger_problem: Callable[[], str], ids: OrderIds,
-                 market_time: Callable[[], datetime], uncertain_changed: Callable[[], None] = lambda: None) -> None:
+                 market_time: Callable[[], datetime], uncertain_changed: Callable[[], None] = lambda: None,
+                 fill_booked: Callable[[ModeBook], None] = lambda book: None) -> None:
         self._publish = publish
         self._error = error
         self._commit = commit
@@ -38,6 +39,7 @@ class OrderSender:
         self._ids = ids
         self._now = market_time
         self.uncertain = UncertainOrders(self._settle, uncertain_changed)
+        self._fill_booked = fill_booked
 
     async def send(self, book: ModeBook, symbol: str, planned: PlannedOrder, reason: str, price: Decimal,
                    factor: float | None = None) -> OrderResult:
@@ -125,6 +127,7 @@ class OrderSender:
         book.fills.append(event)
         self._publish(event)
         self._publish(book.position_update(fill.symbol, self._now()))
+        self._fill_booked(book)
         return True
 
     def report_skip(self, book: ModeBook, symbol: str, plan: Plan) -> None:

@@ -31,6 +31,7 @@ from engine.secrets import Secrets
 from engine.sizing import PlannedOrder
 
 log = logging.getLogger(__name__)
+LIQUIDATION_READ_AFTER_S = 2.0  # after a fill: long enough for a burst of fills to share one read
 KEY_NAMES = {"live": "TRIFACTOR_API_KEY and TRIFACTOR_API_SECRET",
              "testnet": "TRIFACTOR_TESTNET_API_KEY and TRIFACTOR_TESTNET_API_SECRET"}
 
@@ -101,6 +102,7 @@ class Operator:
         self.backoff = backoff
         self._flattens: dict[str | None, tuple[FlattenRun, asyncio.Task]] = {}  # symbol (None: all) -> run
         self._reconcile_task: asyncio.Task | None = None
+        self._liquidation_task: asyncio.Task | None = None
         self._reporting: set[asyncio.Task] = set()
 
     def _answer(self, command: str, ok: bool, message: str, symbol: str | None = None,
@@ -385,6 +387,28 @@ class Operator:
             self._answer("reconcile", True, f"{book.mode.value}: our book matches the exchange "
                                             f"({len([q for q in ours.values() if q])} open position(s))")
 
+    def fill_booked(self, book: ModeBook) -> None:
+        """Testnet/live: a fill moved a position, and the exchange's liquidation price read for the
+        old quantity is no longer shown. Read the positions again soon, not at the next
+        reconciliation a minute away: the risk pane should not show "—" for a new position."""
+        if book.mode is Mode.PAPER or (self._liquidation_task is not None and not self._liquidation_task.done()):
+            return
+        self._liquidation_task = asyncio.ensure_future(self._read_liquidation(book))
+
+    async def _read_liquidation(self, book: ModeBook) -> None:
+        await asyncio.sleep(LIQUIDATION_READ_AFTER_S)
+        if self.engine.book is not book or self.flattening or book.venue.rate_limited_for():
+            return  # a flatten reads the venue itself; during a ban the next reconciliation will
+        try:
+            held = await book.venue.positions()
+        except Exception as e:  # noqa: BLE001 - only the figure waits: the next reconciliation reads it
+            log.warning("reading the exchange's liquidation prices failed: %s", e)
+            return
+        # Only the figures: a read between an order and its fill is no reconciliation, and a figure
+        # read for another quantity than our book's is not shown anyway.
+        for symbol in book.note_venue_positions(held):
+            self.engine.publish(book.position_update(symbol, self.engine.market_time()))
+
     def start_reconcile_loop(self) -> None:
         if self._reconcile_task is None or self._reconcile_task.done():
             self._reconcile_task = asyncio.ensure_future(self._reconcile_periodically())
@@ -413,8 +437,9 @@ class Operator:
         tasks = [task for _, task in self._flattens.values()] + list(self._reporting)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        task, self._reconcile_task = self._reconcile_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        for task in (self._reconcile_task, self._liquidation_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._reconcile_task = self._liquidation_task = None

@@ -59,3 +59,25 @@ def test_a_figure_read_for_another_quantity_is_not_shown():
     book.portfolio.adopt("BTCUSDT", Decimal("0.03"), Decimal(50000))  # a fill moved the position on
     assert book.position_update("BTCUSDT", T0).liquidation_price is None
     assert book.venue_liquidation.keys() == {"BTCUSDT"}  # Binance's 0 means "cannot be liquidated"
+
+
+async def test_a_fill_brings_the_new_quantitys_liquidation_price_without_waiting_for_a_reconciliation():
+    from engine.model import Side
+    from engine.sizing import PlannedOrder
+
+    async with engine_with_positions(symbols=list(HELD), held=HELD,
+                                     exchange={"reconcile_interval_s": 3600}) as (engine, fake, events):
+        seen = latest_positions(events, {})
+        result = await engine.send_order(engine.book, "BTCUSDT", PlannedOrder(Side.SELL, Decimal("0.010"), True),
+                                          "test", engine.prices.get("BTCUSDT", Decimal(0)))
+        assert result.status == "filled", result
+        after = fake.account.positions["BTCUSDT"]
+        assert after.quantity == Decimal("0.010")
+        # The figure read for 0.020 is not shown for 0.010; only a read after the fill can show one.
+
+        def shown() -> PositionUpdate:
+            return latest_positions(events, seen)["BTCUSDT"]
+
+        await eventually(lambda: shown().quantity == after.quantity and shown().liquidation_price is not None,
+                         GUARD, "the new quantity's liquidation price, read after the fill")
+        assert shown().liquidation_price == after.liquidation_price()
