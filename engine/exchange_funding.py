@@ -7,7 +7,6 @@ book remembers the newest one it holds, restored from the store at start).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 from decimal import Decimal
@@ -16,6 +15,7 @@ from typing import Awaitable, Callable
 from engine.book import ModeBook
 from engine.events import Event, FundingPayment
 from engine.model import FundingIncome
+from engine.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 FIRST_WAIT_S = 5.0  # Binance lists the fees a few seconds after the funding time
@@ -73,7 +73,4 @@ class ExchangeFunding:
                 return
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(*self._tasks)

@@ -29,6 +29,7 @@ from engine.model import Instrument, Mode, OrderResult
 from engine.reconcile import mismatches, outside_universe
 from engine.secrets import Secrets
 from engine.sizing import PlannedOrder
+from engine.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 LIQUIDATION_READ_AFTER_S = 2.0  # after a fill: long enough for a burst of fills to share one read
@@ -437,9 +438,5 @@ class Operator:
         tasks = [task for _, task in self._flattens.values()] + list(self._reporting)
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
-        for task in (self._reconcile_task, self._liquidation_task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await cancel_and_wait(self._reconcile_task, self._liquidation_task)
         self._reconcile_task = self._liquidation_task = None

@@ -8,12 +8,12 @@ the order. A background task keeps looking, with backoff, until every such order
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from engine.model import OrderRequest, OrderResult
+from engine.tasks import cancel_and_wait
 
 if TYPE_CHECKING:
     from engine.book import ModeBook
@@ -87,8 +87,5 @@ class UncertainOrders:
             wait = min(wait * 2, self._max_wait_s)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None

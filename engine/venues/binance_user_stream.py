@@ -14,7 +14,6 @@ with a fresh key (Binance hands back the same one while it is still valid).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import OrderedDict
 from decimal import Decimal
@@ -24,6 +23,7 @@ import ccxt
 
 from engine.feeds.binance_bars import ms_to_dt
 from engine.model import Fill, Mode, OrderRequest
+from engine.tasks import cancel_and_wait
 
 T = TypeVar("T")
 log = logging.getLogger("trifactor.venue.binance")
@@ -177,9 +177,5 @@ class UserTradeStream:
             options.update(listenKey=None, lastAuthenticatedTime=0)
 
     async def close(self) -> None:
-        for task in (self._task, self._keeping):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        await cancel_and_wait(self._task, self._keeping)
         self._task = self._keeping = None
