@@ -31,7 +31,9 @@ def test_a_restart_does_not_trade_on_a_book_its_database_has_not_caught_up_on(sa
         shown = len(first.output().fills)
         assert first.wait_for(lambda out: len(out.fills) >= shown + 3, timeout=60), "no fill while writes waited"
         first.kill9()  # the fills printed since the block are in the ledger and the spool only
-        restart = sandbox.start(url, bars=1000, speed=300)
+        # Long enough (20 s) to outlast the engine's retries of the read-back, which back off to 10 s:
+        # at 1000 bars it could end before its next try, never having read its book.
+        restart = sandbox.start(url, bars=6000, speed=300)
         # Its start-up replay times out; then it either holds its book back or (wrongly) trades on it.
         restart.wait_for(lambda out: bool(out.bars) or any(REFUSED in line for line in out.lines), timeout=90)
     finally:
