@@ -38,6 +38,7 @@ class Request:
     start: datetime | None = None
     end: datetime | None = None
     overrides: dict = field(default_factory=dict)
+    threads: int | None = None  # symbols whose factors are computed at once (default: one per core)
 
 
 @dataclass
@@ -83,7 +84,7 @@ def run(request: Request, progress: Progress | None = None, *, skip_quiet: bool 
             progress("factors", done[0], total)
 
     clock = time.perf_counter()
-    targets = compute_targets(data, request.config.strategy_params(), factor_progress)
+    targets = compute_targets(data, request.config.strategy_params(), factor_progress, request.threads)
     seconds["factors"] = time.perf_counter() - clock
     minutes = len(data.times)
     clock = time.perf_counter()

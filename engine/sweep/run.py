@@ -24,7 +24,8 @@ def run_one(config_path: str | None, params: dict, spec: dict, shard: list[str] 
 
     cfg = config_mod.load(config_path, nested(params))
     request = job.Request(cfg, spec["market"], data_path=spec["data"], seed=spec["seed"], bars=spec["bars"],
-                          symbols=shard or spec["symbols"], start=spec["start"], end=spec["end"], overrides=params)
+                          symbols=shard or spec["symbols"], start=spec["start"], end=spec["end"], overrides=params,
+                          threads=1)  # the cluster already runs one task per worker thread
     result = job.run(request)
     s = result.summary
     row = {"key": run_key(params, shard), "params": json.dumps(params, sort_keys=True),
