@@ -224,6 +224,8 @@ async def live_run(n_symbols: int, bars: int, all_trading: bool, store_kind: str
             async def measured_loop(max_bars):
                 if store is not None:
                     await store.flush()  # the warm-up's rows are not the live bars' cost
+                # The ticker's sleep in flight spans the warm-up's long turns: let it wake before counting.
+                await asyncio.sleep(2 * stalls.tick)
                 meter.reset()
                 stalls.counting = True
                 live["t0"] = (time.process_time(), time.thread_time(), thread_cpu(), time.perf_counter())

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -52,7 +53,7 @@ FEED_STATUS_CHECK_S = 1.0
 STORE_READ_WAIT_S = 10.0
 RESTORE_RETRY_S = (0.5, 10.0)  # first and longest wait between tries to read a book back
 SIGNALS_PER_STEP = 128
-WARM_SLICE = 200  # warm-up minutes per strategy call between turns of the event loop
+WARM_TURN_S = 0.02  # the warm-up's share of one event-loop turn: keys and redraws get in between
 FULL_COLLECTION_EVERY = 100  # young collections per full one while running (Python: 10)
 
 
@@ -481,11 +482,17 @@ class Engine:
         # then the last minute as a live one would be, for the signals shown at start.
         inputs = history.strategy_inputs()
         last = len(stamps) - 1
-        for begin in range(0, last, WARM_SLICE):
+        begin, size = 0, 8
+        while begin < last:
             if self._stop.is_set():
                 return
-            end = min(begin + WARM_SLICE, last)
+            end = min(begin + size, last)
+            started = time.perf_counter()
             self._runner.warm(stamps[begin:end], inputs[begin:end], present[begin:end])
+            spent = time.perf_counter() - started
+            # A minute costs what the universe's size and kernel make it: slices are sized by time.
+            size = max(1, min(2 * size, int(size * WARM_TURN_S / max(spent, 1e-6))))
+            begin = end
             await asyncio.sleep(0)
         final = {symbols[j]: history.bar(symbols[j], last, j) for j in np.flatnonzero(present[last]).tolist()}
         results, errors = self._runner.update(final)

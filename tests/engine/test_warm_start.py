@@ -1,5 +1,7 @@
 """The engine warms its strategy from the history's arrays in one pass: the same signals, orders
 and state as stepping through the history minute by minute, whichever way the feed gives it."""
+from datetime import timedelta
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,28 @@ async def test_arrays_and_bars_warm_the_same_and_equal_a_minute_by_minute_panel(
     for minute in zip(*history):
         out = reference.update({b.symbol: b.as_strategy_input() for b in minute})
     assert {s: dict(row) for s, row in out.items()} == start_a
+
+
+async def test_the_warm_up_is_cut_into_turns_of_about_20_ms_whatever_a_minute_costs(monkeypatch):
+    from engine import engine as engine_mod
+
+    clock = [0.0]
+    monkeypatch.setattr(engine_mod.time, "perf_counter", lambda: clock[0])
+    harness = Harness(make_config())
+    harness.feed = ArrayFeed(harness.sim)
+    harness.engine.feed = harness.feed
+    warm, slices = signals.StrategyRunner.warm, []
+
+    def costly(runner, stamps, inputs, present):
+        slices.append(list(stamps))
+        clock[0] += 0.005 * len(stamps)  # 5 ms a minute: a big universe on the panel
+        warm(runner, stamps, inputs, present)
+
+    monkeypatch.setattr(signals.StrategyRunner, "warm", costly)
+    async with harness:
+        wanted = max(harness.engine.config.sim.warmup_bars, harness.engine._runner.warmup_bars)
+    warmed = [ts for part in slices for ts in part]
+    # Every minute of the history but the last (taken as a live one) once, in order.
+    assert len(warmed) == wanted - 1 and all(b - a == timedelta(minutes=1) for a, b in zip(warmed, warmed[1:]))
+    assert max(len(part) for part in slices) <= 8  # at most 40 ms a turn
+    assert sum(len(part) == 4 for part in slices) > 0.9 * len(slices)  # 20 ms turns once it has measured
