@@ -491,7 +491,7 @@ class Engine:
             self._runner.warm(stamps[begin:end], inputs[begin:end], present[begin:end])
             spent = time.perf_counter() - started
             # A minute costs what the universe's size and kernel make it: slices are sized by time.
-            size = max(1, min(2 * size, int(size * WARM_TURN_S / max(spent, 1e-6))))
+            size = max(1, min(2 * size, round(size * WARM_TURN_S / max(spent, 1e-6))))
             begin = end
             await asyncio.sleep(0)
         final = {symbols[j]: history.bar(symbols[j], last, j) for j in np.flatnonzero(present[last]).tolist()}
