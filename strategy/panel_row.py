@@ -45,7 +45,7 @@ class PanelRow(Mapping):
 class CycleTable:
     """The results of one panel cycle, one row of ``table`` per float key."""
 
-    __slots__ = ("table", "stamps", "changed", "bars")
+    __slots__ = ("table", "stamps", "changed", "bars", "_listed")
 
     _ROW = {key: i for i, key in enumerate(FLOAT_KEYS)}
 
@@ -54,6 +54,9 @@ class CycleTable:
         self.stamps = stamps
         self.changed = changed
         self.bars = bars
+        # A key read once is read for most symbols (the engine reads the targets of all): its row
+        # becomes a list of Python floats in one call, and each read an index into it.
+        self._listed: list[list[float] | None] = [None] * len(FLOAT_KEYS)
 
     def columns(self, keys: tuple[str, ...], indices: list[int]) -> np.ndarray:
         """(len(indices) x len(keys)) float64 of what ``value`` gives, bools as 1/0: many symbols'
@@ -75,7 +78,10 @@ class CycleTable:
     def value(self, key: str, i: int):
         row = self._ROW.get(key)
         if row is not None:
-            return float(self.table[row, i])
+            listed = self._listed[row]
+            if listed is None:
+                listed = self._listed[row] = self.table[row].tolist()
+            return listed[i]
         if key == "timestamp":
             return self.stamps[i]
         if key == "target_changed":
