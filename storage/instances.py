@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from storage.backend import Backend
 from storage.codec import to_utc
-from storage.lock import is_running
 
 # Tables whose rows name an instance, each with an index that starts with `instance`.
 BOOK_TABLES = ("performance", "trades")
@@ -32,10 +31,9 @@ def names(backend: Backend) -> list[str]:
     return sorted(found)
 
 
-def runner(backend: Backend, instance: str) -> str:
-    """Whether an engine runs the instance now, and who last ran it (process, host, since, last
-    heartbeat); "" when nothing is known."""
-    running = is_running(backend.url, instance, backend)
+def runner(backend: Backend, instance: str, running: bool | None) -> str:
+    """Whether an engine runs the instance now (`running`, from `storage.lock.is_running`), and who
+    last ran it (process, host, since, last heartbeat); "" when nothing is known."""
     state = {True: "running", False: "not running", None: "running unknown"}[running]
     rows = backend.query("SELECT pid, host, started_at, heartbeat FROM instances WHERE instance = ?", (instance,))
     if not rows:

@@ -159,11 +159,11 @@ def _instance_text(backend: Backend, instance: str) -> list[str]:
     controls = load_controls(backend, instance)
     mode = controls.mode if controls and controls.mode else "paper"
     lines = [f"== instance {instance} =="]
-    runner = instances.runner(backend, instance)
+    running = is_running(backend.url, instance, backend)
+    runner = instances.runner(backend, instance, running)
     if runner:
         lines.append(f"engine  {runner}")
-    lines += pending_text(pending_rows(default_journal_dir(backend.url, instance)),
-                          is_running(backend.url, instance, backend))
+    lines += pending_text(pending_rows(default_journal_dir(backend.url, instance)), running)
     if controls:
         halted = f"HALTED ({controls.halt_reason})" if controls.halted and controls.halt_reason else (
             "HALTED" if controls.halted else "no")
