@@ -613,7 +613,6 @@ class Engine:
         if not bars:
             return
         book = self._book
-        portfolio = book.portfolio
         self._note_bars(bars)
         if book.restoring:
             await self._signals_only(bars, book)

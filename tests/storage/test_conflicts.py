@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 
-from engine.events import EventBus
 from engine.model import Side
 from storage.errors import StoreConflict
 from storage.rows import rows_for
@@ -93,10 +92,7 @@ async def test_a_batch_with_a_conflict_is_still_one_transaction(store, backend, 
 async def test_a_conflict_met_while_replaying_the_spool_is_set_aside_too(backend, outage):
     store = backend.open(outage.url)
     await store.start()
-    bus = EventBus()
-    store.attach(bus)
-    bus.publish(f.fill(1))
-    await store.flush()
+    bus = await publish(store, f.fill(1))
     await outage.cut()
     bus.publish(f.fill(2))
     bus.publish(other_price(f.fill(1), "1"))

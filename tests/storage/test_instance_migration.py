@@ -4,7 +4,6 @@ from decimal import Decimal
 
 import pytest
 
-from engine.events import EventBus
 from engine.model import Side
 from storage import db_check
 from storage.migrations import v0002_instances
@@ -15,6 +14,7 @@ from storage.schema import migrate, problems
 from storage.statements import SPECS
 from tests.storage import db, factories as f
 from tests.storage.db import NO_SECRETS
+from tests.storage.publishing import publish
 
 BOOK_TABLES = ("trades", "positions", "performance", "signals", "orders", "order_history", "funding_payments",
                "audit_log", "engine_state")
@@ -66,11 +66,7 @@ async def test_a_v0001_store_upgrades_in_place_keeping_every_row(backend):
 
         # The upgraded rows take part in the new keys: the same fill again is the same row, a new one is added,
         # and the engine state is updated in place rather than duplicated.
-        bus = EventBus()
-        store.attach(bus)
-        for e in (f.fill(1, "BTCUSDT", Side.BUY, "0.002", "50000"), f.fill(3), f.engine_state(4)):
-            bus.publish(e)
-        await store.flush()
+        await publish(store, f.fill(1, "BTCUSDT", Side.BUY, "0.002", "50000"), f.fill(3), f.engine_state(4))
         assert store.status().message == ""
         assert db.count(backend.url, "trades") == 3 and db.count(backend.url, "engine_state") == 1
         assert not (await store.load_controls()).halted

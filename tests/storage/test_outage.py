@@ -9,6 +9,7 @@ from engine.events import EventBus, StoreStatus
 from storage.errors import StoreError
 from tests.storage import db
 from tests.storage.outages import WritesBlocked
+from tests.storage.publishing import publish
 from tests.storage.scenario import trading_events
 
 
@@ -88,11 +89,7 @@ async def test_killed_connections_are_replaced_without_spooling(mariadb_backend)
     backend = mariadb_backend
     store = backend.open()
     await store.start()
-    bus = EventBus()
-    store.attach(bus)
-    for e in trading_events(0, 20)[0]:
-        bus.publish(e)
-    await store.flush()
+    bus = await publish(store, *trading_events(0, 20)[0])
     assert len(await store.last_trades(5, "paper")) == 5  # the reader has a connection too
     assert kill_connections(backend) == 3  # "server has gone away" for the writer, the reader and the instance lock
     for e in trading_events(20, 40)[0]:
@@ -112,11 +109,7 @@ async def test_a_restart_reads_no_book_back_before_the_spooled_rows_are_in(maria
     blocked = WritesBlocked(backend)
     first = backend.open(timeout_s=0.3)
     await first.start()
-    bus = EventBus()
-    first.attach(bus)
-    for e in trading_events(0, 10)[0]:
-        bus.publish(e)
-    await first.flush()
+    bus = await publish(first, *trading_events(0, 10)[0])
     await blocked.cut()
     try:
         for e in trading_events(10, 20)[0]:

@@ -6,6 +6,7 @@ from engine.events import EventBus
 from engine.model import Mode, Side
 from storage import recovery
 from tests.storage import db, factories as f
+from tests.storage.publishing import publish
 
 
 def test_positions_through_adds_reductions_and_flips_keep_the_exact_cost():
@@ -70,11 +71,7 @@ async def test_state_from_fills_funding_and_equity(store, backend):
 
 
 async def test_day_open_is_the_first_point_when_nothing_came_before(store, backend):
-    bus = EventBus()
-    store.attach(bus)
-    bus.publish(f.equity(30, "10003"))
-    bus.publish(f.equity(40, "10004"))
-    await store.flush()
+    await publish(store, f.equity(30, "10003"), f.equity(40, "10004"))
     now = datetime(2025, 3, 1, 18, tzinfo=timezone.utc)
     state = db.with_backend(backend.url, lambda b: recovery.load_state(b, "paper", now=now))
     assert state.day_open_equity == Decimal(10003)

@@ -8,6 +8,7 @@ from engine.events import EventBus
 from engine.model import Side
 from storage.codec import money, to_decimal
 from tests.storage import db, factories as f
+from tests.storage.publishing import publish
 
 EDGES = ["0", "0.00000001", "-0.00000001", "0.000000000000000001", "-0.000000000000000001",
          "99999999999999999999.999999999999999999", "-99999999999999999999.999999999999999999",
@@ -47,12 +48,8 @@ async def test_fill_money_round_trips_exactly(store, backend):
 async def test_position_equity_and_funding_round_trip(store):
     price = Decimal("67123.45678912")
     qty = Decimal("-0.00012345")
-    bus = EventBus()
-    store.attach(bus)
-    bus.publish(f.position("BTCUSDT", str(qty), 1, entry=str(price), mark="67123.5"))
-    bus.publish(f.equity(1, "10001.123456789012345678"))
-    bus.publish(f.funding("BTCUSDT", 1, "-0.000000000000000001"))
-    await store.flush()
+    await publish(store, f.position("BTCUSDT", str(qty), 1, entry=str(price), mark="67123.5"),
+                  f.equity(1, "10001.123456789012345678"), f.funding("BTCUSDT", 1, "-0.000000000000000001"))
     [pos] = await store.positions("paper")
     assert (pos.quantity, pos.entry_price, pos.mark_price) == (qty, price, Decimal("67123.5"))
     assert pos.unrealized_pnl == (Decimal("67123.5") - price) * qty
@@ -63,20 +60,14 @@ async def test_position_equity_and_funding_round_trip(store):
 
 
 async def test_more_than_18_places_round_the_same_on_both(store, backend):
-    bus = EventBus()
-    store.attach(bus)
-    bus.publish(f.fill(1, fee="0.0000000000000000015", pnl="2.0000000000000000025"))
-    await store.flush()
+    await publish(store, f.fill(1, fee="0.0000000000000000015", pnl="2.0000000000000000025"))
     [(fee, pnl)] = db.rows(backend.url, "SELECT commission, realized_pnl FROM trades")
     assert to_decimal(fee) == Decimal("0.000000000000000002")
     assert to_decimal(pnl) == Decimal("2.000000000000000002")
 
 
 async def test_quote_quantity_is_exact(store, backend):
-    bus = EventBus()
-    store.attach(bus)
-    bus.publish(f.fill(1, side=Side.SELL, qty="0.00000001", price="1000000.12345678"))
-    await store.flush()
+    await publish(store, f.fill(1, side=Side.SELL, qty="0.00000001", price="1000000.12345678"))
     [(quote,)] = db.rows(backend.url, "SELECT quote_quantity FROM trades")
     assert to_decimal(quote) == Decimal("0.0100000012345678")
 
@@ -85,11 +76,7 @@ AWKWARD = "it's a \"quote\" \\ back\\slash\nnew line\r\t tab \x00 nul \x1a ctrl-
 
 
 async def test_text_round_trips_exactly(store, backend):
-    bus = EventBus()
-    store.attach(bus)
-    bus.publish(replace(f.order("o-'\\1", "rejected", 1), message=AWKWARD))
-    bus.publish(f.command("flatten", 1, ok=False, symbol="BTCUSDT", details={"why": AWKWARD}))
-    await store.flush()
+    await publish(store, replace(f.order("o-'\\1", "rejected", 1), message=AWKWARD), f.command("flatten", 1, ok=False, symbol="BTCUSDT", details={"why": AWKWARD}))
     [(cid, message)] = db.rows(backend.url, "SELECT client_order_id, message FROM orders")
     assert (cid, message) == ("o-'\\1", AWKWARD)
     [audit] = await store.recent_audit(5)

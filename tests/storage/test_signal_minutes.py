@@ -10,6 +10,7 @@ from storage.rows import rows_for_events, signal_minute_rows
 from storage.signal_pack import COMPONENT_COLUMNS, Minute, pack_minute
 from storage.writer import decode_rows, encode_rows
 from tests.storage import db, factories as f
+from tests.storage.publishing import publish
 
 SYMBOLS = [f"S{i:03d}USDT" for i in range(60)]
 MINUTES = 30
@@ -113,10 +114,7 @@ async def test_any_stored_bar_reads_back_exactly(store, backend):
 
 
 async def test_a_minute_written_in_two_parts_keeps_both(store, backend):
-    bus = EventBus()
-    store.attach(bus)
-    bus.publish(f.signal("BTCUSDT", 1, 0.1))
-    await store.flush()
+    bus = await publish(store, f.signal("BTCUSDT", 1, 0.1))
     bus.publish(f.signal("ETHUSDT", 1, 0.2))
     await store.flush()
     assert db.count(backend.url, "signal_minutes") == 2
