@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections import deque
 
-from engine.events import FillEvent
 from tui import formatting as fmt
 from tui.palette import Palette
 from tui.widgets.keyed_table import Column, KeyedTable
