@@ -163,3 +163,18 @@ async def test_positions_out_of_view_are_written_when_they_come_into_view():
         await until(pilot, lambda: "12" in str(table.get_row("P39USDT")[4]), "written once in view")
         table.apply([position("P39USDT", "12", quantity="0")], "paper")
         assert not table.has_row("P39USDT") and table.open_count == 39
+
+
+async def test_a_table_is_up_to_date_only_once_its_new_rows_are_measured():
+    # The cached renderings a measuring makes stale are dropped (KeyedTable._update_dimensions): without
+    # that, the 80x24 snapshot showed "BTCUSD" whenever the row was drawn before it was measured.
+    async with Host(Three).run_test(size=(60, 20)) as pilot:
+        table = pilot.app.query_one(Three)
+        table.show_row("short", ("x", "1", "y"))
+        await pilot.pause()
+        table.show_row("long", ("BTCUSDT", "2", "y"))
+        long_row = table.get_row_index("long")
+        table.render_line(long_row + 1)  # drawn in a frame before DataTable measured the new row (header first)
+        assert table.up_to_date is False  # the width is not known yet
+        await until(pilot, lambda: table.up_to_date, "the new row is measured")
+        assert "BTCUSDT" in table.render_line(long_row + 1).text

@@ -121,6 +121,16 @@ class KeyedTable(DataTable):
         self._stale_cells.add((row_key, column_key))
         self.refresh_row(self._row_locations.get(row_key))
 
+    def _update_dimensions(self, new_rows) -> None:
+        # DataTable measures new rows when it is next idle, and keys its cached renderings without
+        # the column widths: a row drawn before the measuring would keep its cut cells ("BTCUSD")
+        # for good, since a symbol cell never changes. A wider column makes every rendering stale.
+        widths = [column.content_width for column in self.ordered_columns]
+        super()._update_dimensions(new_rows)
+        if widths != [column.content_width for column in self.ordered_columns]:
+            self._update_count += 1
+            self.refresh()
+
     def render_lines(self, crop: Region) -> list[Strip]:
         if self._stale_cells:
             self._forget_stale_cells()
@@ -172,7 +182,10 @@ class KeyedTable(DataTable):
 
     @property
     def up_to_date(self) -> bool:
-        """Every row in view shows its newest values (one out of view is written when it comes into view)."""
+        """Every row in view shows its newest values (one out of view is written when it comes into view),
+        in columns already as wide as their cells (DataTable measures new rows when it is next idle)."""
+        if self._require_update_dimensions:
+            return False
         pending = self._pending
         return not pending or not any(self.key_at(i) in pending for i in self.visible_row_range())
 
