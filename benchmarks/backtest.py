@@ -214,9 +214,10 @@ def main() -> int:
           f"{backtest_rate:,.0f}/s (from the same files) = {ratio:.1f}x  [{_verdict(ratio >= TARGET_REPLAY_RATIO)} "
           f">= {TARGET_REPLAY_RATIO}x]; identical trades: {'yes' if replay['same'] else 'NO'} ({replay['trades']:,})")
     shipped_ratio = shipped["replay"] / shipped["backtest"]
-    print(f"(c2) {shipped['symbol_bars']:,} symbol-bars (4 symbols x 14 days), whole processes: `run --headless "
-          f"--market replay --speed max` {shipped['replay']:.1f} s ({shipped['symbol_bars'] / shipped['replay']:,.0f}/s), "
-          f"`backtest` {shipped['backtest']:.1f} s ({shipped['symbol_bars'] / shipped['backtest']:,.0f}/s) = "
+    bars = shipped["symbol_bars"]
+    print(f"(c2) {bars:,} symbol-bars (4 symbols x 14 days), whole processes: `run --headless "
+          f"--market replay --speed max` {shipped['replay']:.1f} s ({bars / shipped['replay']:,.0f}/s), "
+          f"`backtest` {shipped['backtest']:.1f} s ({bars / shipped['backtest']:,.0f}/s) = "
           f"{shipped_ratio:.1f}x  [{_verdict(shipped_ratio >= TARGET_REPLAY_RATIO)} >= {TARGET_REPLAY_RATIO}x]")
     best = max(run["symbol_bars"] / run["seconds"] for run in runs)
     print(f"(d) seed-style recompute: {seed:,.0f} symbol-bars/s (strategy only); backtest (a)/(b) best "

@@ -35,6 +35,8 @@ CENT_MARGIN = 0.02  # targets are rounded toward zero to the cent
 EPOCH_DAY = date(1970, 1, 1)
 # From this many symbols, planning the ones that cannot trade costs more than a one-minute screen.
 FILTER_FROM_SYMBOLS = 24
+# Below this many, a loop over Python floats (a few microseconds a minute) beats numpy's per-call cost.
+SCAN_IN_PYTHON_BELOW = 16
 
 
 class QuietScreen:
@@ -91,6 +93,7 @@ class QuietScreen:
         self._rest = 0  # minutes to step without screening (few symbols, busy lately)
         self._misses = 0
         self._filter_pays = len(data.symbols) >= FILTER_FROM_SYMBOLS
+        self._few = 1 < len(data.symbols) < SCAN_IN_PYTHON_BELOW
 
     def stepped(self) -> None:
         self._dirty = True
@@ -131,6 +134,10 @@ class QuietScreen:
             return self._scan_single(i, end)
         hi = min(end, i + self._window)
         self._busy = None
+        if self._few:
+            first = self._scan_few(i, hi) - i
+            self._window = min(LONGEST_WINDOW, self._window * 2) if first == hi - i else FIRST_WINDOW
+            return i + first
         must = self._must_step(i, hi)
         first = int(np.argmax(must)) if must.any() else hi - i
         if first == hi - i:
@@ -215,6 +222,74 @@ class QuietScreen:
         self._busy = busy & has
         must |= self._busy.any(axis=1)
         return must
+
+    def _scan_few(self, lo: int, hi: int) -> int:
+        """`_must_step` over Python floats, minute by minute, for a few symbols: the first minute from
+        `lo` that must be stepped, or `hi`. The same tests, in the same order of operations."""
+        if self.current_day is None:
+            return lo
+        holding = self.holding
+        if not holding and (self.exact_peak is None or self.equity > self.exact_peak):
+            return lo
+        today = (self.current_day - EPOCH_DAY).days
+        breaks = (self.funding_time[lo:hi] | (self.day[lo:hi] != today)).tolist()
+        prices, closes = self.prices[lo:hi].tolist(), self.traded_prices[lo:hi].tolist()
+        per_equity, totals, has = self.per_equity[lo:hi].tolist(), self.total_per_equity[lo:hi].tolist(), \
+            self.has[lo:hi].tolist()
+        q = self.q.tolist()
+        abs_q = [abs(x) for x in q]
+        k = len(q)
+        columns = range(k)
+        threshold, step, min_notional = self.threshold.tolist(), self.step.tolist(), self.min_notional.tolist()
+        cash, peak, leverage, gross, halted = self.cash, self.peak, self.leverage, self.gross, self.halted
+        drawdown_limit, daily_limit, day_open = self.drawdown_limit, self.daily_limit, self.day_open
+        flat_equity = None if holding else float(self.equity)
+        for t in range(hi - lo):
+            if breaks[t]:
+                return lo + t
+            if holding:
+                p = prices[t]
+                equity = cash + sum(p[j] * q[j] for j in columns)
+                margin = RELATIVE_MARGIN * (abs(cash) + sum(p[j] * abs_q[j] for j in columns)) + 1e-6
+                if peak is not None:
+                    if equity > peak - margin:
+                        return lo + t
+                    if drawdown_limit > 0 and equity < peak * (1 - drawdown_limit) + margin:
+                        return lo + t
+                if daily_limit > 0 and day_open is not None and equity < day_open * (1 - daily_limit) + margin:
+                    return lo + t
+                held = sum(p[j] * abs_q[j] for j in columns if not has[t][j])
+            else:
+                equity, margin, held = flat_equity, 1e-6, 0.0
+            present = has[t]
+            if not any(present):
+                continue
+            # target_notionals in floats: per-symbol caps, then the gross budget shared out.
+            total = totals[t] * equity
+            budget = max(0.0, gross * leverage * equity - held)
+            scaled = equity * (budget / total if total > budget else 1.0)
+            wanted, close = per_equity[t], closes[t]
+            for j in columns:
+                if not present[j]:
+                    continue
+                target = wanted[j] * scaled
+                position = close[j] * q[j]
+                slack = (CENT_MARGIN + RELATIVE_MARGIN * (abs(target) + abs(position) + leverage * equity) + margin)
+                delta = target - position
+                change = abs(delta)
+                if q[j] and (abs(target) <= slack or (halted and (target > 0) != (q[j] > 0))):
+                    return lo + t  # a close, or (entries halted) a target on the other side
+                if change < threshold[j] - slack:
+                    continue
+                lot = step[j] * close[j] * (1 - RELATIVE_MARGIN)
+                if position != 0 and (delta > 0) != (position > 0):  # reducing: a whole close or a step
+                    if change >= abs(position) - slack or change >= lot - slack:
+                        return lo + t
+                elif not halted and lot > 0:  # with entries halted nothing opens or grows
+                    lots = math.floor((change + slack) / lot)
+                    if lots >= 1 and lots * step[j] * close[j] >= min_notional[j] - slack:
+                        return lo + t
+        return hi
 
     def _scan_single(self, i: int, end: int) -> int:
         """`_must_step` for one symbol, minute by minute, stopping at the first that must be stepped."""
