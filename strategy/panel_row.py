@@ -62,17 +62,11 @@ class CycleTable:
         """(len(indices) x len(keys)) float64 of what ``value`` gives, bools as 1/0: many symbols'
         values in a few array operations rather than one call each."""
         where = np.asarray(indices, dtype=np.intp)
+        floats, rows, others = _plan(keys)
         out = np.empty((len(where), len(keys)), dtype=np.float64)
-        for j, key in enumerate(keys):
-            row = self._ROW.get(key)
-            if row is not None:
-                out[:, j] = self.table[row, where]
-            elif key == "target_changed":
-                out[:, j] = self.changed[where]
-            elif key == "bars_seen":
-                out[:, j] = self.bars[where]
-            else:
-                raise KeyError(key)
+        out[:, floats] = self.table[np.ix_(rows, where)].T  # every float key in one gather
+        for j, key in others:
+            out[:, j] = self.changed[where] if key == "target_changed" else self.bars[where]
         return out
 
     def value(self, key: str, i: int):
@@ -89,3 +83,20 @@ class CycleTable:
         if key == "bars_seen":
             return int(self.bars[i])
         raise KeyError(key)
+
+
+_PLANS: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray, tuple[tuple[int, str], ...]]] = {}
+
+
+def _plan(keys: tuple[str, ...]):
+    """For `CycleTable.columns`: the output columns of the float keys, their table rows, and the others."""
+    plan = _PLANS.get(keys)
+    if plan is None:
+        unknown = [k for k in keys if k not in CycleTable._ROW and k not in ("target_changed", "bars_seen")]
+        if unknown:
+            raise KeyError(unknown[0])
+        floats = [(j, CycleTable._ROW[k]) for j, k in enumerate(keys) if k in CycleTable._ROW]
+        plan = _PLANS[keys] = (np.array([j for j, _ in floats], dtype=np.intp),
+                               np.array([r for _, r in floats], dtype=np.intp),
+                               tuple((j, k) for j, k in enumerate(keys) if k not in CycleTable._ROW))
+    return plan
