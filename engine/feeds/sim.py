@@ -16,6 +16,7 @@ import asyncio
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import repeat
 from typing import AsyncIterator
 
 import numpy as np
@@ -160,7 +161,8 @@ class SimFeed:
         self._next_ts = ts + MINUTE
         cols = (arrays.open.tolist(), arrays.high.tolist(), arrays.low.tolist(), arrays.close.tolist(),
                 arrays.volume.tolist(), arrays.taker_buy_volume.tolist(), arrays.funding_rate.tolist())
-        bars = [Bar(s, ts, *values) for s, *values in zip(self.symbols, *cols)]
+        # Built by tuple.__new__ itself: Bar's generated __new__ is a Python call per symbol each minute.
+        bars = list(map(tuple.__new__, repeat(Bar), zip(self.symbols, repeat(ts), *cols)))
         stale = False
         if self._faults:
             bars, stale = self._apply_faults(bars)
