@@ -348,8 +348,9 @@ async def capture_minutes(minutes: int) -> list[list[SignalUpdate]]:
     await engine.run(max_bars=minutes)
     by_minute: dict[datetime, list[SignalUpdate]] = {}
     for e in sub.drain(10 ** 8):
-        if isinstance(e, SignalUpdate):
-            by_minute.setdefault(e.ts, []).append(replace(e, components=dict(e.components or {})))
+        if isinstance(e, SignalBatch):
+            for u in e.fresh():
+                by_minute.setdefault(u.ts, []).append(u._replace(components=dict(u.components or {})))
     return [by_minute[ts] for ts in sorted(by_minute) if len(by_minute[ts]) == SYMBOLS]
 
 
@@ -372,7 +373,7 @@ def write_layout(backend, layout: str, minutes: list[list[SignalUpdate]], count:
         source = minutes[m % len(minutes)]
         ts = T0 + timedelta(minutes=m)
         start = time.process_time()
-        rows = layout_rows(layout, [replace(u, ts=ts) for u in source])
+        rows = layout_rows(layout, [u._replace(ts=ts) for u in source])
         if layout == "signal_blobs":
             insert_plain(backend, PER_SYMBOL, rows)
         else:
