@@ -37,6 +37,7 @@ sys.path.insert(1, str(ROOT / "tests" / "strategy"))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmarks.isolated import isolated_dirs  # noqa: E402
 from engine.backtest import job  # noqa: E402
 from engine.backtest.data import MINUTE_NS, MarketData, sim_data, write_replay_dir  # noqa: E402
 from engine.config import Config, from_mapping  # noqa: E402
@@ -141,16 +142,11 @@ def replay_comparison() -> dict:
 
 def shipped_comparison() -> dict:
     """Both commands as a user runs them, in their own processes with their own XDG directories."""
-    import os
-
     data = sim_data(SHIPPED_SYMBOLS, 5, SHIPPED_BARS)
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
+    with isolated_dirs() as home:
         directory = home / "replay"
         write_replay_dir(data, directory)
         (home / "config.json").write_text(json.dumps({"market": "replay", "replay_path": str(directory)}))
-        env = dict(os.environ, **{k: str(home / k.lower()) for k in
-                                  ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME")})
         commands = {
             "replay": ["run", "--headless", "--config", str(home / "config.json"), "--speed", "max"],
             "backtest": ["backtest", "--data", str(directory), "--out", str(home / "out"), "--quiet"],
@@ -158,7 +154,7 @@ def shipped_comparison() -> dict:
         seconds = {}
         for name, args in commands.items():
             clock = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=ROOT, env=env, check=True,
+            subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=ROOT, check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             seconds[name] = time.perf_counter() - clock
     return {"symbol_bars": data.bars, **seconds}

@@ -27,7 +27,6 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.isolated import isolated_dirs  # noqa: E402
 from engine.config import StorageConfig, from_mapping  # noqa: E402
 from engine.events import EventBus  # noqa: E402
 from engine.secrets import Secrets  # noqa: E402
@@ -53,25 +53,6 @@ THREAD_NAMES = {"trifactor-ledger": "ledger", "trifactor-store-write": "writer"}
 def verdict(value: float, target: float, higher_is_better: bool = False) -> str:
     ok = value >= target if higher_is_better else value <= target
     return "PASS" if ok else "FAIL"
-
-
-@contextlib.contextmanager
-def isolated_dirs():
-    """A temporary home for the XDG directories, in this process and in its children."""
-    keys = ("XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR")
-    saved = {k: os.environ.get(k) for k in keys}
-    with tempfile.TemporaryDirectory(prefix="tf-bench-") as tmp:
-        for k in keys:
-            os.environ[k] = os.path.join(tmp, k.lower())
-            os.makedirs(os.environ[k], mode=0o700)
-        try:
-            yield Path(tmp)
-        finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
 
 
 def settings_for(n_symbols: int, all_trading: bool) -> dict:

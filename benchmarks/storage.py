@@ -32,7 +32,6 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
