@@ -39,9 +39,8 @@ def compute_targets(data: MarketData, params: dict, progress: Callable[[int], No
                     threads: int | None = None) -> Targets:
     """`threads`: how many symbols at once (default: one per usable core)."""
     warmup = strategy.warmup_bars(params)
-    shape = data.fields["close"].shape
-    target = np.full(shape, np.nan)
     close = data.fields["close"]
+    target = np.full(close.shape, np.nan)
 
     def one(j: int) -> int:
         rows = np.flatnonzero(~np.isnan(close[:, j]))

@@ -238,8 +238,7 @@ class QuietScreen:
             self.has[lo:hi].tolist()
         q = self.q.tolist()
         abs_q = [abs(x) for x in q]
-        k = len(q)
-        columns = range(k)
+        columns = range(len(q))
         threshold, step, min_notional = self.threshold.tolist(), self.step.tolist(), self.min_notional.tolist()
         cash, peak, leverage, gross, halted = self.cash, self.peak, self.leverage, self.gross, self.halted
         drawdown_limit, daily_limit, day_open = self.drawdown_limit, self.daily_limit, self.day_open
