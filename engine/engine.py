@@ -308,8 +308,18 @@ class Engine:
         except Exception as e:  # noqa: BLE001 - reported again, with more context, by the restore
             log.warning("could not read the last recorded bar time: %s", e)
             return
-        if newest is not None:
-            resume_after(newest)
+        if newest is None:
+            return
+        resume_after(newest)
+        carry_on_from = getattr(self.feed, "carry_on_from", None)  # a market that makes its own prices
+        if carry_on_from is None:
+            return
+        try:
+            last = await asyncio.wait_for(self.store.last_market(), STORE_READ_WAIT_S)
+        except Exception as e:  # noqa: BLE001 - the clock still carries on; only prices start afresh
+            log.warning("could not read the last recorded prices (the market starts from its own): %s", e)
+            return
+        carry_on_from(last)
 
     async def _restore_controls(self) -> None:
         stored = None

@@ -72,3 +72,6 @@ class StateStore(Protocol):
 
     async def resume_after(self) -> datetime | None:
         """The newest market time recorded (or journaled), for a simulated market to carry on after."""
+
+    async def last_market(self) -> dict[str, tuple[float, float | None]]:
+        """Each symbol's newest recorded (price, funding rate), for a simulated market to carry on from."""

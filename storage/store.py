@@ -431,6 +431,15 @@ class Store:
                     newest = stored
         return newest
 
+    async def last_market(self) -> dict[str, tuple[float, float | None]]:
+        """Each symbol's (price, funding rate) in the newest stored signal minute: a simulated
+        market carries on from them. Empty while the database is away (the market then starts
+        from its own)."""
+        if not self._db_ready:
+            return {}
+        return {r.symbol: (r.price, r.components.get("funding_rate"))
+                for r in await self._in_reader(reads.latest_signals, self.instance) if r.price is not None}
+
     def _waiting(self) -> int:
         return self.ledger.waiting if self.ledger is not None else 0
 

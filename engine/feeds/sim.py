@@ -2,7 +2,8 @@
 
 Bar times run on a simulated clock: the first live bar opens at 2026-01-01 00:00 UTC plus
 (seed mod 8) hours, so different seeds meet the 8-hourly funding at different moments, and the
-warm-up history ends just before it. Funding settles at 00:00, 08:00 and 16:00 of that clock: a
+warm-up history ends just before it. A session after an earlier one on the same store carries on
+the minute after that session's last recorded bar, from its last prices, with new moves. Funding settles at 00:00, 08:00 and 16:00 of that clock: a
 bar's funding_rate is the last settled rate, so it changes only on the bar opening at a funding
 time, as on the exchange's funding history. Each tick of the accelerated clock (`speed` bars per
 second) closes one minute for every symbol.
@@ -17,7 +18,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from itertools import repeat
-from typing import AsyncIterator
+from typing import AsyncIterator, Mapping
 
 import numpy as np
 
@@ -74,6 +75,9 @@ class SimFeed:
         self._last: dict[str, float] = {}
         self._faults: list[_Fault] = []
         self._closed = asyncio.Event()
+        self._resumed: datetime | None = None  # when this session carries on after an earlier one
+        self._recorded_until: datetime | None = None  # the close of that session's last bar
+        self._carried: dict[str, tuple[float, float | None]] = {}
 
     @property
     def status(self) -> str:
@@ -84,27 +88,61 @@ class SimFeed:
         return self._next_ts
 
     def resume_after(self, ts: datetime) -> None:
-        """Start the live bars after `ts` (whole hours later, so funding keeps its phase)."""
+        """Carry on after `ts`, the newest market time an earlier session recorded (its last bar's
+        close), with moves of its own rather than the earlier session's again. The first live bar
+        opens a minute after it: this session's starting row (at the close of its warm-up) must
+        not take the place of that session's last one."""
+        self._not_started()
+        first = ts.replace(second=0, microsecond=0) + MINUTE
+        if first > self._next_ts:
+            self._next_ts = first
+            self._resumed = first
+            self._recorded_until = ts
+
+    def carry_on_from(self, last: Mapping[str, tuple[float, float | None]]) -> None:
+        """Start each symbol from its last recorded (close, funding rate): the generated warm-up
+        history is scaled to end on the close, so an earlier session's open positions go on from
+        their last mark, and the rate stays until the next funding time settles another."""
+        self._not_started()
+        self._carried = dict(last)
+
+    def _not_started(self) -> None:
         if self._market is not None:
             raise FeedError("the simulated market already started; it cannot move its clock")
-        while self._next_ts <= ts:
-            self._next_ts += timedelta(hours=8)
 
     async def start(self) -> dict[str, Instrument]:
         specs = [spec_for(s) for s in self.symbols]
         self._index = {s: i for i, s in enumerate(self.symbols)}
-        self._market = SimMarket(specs, self.seed)
+        run = "" if self._resumed is None else f"{self._resumed:%Y-%m-%dT%H:%M}"
+        self._market = SimMarket(specs, self.seed, run)
         ts = self._next_ts - self.warmup_bars * MINUTE
         for n in range(self.warmup_bars):
             self._history.append((ts, self._market.step(is_funding_time(ts))))
             ts += MINUTE
             if n % 200 == 199:
                 await asyncio.sleep(0)  # a long warm-up must not freeze the desk
+        if self._carried and self._recorded_until is not None:
+            self._carry_on()
         if self._history:
             last = self._history[-1][1].close.tolist()
             self._last = dict(zip(self.symbols, last))
         self._status = "live"
         return {s.instrument.symbol: s.instrument for s in specs}
+
+    def _carry_on(self) -> None:
+        assert self._market is not None and self._recorded_until is not None
+        missing = (math.nan, None)
+        closes = np.array([self._carried.get(s, missing)[0] for s in self.symbols], dtype=np.float64)
+        rates = np.array([math.nan if (r := self._carried.get(s, missing)[1]) is None else r for s in self.symbols],
+                         dtype=np.float64)
+        # The recorded rate is carried from the newest funding time in the history on, unless the
+        # earlier session never reached that time: then it is a new settlement of this market's own.
+        seen_until = self._recorded_until - MINUTE  # the open of that session's last bar
+        settled_at = [i for i, (ts, _a) in enumerate(self._history) if is_funding_time(ts)]
+        since = settled_at[-1] if settled_at else 0
+        if settled_at and self._history[since][0] > seen_until:
+            rates[:] = math.nan
+        self._market.carry_on_from(closes, rates, [a for _ts, a in self._history], len(self._history) - since)
 
     async def warmup(self, symbol: str, bars: int) -> list[Bar]:
         i = self._index.get(symbol)

@@ -8,7 +8,9 @@ swells with large moves and taker-buy volume that leans with returns.
 
 Random numbers are counter-based (a hash of seed, symbol, minute and draw), so each symbol's
 path depends only on the seed and its name, not on which other symbols are simulated, and
-each minute costs a handful of numpy operations over the universe.
+each minute costs a handful of numpy operations over the universe. A market that carries on
+after an earlier session's (`run` names it) draws its own numbers, so it never repeats that
+session's moves.
 """
 from __future__ import annotations
 
@@ -47,8 +49,9 @@ def _mix(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
-def _symbol_key(seed: int, symbol: str) -> int:
-    return int.from_bytes(hashlib.blake2b(f"{seed}:{symbol}".encode(), digest_size=8).digest(), "big")
+def _symbol_key(seed: int, symbol: str, run: str = "") -> int:
+    name = f"{seed}:{symbol}" if not run else f"{seed}:{run}:{symbol}"
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
 
 
 def _decimals(tick: float) -> int:
@@ -67,10 +70,10 @@ class MinuteArrays:
 
 
 class SimMarket:
-    def __init__(self, specs: list[SimSpec], seed: int) -> None:
+    def __init__(self, specs: list[SimSpec], seed: int, run: str = "") -> None:
         n = len(specs)
         self.specs = specs
-        self._keys = np.array([_symbol_key(seed, s.instrument.symbol) for s in specs], dtype=np.uint64)
+        self._keys = np.array([_symbol_key(seed, s.instrument.symbol, run) for s in specs], dtype=np.uint64)
         self._draw_ids = np.arange(_DRAWS, dtype=np.uint64)
         self._minute = 0
         start = np.array([s.price for s in specs])
@@ -89,6 +92,25 @@ class SimMarket:
             by_decimals.setdefault(_decimals(t), []).append(i)
         self._decimal_groups = [(d, np.array(idx)) for d, idx in by_decimals.items()]
         self._last_close = self._round(start)
+
+    def carry_on_from(self, closes: np.ndarray, rates: np.ndarray, minutes: list[MinuteArrays],
+                      carrying: int) -> None:
+        """Go on from an earlier session's last closes and settled funding rates (NaN: leave a
+        symbol as it is). Each symbol's prices, the market's own and those of the `minutes` it
+        generated, move by one ratio, so that its last close is the recorded one and the path's
+        moves stay what the process drew. The recorded rate is settled for the future, and the
+        last `carrying` minutes carry it too (those since the funding time it settled at)."""
+        usable = np.isfinite(closes) & (closes > 0)
+        ratio = np.where(usable, closes, 1.0) / np.where(usable, self._last_close, 1.0)
+        self._logp += np.log(ratio)
+        self._last_close = self._round(self._last_close * ratio)
+        for m in minutes:
+            m.open, m.high = self._round(m.open * ratio), self._round(m.high * ratio)
+            m.low, m.close = self._round(m.low * ratio), self._round(m.close * ratio)
+        known = np.isfinite(rates)
+        self._settled = np.where(known, rates, self._settled)
+        for m in minutes[len(minutes) - carrying:] if carrying else ():
+            m.funding_rate = np.where(known, np.round(rates, 8), m.funding_rate)
 
     def _round(self, prices: np.ndarray) -> np.ndarray:
         # On the tick grid, and printed without binary noise (0.3 rather than 0.30000000000000004).

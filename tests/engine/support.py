@@ -173,9 +173,11 @@ class MemoryLedger:
 
 class StoreStub:
     def __init__(self, state: dict[str, RestoredState] | None = None,
-                 controls: RestoredControls | None = None) -> None:
+                 controls: RestoredControls | None = None,
+                 market: dict[str, tuple[float, float | None]] | None = None) -> None:
         self.state = state or {}
         self.controls = controls
+        self.market = market or {}
         self.ledger = MemoryLedger()
 
     async def load_state(self, mode: str) -> RestoredState | None:
@@ -187,6 +189,9 @@ class StoreStub:
     async def resume_after(self) -> datetime | None:
         paper = self.state.get(Mode.PAPER.value)
         return paper.equity_tail[-1][0] if paper and paper.equity_tail else None
+
+    async def last_market(self) -> dict[str, tuple[float, float | None]]:
+        return dict(self.market)
 
 
 class Harness:

@@ -92,10 +92,12 @@ def replay_bar(path: Path, ts: datetime) -> dict[str, dict]:
         return {r["symbol"]: r for r in csv.DictReader(fh) if at(r["timestamp"].replace("Z", "")) == ts}
 
 
-def held_before(db: Path, ts: datetime) -> dict[str, Decimal]:
+def held_at(db: Path, ts: datetime) -> dict[str, Decimal]:
+    """What the paper book held when funding time `ts` settled: a fill stamped `ts` was made at the
+    close of the bar before it, so it is held then (engine/funding.py)."""
     held: dict[str, Decimal] = {}
     for symbol, side, qty, stamp in rows(db, "SELECT symbol, side, quantity, timestamp FROM trades WHERE mode='paper'"):
-        if at(stamp) < ts:
+        if at(stamp) <= ts:
             held[symbol] = held.get(symbol, Decimal(0)) + Decimal(str(qty)) * (1 if side == "BUY" else -1)
     return {s: q for s, q in held.items() if q}
 
@@ -106,7 +108,7 @@ def check_funding_settled_once(db: Path, replay: Path) -> None:
     assert {at(p[1]) for p in payments} == {FUNDING}  # the only funding time inside 04:00-12:00, gap or not
     assert len({p[0] for p in payments}) == len(payments)  # once per symbol
     first_after = replay_bar(replay, GAP[1])  # the first bar opening at or after 08:00
-    assert {p[0]: Decimal(str(p[3])) for p in payments} == held_before(db, FUNDING)
+    assert {p[0]: Decimal(str(p[3])) for p in payments} == held_at(db, FUNDING)
     for symbol, _, rate, quantity, mark, amount in payments:
         assert Decimal(str(rate)) == Decimal(RATE_AFTER) == Decimal(first_after[symbol]["funding_rate"])
         assert Decimal(str(mark)) == Decimal(first_after[symbol]["close"])
@@ -179,22 +181,32 @@ def test_a_sim_run_stamps_every_row_with_the_simulated_clock(tmp_path):
 def test_sim_restarts_settle_each_funding_time_once_with_the_rate_of_the_bar_opening_then(tmp_path):
     config, db = tmp_path / "cfg.yaml", tmp_path / "t.db"
     write_config(config)
-    run = ["run", "--headless", "--bars", "30", "--speed", "1000", "--seed", "8", "--config", str(config),
-           "--db", f"sqlite:///{db}"]
-    for _ in range(3):  # seed 8: live bars from 00:00, then each restart carries on 8 hours later
-        trifactor(tmp_path, *run)
+    run = ["run", "--headless", "--speed", "1000", "--seed", "7", "--config", str(config), "--db", f"sqlite:///{db}"]
+    # Seed 7: live bars from 07:00. Each restart carries on a minute after the last run's last bar: the
+    # first run stops at 08:00, so the second settles 08:00 in its warm-up, across that minute's gap;
+    # 16:00 settles in the middle of the second run, whose last bar the third run carries on after.
+    for bars in (60, 480, 30):
+        trifactor(tmp_path, *run, "--bars", str(bars))
     day = datetime(2026, 1, 1, tzinfo=timezone.utc)
-    assert at(rows(db, "SELECT MAX(timestamp) FROM performance")[0][0]) == day + timedelta(hours=16, minutes=30)
+    assert at(rows(db, "SELECT MAX(timestamp) FROM performance")[0][0]) == day + timedelta(hours=16, minutes=32)
     payments = rows(db, "SELECT symbol, timestamp, rate, quantity FROM funding_payments")
     times = {at(p[1]) for p in payments}
-    assert times == {day + timedelta(hours=8), day + timedelta(hours=16)}  # 00:00 came before any position
+    assert times == {day + timedelta(hours=8), day + timedelta(hours=16)}
     assert len({(p[0], p[1]) for p in payments}) == len(payments)
     ((booked,),) = rows(db, "SELECT funding_cumulative FROM performance ORDER BY timestamp DESC LIMIT 1")
     assert Decimal(str(booked)) == sum(Decimal(str(a)) for (a,) in rows(db, "SELECT amount FROM funding_payments"))
     # Each time is paid for what was held then, at the rate of the bar opening at it (its signal row, stamped
     # with the bar's close), which is not the rate the bar closing at it carried.
-    carried = {(s, at(ts)): values["funding_rate"] for s, ts, values in stored_signals(f"sqlite:///{db}")}
+    stored = stored_signals(f"sqlite:///{db}")
+    carried = {(s, at(ts)): values["funding_rate"] for s, ts, values in stored}
+    # The third run starts where the second stopped: its first row (the close of its warm-up) has the
+    # last recorded prices and rates, a minute on.
+    price = {(s, at(ts)): values["price"] for s, ts, values in stored}
+    stop = day + timedelta(hours=16, minutes=1)
+    for symbol in SYMBOLS:
+        assert price[(symbol, stop + MINUTE)] == price[(symbol, stop)]
+        assert carried[(symbol, stop + MINUTE)] == carried[(symbol, stop)]
     for symbol, stamp, rate, quantity in payments:
-        assert Decimal(str(quantity)) == held_before(db, at(stamp))[symbol]
+        assert Decimal(str(quantity)) == held_at(db, at(stamp))[symbol]
         assert float(rate) == carried[(symbol, at(stamp) + MINUTE)] != carried[(symbol, at(stamp))]
-    check_market_time_only(db, day - FAST_WARMUP * MINUTE, day + timedelta(hours=16, minutes=30))
+    check_market_time_only(db, day + timedelta(hours=7) - FAST_WARMUP * MINUTE, day + timedelta(hours=16, minutes=32))

@@ -111,6 +111,9 @@ async def test_any_stored_bar_reads_back_exactly(store, backend):
     assert [r.ts for r in await store.signal_history(SYMBOLS[5], 4)] == [f.at(m) for m in range(MINUTES - 4, MINUTES)]
     latest = await store.latest_signals()
     assert [r.symbol for r in latest] == sorted(SYMBOLS) and {r.ts for r in latest} == {f.at(MINUTES - 1)}
+    sent_last = {s: sent[(s, MINUTES - 1)] for s in SYMBOLS}
+    last = await store.last_market()  # where a restarted simulated market carries on from
+    assert last == {s: (u.price, u.components["funding_rate"]) for s, u in sent_last.items()}
 
 
 async def test_a_minute_written_in_two_parts_keeps_both(store, backend):
