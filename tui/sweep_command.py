@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,11 +42,13 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("sweeps") / grid.path.stem
     from distributed import Client, LocalCluster
 
+    from engine.backtest.factors import usable_cores
+
     cluster = None
     if args.scheduler:
         client = Client(args.scheduler)
     else:
-        workers = args.workers or os.cpu_count() or 1
+        workers = args.workers or usable_cores()  # the cores this process may use, as the factors count
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
         client = Client(cluster)
 
