@@ -664,6 +664,7 @@ class Engine:
         `bar_open` and check the breakers; returns the equity the minute is sized on. The
         backtest runs the same step."""
         portfolio = book.portfolio
+        book.funding_clock.note_held(bar_open, portfolio)
         portfolio.mark_all(self._prices)
         ts = self.market_time()
         self._settle_funding(book, bar_open)
@@ -784,7 +785,7 @@ class Engine:
             return
         if mark:
             book.portfolio.mark_all(self._prices)
-        for payment in settle(book.mode, book.portfolio, times, self._funding_rates):
+        for payment in settle(book.mode, book.portfolio, times, self._funding_rates, book.funding_clock.held_at):
             self._publish(payment)
 
     # -- orders --------------------------------------------------------------------

@@ -129,10 +129,10 @@ class Portfolio:
         self.trade_count += 1
         return realized
 
-    def apply_funding(self, symbol: str, rate: Decimal, mark: Decimal) -> Decimal:
-        """Settle funding on one position: longs pay a positive rate. Returns the signed amount."""
-        qty = self.quantity(symbol)
-        amount = -_CTX.multiply(_CTX.multiply(qty, mark), rate)
+    def apply_funding(self, quantity: Decimal, rate: Decimal, mark: Decimal) -> Decimal:
+        """Settle funding on a position of `quantity` (what was held at the funding time): longs pay
+        a positive rate. Returns the signed amount."""
+        amount = -_CTX.multiply(_CTX.multiply(quantity, mark), rate)
         self.funding = _CTX.add(self.funding, amount)
         return amount
 

@@ -63,6 +63,28 @@ def test_settle_pays_every_open_position_for_every_time_at_its_mark():
     assert p.funding == D("-7.42")
 
 
+def test_funding_is_paid_on_what_was_held_before_the_minute_closing_on_it_traded():
+    # The minute 07:59-08:00 closes on 08:00: its orders reach an exchange after 08:00, so 08:00 is paid
+    # on the book before them. The bar opening at 08:00 settles it, when the trades are long booked.
+    p = Portfolio(Mode.PAPER, D(10_000))
+    p.adopt("BTCUSDT", D("0.1"), D(50_000))
+    p.adopt("ETHUSDT", D(-2), D(3_000))
+    clock = FundingClock(settled_upto=utc(1, 7, 58))
+    clock.note_held(utc(1, 7, 58), p)  # closes at 07:59: nothing to note
+    assert clock.held_at(utc(1, 8)) is None
+    clock.note_held(utc(1, 7, 59), p)
+    p.adopt("BTCUSDT", D("0.3"), D(50_000))  # what 07:59's close traded: more BTC, ETH closed,
+    p.adopt("ETHUSDT", D(0), D(3_000))
+    p.adopt("SOLUSDT", D(5), D(150))  # and SOL opened
+    p.mark_all({"BTCUSDT": D(51_000), "ETHUSDT": D(2_900), "SOLUSDT": D(150)})
+    assert clock.due(utc(1, 7, 59)) == [] and clock.due(utc(1, 8)) == [utc(1, 8)]
+    payments = settle(Mode.PAPER, p, [utc(1, 8)], {"BTCUSDT": 0.0005, "ETHUSDT": -0.0002, "SOLUSDT": 0.001},
+                      clock.held_at)
+    assert [(e.symbol, e.quantity, e.amount) for e in payments] == [
+        ("BTCUSDT", D("0.1"), D("-2.55")), ("ETHUSDT", D(-2), D("-1.16"))]
+    assert clock.held_at(utc(1, 16)) is None  # a note is for its own funding time only
+
+
 async def test_sim_funding_changes_only_on_the_bar_opening_at_a_funding_time():
     # Seed 3: the first live bar opens at 03:00; 600 warm-up bars reach back to 17:00 the day before.
     feed = SimFeed(make_config(sim={"seed": 3, "warmup_bars": 600}), paced=False)

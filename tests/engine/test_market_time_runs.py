@@ -93,11 +93,11 @@ def replay_bar(path: Path, ts: datetime) -> dict[str, dict]:
 
 
 def held_at(db: Path, ts: datetime) -> dict[str, Decimal]:
-    """What the paper book held when funding time `ts` settled: a fill stamped `ts` was made at the
-    close of the bar before it, so it is held then (engine/funding.py)."""
+    """What the paper book held at funding time `ts`: a fill stamped `ts` came of an order made on
+    the close of the minute ending at `ts`, which reaches an exchange after it (engine/funding.py)."""
     held: dict[str, Decimal] = {}
     for symbol, side, qty, stamp in rows(db, "SELECT symbol, side, quantity, timestamp FROM trades WHERE mode='paper'"):
-        if at(stamp) <= ts:
+        if at(stamp) < ts:
             held[symbol] = held.get(symbol, Decimal(0)) + Decimal(str(qty)) * (1 if side == "BUY" else -1)
     return {s: q for s, q in held.items() if q}
 

@@ -73,8 +73,8 @@ async def test_no_price_is_a_clear_error():
 def test_funding_payment_is_minus_quantity_times_mark_times_rate():
     book = Portfolio(Mode.PAPER, D(0))
     book.adopt("ETHUSDT", D("2"), D(2000))
-    assert book.apply_funding("ETHUSDT", D("0.0001"), D(2100)) == D("-0.42")
+    assert book.apply_funding(book.quantity("ETHUSDT"), D("0.0001"), D(2100)) == D("-0.42")
     book.adopt("ETHUSDT", D("-2"), D(2000))
-    assert book.apply_funding("ETHUSDT", D("0.0001"), D(2100)) == D("0.42")
-    assert book.apply_funding("ETHUSDT", D("-0.0003"), D(2000)) == D("-1.2")
+    assert book.apply_funding(book.quantity("ETHUSDT"), D("0.0001"), D(2100)) == D("0.42")
+    assert book.apply_funding(book.quantity("ETHUSDT"), D("-0.0003"), D(2000)) == D("-1.2")
     assert book.funding == D("-1.2")

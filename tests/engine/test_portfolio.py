@@ -47,9 +47,9 @@ def test_a_flip_realizes_the_old_side_and_opens_at_the_fill_price():
 def test_fees_and_funding_enter_equity():
     p = Portfolio(Mode.PAPER, D(1000))
     p.apply_fill(fill(Side.BUY, "2", "100", fee="0.1"))
-    assert p.apply_funding("BTCUSDT", D("0.0001"), D(100)) == D("-0.02")  # longs pay positive funding
+    assert p.apply_funding(p.quantity("BTCUSDT"), D("0.0001"), D(100)) == D("-0.02")  # longs pay positive funding
     p.apply_fill(fill(Side.SELL, "4", "100", fee="0.2"))
-    assert p.apply_funding("BTCUSDT", D("0.0001"), D(100)) == D("0.02")  # shorts receive it
+    assert p.apply_funding(p.quantity("BTCUSDT"), D("0.0001"), D(100)) == D("0.02")  # shorts receive it
     assert p.equity == D(1000) - D("0.3") + D("0.00")
 
 
@@ -70,7 +70,7 @@ def test_pnl_equals_the_cash_ledger_to_the_last_digit(trades, mark):
             fee = qty * price * D("0.0005")
             p.apply_fill(fill(side, str(qty), str(price), str(fee)))
             cash += -qty * side.sign * price - fee
-            cash += p.apply_funding("BTCUSDT", rate, price)
+            cash += p.apply_funding(p.quantity("BTCUSDT"), rate, price)
         p.mark_all({"BTCUSDT": mark})
         held = p.quantity("BTCUSDT") * mark
         assert p.equity == D(10000) + cash + held
