@@ -74,6 +74,7 @@ class SimFeed:
         self._last: dict[str, float] = {}
         self._faults: list[_Fault] = []
         self._closed = asyncio.Event()
+        self._clock_started: float | None = None  # event-loop time at which the accelerated clock began
 
     @property
     def status(self) -> str:
@@ -91,6 +92,10 @@ class SimFeed:
             self._next_ts += timedelta(hours=8)
 
     async def start(self) -> dict[str, Instrument]:
+        # The accelerated clock runs from here: the first live minute closes one interval after the
+        # market starts, so the time spent generating and warming up on the history counts toward
+        # that interval instead of being waited out again after it.
+        self._clock_started = asyncio.get_running_loop().time()
         specs = [spec_for(s) for s in self.symbols]
         self._index = {s: i for i, s in enumerate(self.symbols)}
         self._market = SimMarket(specs, self.seed)
@@ -141,7 +146,7 @@ class SimFeed:
             raise FeedError("the simulated market was not started")
         loop = asyncio.get_running_loop()
         interval = 1.0 / self.speed
-        deadline = loop.time()
+        deadline = loop.time() if self._clock_started is None else self._clock_started
         while not self._closed.is_set():
             if self.paced:
                 deadline += interval
