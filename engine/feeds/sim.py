@@ -23,15 +23,19 @@ import numpy as np
 
 from engine.config import Config
 from engine.feeds.base import FeedError
-from engine.feeds.sim_market import MinuteArrays, SimMarket
+from engine.feeds.sim_market import SimMarket
 from engine.feeds.sim_specs import sim_universe, spec_for
 from engine.funding import is_funding_time
 from engine.model import Bar, Instrument
-from engine.warmup import WarmHistory
+from engine.warmup import CLOSE, WarmHistory
 
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 MINUTE = timedelta(minutes=1)
 FAULTS = ("gap", "stale", "bad")
+# The warm-up history is generated this many symbol-minutes at a time: enough for numpy's cost
+# per call to be spread thin, little enough for the arrays to stay in cache (measured at 500
+# symbols: 900 minutes took 1.0 s in one go, 0.12 s in chunks of 12).
+HISTORY_CHUNK = 6000
 
 
 def sim_symbols(config: Config) -> list[str]:
@@ -69,7 +73,8 @@ class SimFeed:
         self._next_ts = start or first_live_bar(self.seed)
         self._status = "connecting"
         self._market: SimMarket | None = None
-        self._history: list[tuple[datetime, MinuteArrays]] = []
+        self._history_stamps: list[datetime] = []
+        self._history = np.empty((0, 7, len(self.symbols)))  # (minutes, fields in a Bar's order, symbols)
         self._index: dict[str, int] = {}
         self._last: dict[str, float] = {}
         self._faults: list[_Fault] = []
@@ -99,15 +104,16 @@ class SimFeed:
         specs = [spec_for(s) for s in self.symbols]
         self._index = {s: i for i, s in enumerate(self.symbols)}
         self._market = SimMarket(specs, self.seed)
-        ts = self._next_ts - self.warmup_bars * MINUTE
-        for n in range(self.warmup_bars):
-            self._history.append((ts, self._market.step(is_funding_time(ts))))
-            ts += MINUTE
-            if n % 200 == 199:
-                await asyncio.sleep(0)  # a long warm-up must not freeze the desk
-        if self._history:
-            last = self._history[-1][1].close.tolist()
-            self._last = dict(zip(self.symbols, last))
+        first = self._next_ts - self.warmup_bars * MINUTE
+        stamps = self._history_stamps = [first + n * MINUTE for n in range(self.warmup_bars)]
+        self._history = np.empty((len(stamps), 7, len(specs)))
+        chunk = max(1, HISTORY_CHUNK // max(1, len(specs)))
+        for begin in range(0, len(stamps), chunk):
+            end = begin + chunk
+            self._history[begin:end] = self._market.minutes([is_funding_time(ts) for ts in stamps[begin:end]])
+            await asyncio.sleep(0)  # a long warm-up must not freeze the desk
+        if stamps:
+            self._last = dict(zip(self.symbols, self._history[-1, CLOSE].tolist()))
         self._status = "live"
         return {s.instrument.symbol: s.instrument for s in specs}
 
@@ -115,23 +121,20 @@ class SimFeed:
         i = self._index.get(symbol)
         if i is None:
             raise FeedError(f"{symbol}: not part of the simulated universe")
-        rows = self._history[-bars:] if bars > 0 else []
-        return [Bar(symbol, ts, float(a.open[i]), float(a.high[i]), float(a.low[i]), float(a.close[i]),
-                    float(a.volume[i]), float(a.taker_buy_volume[i]), float(a.funding_rate[i])) for ts, a in rows]
+        if bars <= 0:
+            return []
+        return [Bar(symbol, ts, *values)
+                for ts, values in zip(self._history_stamps[-bars:], self._history[-bars:, :, i].tolist())]
 
     def warmup_history(self, bars: int) -> WarmHistory:
         """The last `bars` minutes of warm-up history for the whole universe, as arrays (the same
         numbers `warmup` gives as Bars)."""
-        rows = self._history[-bars:] if bars > 0 else []
-        n = len(self.symbols)
-        fields = np.empty((len(rows), 7, n))
-        for t, (_ts, a) in enumerate(rows):
-            fields[t] = (a.open, a.high, a.low, a.close, a.volume, a.taker_buy_volume, a.funding_rate)
-        return WarmHistory([ts for ts, _a in rows], fields, np.ones((len(rows), n), dtype=bool))
+        stamps, fields = (self._history_stamps[-bars:], self._history[-bars:]) if bars > 0 else ([], self._history[:0])
+        return WarmHistory(stamps, fields, np.ones((len(stamps), len(self.symbols)), dtype=bool))
 
     def release_warmup(self) -> None:
         """Drop the pre-generated history once the engine has consumed it."""
-        self._history = []
+        self._history_stamps, self._history = [], self._history[:0].copy()
 
     def inject(self, kind: str, symbol: str, bars: int = 1, value: float = math.nan) -> None:
         """Make the next `bars` bars of `symbol` faulty (kind: gap, stale or bad)."""
