@@ -9,13 +9,18 @@
    busy machine this includes time the OS gave to other processes).
 2. From outside: `trifactor run --headless` in a subprocess with the shipped SQLite store,
    sustained symbol-bars/s and CPU per bar between its 20th and last printed bar.
+3. Start-up: the whole process of `trifactor run --headless --bars 1` (default config, default
+   SQLite store, paced sim market), wall clock, median of several runs at 8 and 500 symbols,
+   against the targets; with `--startup-baseline DIR` (an older checkout) the same runs of that
+   tree interleaved with these, so both see the same machine load.
 Flatten figures are in benchmarks/flatten.py.
 
 Every run has its own XDG directories in a temporary directory, so no state file of an
 earlier run (a halt, paused symbols) changes what it measures.
 
     python benchmarks/engine.py [--symbols 8 100 500] [--bars 120] [--stores none sqlite mysql]
-                                [--headless-bars 200] [--skip ...]
+                                [--headless-bars 200] [--startup-runs 7] [--startup-baseline DIR]
+                                [--skip ...]
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ import contextlib
 import itertools
 import logging
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -44,6 +50,7 @@ from engine.wiring import build_engine  # noqa: E402
 CPU_TARGET_MS = 10.0  # per bar at 500 symbols, all trading, SQLite on, all threads
 THROUGHPUT_TARGETS = {100: 50_000.0, 500: 60_000.0}  # sustained symbol-bars/s
 STALL_TARGET_MS = 50.0
+STARTUP_TARGETS_S = {8: 0.5, 500: 1.5}  # `run --headless --bars 1`, the whole process
 MYSQL_DATABASE = f"tf_perf_bench_{os.getpid()}"  # its own, so two runs side by side do not share one
 ROOT = Path(__file__).resolve().parents[1]
 RUN_NUMBERS = itertools.count(1)
@@ -296,6 +303,40 @@ def headless_run(n_symbols: int, bars: int, all_trading: bool, skip: int = 20) -
     return marks[0][0] - started, n * n_symbols / (t1 - t0), (c1 - c0) / n * 1000
 
 
+def startup_run(n_symbols: int, root: Path = ROOT) -> float:
+    """Wall seconds of a whole `trifactor run --headless --bars 1` process of the tree at `root`:
+    the default config at 8 symbols, else `universe: {type: all}` with `sim.symbols`."""
+    import json
+
+    with isolated_dirs() as tmp:
+        cmd = [sys.executable, "-m", "tui.cli", "run", "--headless", "--bars", "1"]
+        if n_symbols != 8:
+            config_path = tmp / "config.json"
+            config_path.write_text(json.dumps({"universe": {"type": "all"}, "sim": {"symbols": n_symbols}}))
+            cmd += ["--config", str(config_path)]
+        started = time.perf_counter()
+        # cwd=root: its packages come first on sys.path, ahead of the editable install's.
+        subprocess.run(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True,
+                       env=dict(os.environ))
+        return time.perf_counter() - started
+
+
+def print_startup(runs: int, baseline: Path | None) -> None:
+    trees = [("this tree", ROOT)] + ([("baseline", baseline)] if baseline else [])
+    print(f"start-up, `trifactor run --headless --bars 1`, whole process, median of {runs} runs"
+          + (", interleaved with the baseline's:" if baseline else ":"))
+    for n, target in STARTUP_TARGETS_S.items():
+        times: dict[str, list[float]] = {label: [] for label, _ in trees}
+        for _ in range(runs):
+            for label, root in trees:
+                times[label].append(startup_run(n, root))
+        for label, _ in trees:
+            median = statistics.median(times[label])
+            print(f"  {n:>3} symbols, {label:<9}: {median:.2f} s (min {min(times[label]):.2f}, "
+                  f"max {max(times[label]):.2f}; target <= {target:g} s, ratio {median / target:.2f}) "
+                  f"{verdict(median, target)}")
+
+
 async def main() -> None:
     logging.getLogger().addHandler(logging.NullHandler())  # the engine's warnings are not figures
     logging.disable(logging.WARNING)
@@ -305,7 +346,10 @@ async def main() -> None:
     parser.add_argument("--stores", nargs="+", default=["none", "sqlite", "mysql"],
                         choices=["none", "sqlite", "mysql"])
     parser.add_argument("--headless-bars", type=int, default=200)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["live", "headless"])
+    parser.add_argument("--startup-runs", type=int, default=7)
+    parser.add_argument("--startup-baseline", type=Path, metavar="DIR",
+                        help="an older checkout whose start-up is timed interleaved with this tree's")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["live", "headless", "startup"])
     args = parser.parse_args()
     if "live" not in args.skip:
         meter = StrategyMeter()
@@ -323,6 +367,8 @@ async def main() -> None:
             first, rate, cpu = headless_run(n, args.headless_bars, True)
             print(f"  {n:>3} symbols: first bar after {first:.2f} s; sustained {rate / 1000:.1f}k symbol-bars/s, "
                   f"CPU {cpu:.2f} ms a bar (all threads)")
+    if "startup" not in args.skip:
+        print_startup(args.startup_runs, args.startup_baseline)
 
 
 if __name__ == "__main__":

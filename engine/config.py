@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote, urlsplit
 
-import yaml
-
 MODES = ("paper", "testnet", "live")
 DEFAULT_INSTANCE = "default"
 # An instance name goes into lock file names and lock names, so it stays a plain token.
@@ -374,41 +372,12 @@ def load(path: str | Path | None, overrides: dict | None = None, checks: Iterabl
         raise ConfigError(f"config file {p} does not exist (create one with `trifactor config init {p}`)") from None
     except OSError as e:
         raise ConfigError(f"config file {p} cannot be read: {e.strerror}") from None
-    loader = _UniqueKeyLoader(text)
-    try:
-        data = loader.get_single_data()
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{p}: not valid YAML{at}: {getattr(e, 'problem', e)}") from None
-    finally:
-        loader.dispose()
-    duplicates = [f"{p}: key `{key}` is given twice (line {first} and line {again}); keep one"
-                  for key, first, again in loader.duplicates]
+    from engine.config_yaml import parse  # PyYAML only when there is a file to read
+
+    data, duplicates = parse(text, str(p))
     if data is not None and not isinstance(data, dict):
         raise ConfigError(*duplicates, f"{p}: the top level must be a mapping of keys to values")
     return from_mapping(merge(data or {}, overrides or {}), str(p), duplicates, checks)
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """PyYAML keeps the last of two equal keys without a word; here each repeat is noted
-    (key, first line, repeated line), so a setting written twice cannot silently win."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.duplicates: list[tuple[str, int, int]] = []
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: dict[str, int] = {}
-        for key_node, _ in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            line = key_node.start_mark.line + 1
-            if key_node.value in seen:
-                self.duplicates.append((key_node.value, seen[key_node.value], line))
-            else:
-                seen[key_node.value] = line
-        return super().construct_mapping(node, deep)
 
 
 def sample_yaml() -> str:
@@ -416,6 +385,8 @@ def sample_yaml() -> str:
     lines = ["# trifactor configuration. Every key is optional; shown here at its default.",
              "# Secrets (API keys, DB password) never go here: use environment variables",
              "# or a 0600 secrets file (exchange.secrets_file).", ""]
+
+    import yaml
 
     def emit(cls: type, obj: Any, indent: int) -> None:
         pad = "  " * indent
@@ -436,6 +407,8 @@ def sample_yaml() -> str:
 
 def reference_rows() -> list[tuple[str, str, str]]:
     """(key, default, doc) for every key: the README's config reference."""
+    import yaml
+
     rows: list[tuple[str, str, str]] = []
 
     def walk(cls: type, obj: Any, prefix: str) -> None:

@@ -490,7 +490,6 @@ class Engine:
         self._catch_up_warm_funding(history)
         # The whole history but its last minute in one pass (in slices, so the desk stays responsive),
         # then the last minute as a live one would be, for the signals shown at start.
-        inputs = history.strategy_inputs()
         last = len(stamps) - 1
         begin, size = 0, 8
         while begin < last:
@@ -498,7 +497,7 @@ class Engine:
                 return
             end = min(begin + size, last)
             started = time.perf_counter()
-            self._runner.warm(stamps[begin:end], inputs[begin:end], present[begin:end])
+            self._runner.warm(stamps[begin:end], history.strategy_inputs(begin, end), present[begin:end])
             spent = time.perf_counter() - started
             # A minute costs what the universe's size and kernel make it: slices are sized by time.
             size = max(1, min(2 * size, round(size * WARM_TURN_S / max(spent, 1e-6))))

@@ -41,16 +41,18 @@ class WarmHistory:
         """(minutes, symbols): present bars that `engine.signals.bar_problem` would refuse."""
         f = self.fields
         with np.errstate(invalid="ignore"):
-            fine = (np.isfinite(f).all(axis=1) & (f[:, [OPEN, HIGH, LOW, CLOSE]].min(axis=1) > 0)
+            fine = (np.isfinite(f).all(axis=1) & (f[:, OPEN:CLOSE + 1].min(axis=1) > 0)
                     & (f[:, HIGH] >= f[:, LOW]) & (f[:, VOLUME] >= 0) & (f[:, TAKER_BUY] >= 0))
         return self.present & ~fine
 
     def bar(self, symbol: str, t: int, j: int) -> Bar:
         return Bar(symbol, self.stamps[t], *self.fields[t, :, j].tolist())
 
-    def strategy_inputs(self) -> np.ndarray:
-        """(minutes, 8, symbols) in strategy.INPUT_COLUMNS order."""
-        f = self.fields
+    def strategy_inputs(self, begin: int = 0, end: int | None = None) -> np.ndarray:
+        """(minutes, 8, symbols) in strategy.INPUT_COLUMNS order, of minutes `begin` to `end`. A
+        warm-up asks a slice at a time: at 500 symbols, the whole history at once is some 50 MB of
+        fresh memory, and the kernel's zeroing of it costs more than the arithmetic."""
+        f = self.fields[begin:end]
         o, c, v, tb = f[:, OPEN], f[:, CLOSE], f[:, VOLUME], f[:, TAKER_BUY]
         sell = v - tb
         delta = (tb - sell) * (o + c) / 2.0

@@ -166,10 +166,10 @@ class FactorPanel:
             raise ValueError(f"{self.symbols[row]}: unusable input in warm-up cycle {t}")
         if any(b <= a for a, b in zip(stamps, stamps[1:])):
             raise ValueError("warm: cycle timestamps must increase")
+        first_cycle = np.argmax(mask, axis=0).tolist()  # one call: a warm-up comes in many slices
         for row in np.flatnonzero(mask.any(axis=0)).tolist():
             last = self._last_ts[row]
-            first = stamps[int(np.argmax(mask[:, row]))]
-            if last is not None and not first > last:
+            if last is not None and not stamps[first_cycle[row]] > last:
                 raise ValueError(f"{self.symbols[row]}: warm-up history does not come after its last bar")
         everyone = mask.all(axis=1)
         with np.errstate(all="ignore"):
@@ -181,9 +181,9 @@ class FactorPanel:
                     if len(rows):
                         self._step(rows, rows, values[t][:, rows], None, emit=False)
         seen = mask.any(axis=0)
-        last_cycle = n_cycles - 1 - np.argmax(mask[::-1], axis=0)
+        last_cycle = (n_cycles - 1 - np.argmax(mask[::-1], axis=0)).tolist()
         for row in np.flatnonzero(seen).tolist():
-            self._last_ts[row] = stamps[int(last_cycle[row])]
+            self._last_ts[row] = stamps[last_cycle[row]]
 
     def _read(self, names: Sequence[str], bars: Mapping[str, Mapping]):
         """Rows, input columns and timestamps of a cycle, all checked before any state moves."""

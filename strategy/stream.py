@@ -173,10 +173,11 @@ class FactorStream:
             previous = ts
         close, volume, funding, taker_buy, delta = inputs[:, 3:].T.tolist()
         step = self._step
-        last = self._last
-        for i, ts in enumerate(stamps):
-            last = step(ts, close[i], volume[i], funding[i], taker_buy[i], delta[i])
-        self._last, self._last_ts = last, stamps[-1]
+        final = len(stamps) - 1
+        for i in range(final):  # only the last bar's result is kept: the others are not built
+            step(stamps[i], close[i], volume[i], funding[i], taker_buy[i], delta[i], False)
+        self._last = step(stamps[final], close[final], volume[final], funding[final], taker_buy[final], delta[final])
+        self._last_ts = stamps[final]
 
     # -- per bar -----------------------------------------------------------
 
@@ -186,7 +187,8 @@ class FactorStream:
         out = self._last = self._step(ts, close, volume, funding, taker_buy, delta)
         return out
 
-    def _step(self, ts, close, volume, funding, taker_buy, delta) -> dict | None:
+    def _step(self, ts, close, volume, funding, taker_buy, delta, emit: bool = True) -> dict | None:
+        """Advance the state by one bar; its result (None while warming up), unless `emit` is false."""
         p = self.params
         self._bars = bars = self._bars + 1
 
@@ -307,6 +309,8 @@ class FactorStream:
             return None
         final = _finite(final)
         target, change_threshold, changed = self._turnover.update(final)
+        if not emit:
+            return None
         floats = (
             raw, filtered, final, funding_signal, mr_signal, flow_signal, vol_regime, trend,
             risk_scale, extreme_factor, w_f, w_m, w_l, target,

@@ -13,8 +13,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from engine import config as config_mod
 
 def add_parser(sub: Any) -> None:
@@ -41,6 +39,8 @@ def add_parser(sub: Any) -> None:
 
 def parse_overrides(items: list[str]) -> dict:
     """`a.b=value` items as the nested mapping the config loader takes (values are YAML scalars)."""
+    import yaml  # only for --set: a run without a config file never loads PyYAML
+
     out: dict = {}
     for item in items:
         key, sep, text = item.partition("=")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -87,42 +88,39 @@ class SimMarket:
         self._settled = self._funding.copy()
         self._base_volume = np.array([s.volume for s in specs])
         self._tick = np.array([float(s.instrument.tick_size) for s in specs])
-        by_decimals: dict[int, list[int]] = {}
-        for i, t in enumerate(self._tick):
-            by_decimals.setdefault(_decimals(t), []).append(i)
-        self._decimal_groups = [(d, np.array(idx)) for d, idx in by_decimals.items()]
+        # np.round(x, d) is rint(x * 10**d) / 10**d: with each symbol's own 10**d, one pass for all
+        self._tick_scale = np.array([10.0 ** _decimals(t) for t in self._tick])
         self._last_close = self._round(start)
 
-    def carry_on_from(self, closes: np.ndarray, rates: np.ndarray, minutes: list[MinuteArrays],
-                      carrying: int) -> None:
+    def carry_on_from(self, closes: np.ndarray, rates: np.ndarray, minutes: np.ndarray, carrying: int) -> None:
         """Go on from an earlier session's last closes and settled funding rates (NaN: leave a
         symbol as it is). Each symbol's prices, the market's own and those of the `minutes` it
-        generated, move by one ratio, so that its last close is the recorded one and the path's
-        moves stay what the process drew. The recorded rate is settled for the future, and the
-        last `carrying` minutes carry it too (those since the funding time it settled at)."""
+        generated ((minutes, 7, symbols), as `minutes()` gives them), move by one ratio, so that
+        its last close is the recorded one and the path's moves stay what the process drew. The
+        recorded rate is settled for the future, and the last `carrying` minutes carry it too
+        (those since the funding time it settled at)."""
         usable = np.isfinite(closes) & (closes > 0)
         ratio = np.where(usable, closes, 1.0) / np.where(usable, self._last_close, 1.0)
         self._logp += np.log(ratio)
         self._last_close = self._round(self._last_close * ratio)
-        for m in minutes:
-            m.open, m.high = self._round(m.open * ratio), self._round(m.high * ratio)
-            m.low, m.close = self._round(m.low * ratio), self._round(m.close * ratio)
+        prices = minutes[:, :4]  # open, high, low, close
+        prices[...] = self._round(prices * ratio)
         known = np.isfinite(rates)
         self._settled = np.where(known, rates, self._settled)
-        for m in minutes[len(minutes) - carrying:] if carrying else ():
-            m.funding_rate = np.where(known, np.round(rates, 8), m.funding_rate)
+        if carrying:
+            funding = minutes[len(minutes) - carrying:, 6]
+            funding[...] = np.where(known, np.round(rates, 8), funding)
 
     def _round(self, prices: np.ndarray) -> np.ndarray:
         # On the tick grid, and printed without binary noise (0.3 rather than 0.30000000000000004).
         snapped = np.maximum(np.round(prices / self._tick) * self._tick, self._tick)
-        for decimals, idx in self._decimal_groups:
-            snapped[idx] = np.round(snapped[idx], decimals)
-        return snapped
+        return np.rint(snapped * self._tick_scale) / self._tick_scale
 
-    def _uniforms(self) -> np.ndarray:
-        counter = np.uint64((self._minute * _GOLDEN) & _MASK)
-        x = _mix(_mix(self._keys ^ counter)[:, None] + self._draw_ids * np.uint64(_GOLDEN))
-        return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53  # in (0, 1)
+    def _uniforms(self, minutes: int) -> np.ndarray:
+        """(minutes, symbols, draws) uniforms in (0, 1) for the next `minutes` minutes."""
+        counters = np.arange(self._minute, self._minute + minutes, dtype=np.uint64) * np.uint64(_GOLDEN)  # wraps
+        x = _mix(_mix(self._keys ^ counters[:, None])[:, :, None] + self._draw_ids * np.uint64(_GOLDEN))
+        return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
 
     @staticmethod
     def _normal(u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
@@ -134,42 +132,76 @@ class SimMarket:
         `settles_funding`: this minute opens on a funding time, so the estimate as it stands now
         settles and this bar and the following ones carry it.
         """
-        if settles_funding:
-            self._settled = self._funding.copy()
-        u = self._uniforms()
-        z_ret, z_jump = self._normal(u[:, 0], u[:, 1]), self._normal(u[:, 2], u[:, 3])
-        z_vol, z_flow = self._normal(u[:, 4], u[:, 5]), self._normal(u[:, 6], u[:, 7])
-        z_fund = self._normal(u[:, 8], u[:, 9])
-        switch = u[:, 10] < REGIME_SWITCH_P
-        if switch.any():
-            pick = u[switch, 11] * 6.0  # which regime, and which way a trend goes
-            self._regime[switch] = pick.astype(np.int64) % 3
-            self._trend_dir[switch] = np.where(pick % 1.0 < 0.5, -1.0, 1.0)
-        jump = np.where(u[:, 12] < JUMP_P, JUMP_SIZE * self._sigma * z_jump, 0.0)
+        return MinuteArrays(*self.minutes([settles_funding])[0])
 
-        vol = np.sqrt(self._var)
-        shock = vol * z_ret
-        drift = np.where(self._regime == 1, TREND_DRIFT * self._sigma * self._trend_dir, 0.0)
-        ret = drift + shock + jump - ANCHOR_PULL * (self._logp - self._anchor)
-        self._logp += ret
-        target_var = (self._sigma * REGIME_VOL[self._regime]) ** 2
-        self._var = (1 - GARCH_A - GARCH_B) * target_var + GARCH_A * (shock + jump) ** 2 + GARCH_B * self._var
+    def minutes(self, settles: Sequence[bool]) -> np.ndarray:
+        """Advance `len(settles)` minutes and return their bars' fields, (minutes, 7, symbols) in a
+        Bar's order (open, high, low, close, volume, taker_buy_volume, funding_rate); `settles[t]`
+        as `step`'s `settles_funding` for minute t.
 
-        open_ = self._last_close
-        close = self._round(np.exp(self._logp))
-        wick = vol * 0.6
+        Everything that does not carry state from one minute to the next is computed for all the
+        minutes at once; only the price, volatility and funding recursions go minute by minute.
+        Elementwise, the arithmetic is step's own, so many minutes equal one at a time to the bit.
+        """
+        count = len(settles)
+        u = self._uniforms(count)
+        z_ret, z_jump = self._normal(u[..., 0], u[..., 1]), self._normal(u[..., 2], u[..., 3])
+        z_vol, z_flow = self._normal(u[..., 4], u[..., 5]), self._normal(u[..., 6], u[..., 7])
+        z_fund = self._normal(u[..., 8], u[..., 9])
+        regime, trend_dir = self._regimes(u[..., 10], u[..., 11])
+        sigma = self._sigma
+        jump = np.where(u[..., 12] < JUMP_P, JUMP_SIZE * sigma * z_jump, 0.0)
+        drift = np.where(regime == 1, TREND_DRIFT * sigma * trend_dir, 0.0)
+        calm_var = (1 - GARCH_A - GARCH_B) * (sigma * REGIME_VOL[regime]) ** 2
+
+        vols, rets, logps, settled = (np.empty_like(z_ret) for _ in range(4))
+        logp, var, funding = self._logp, self._var, self._funding
+        for t, settles_now in enumerate(settles):
+            if settles_now:
+                self._settled = funding  # rebound below, never changed in place
+            vol = np.sqrt(var)
+            shock = vol * z_ret[t]
+            ret = drift[t] + shock + jump[t] - ANCHOR_PULL * (logp - self._anchor)
+            logp = logp + ret
+            var = calm_var[t] + GARCH_A * (shock + jump[t]) ** 2 + GARCH_B * var
+            funding = funding + (FUNDING_PULL * (FUNDING_MEAN - funding) + FUNDING_NOISE * z_fund[t]
+                                 + FUNDING_TREND * ret)
+            funding = np.clip(funding, -FUNDING_CAP, FUNDING_CAP)
+            vols[t], rets[t], logps[t], settled[t] = vol, ret, logp, self._settled
+        self._logp, self._var, self._funding = logp, var, funding
+        self._regime, self._trend_dir = regime[-1], trend_dir[-1]
+        self._minute += count
+
+        close = self._round(np.exp(logps))
+        open_ = np.concatenate([self._last_close[None], close[:-1]])
+        self._last_close = close[-1]
+        wick = vols * 0.6
         top, bottom = np.maximum(open_, close), np.minimum(open_, close)
-        high = np.maximum(top, self._round(top * np.exp(-np.log(u[:, 13]) * wick)))
-        low = np.minimum(bottom, self._round(bottom * np.exp(np.log(u[:, 14]) * wick)))
-        surprise = np.abs(ret) / np.maximum(vol, 1e-12)
-        volume = self._base_volume * REGIME_VOLUME[self._regime] * np.exp(0.35 * z_vol) * (0.6 + 0.5 * surprise)
-        buy_share = np.clip(0.5 + 0.18 * np.tanh(ret / np.maximum(vol, 1e-12)) + 0.04 * z_flow, 0.03, 0.97)
-        self._funding += (FUNDING_PULL * (FUNDING_MEAN - self._funding) + FUNDING_NOISE * z_fund
-                          + FUNDING_TREND * ret)
-        self._funding = np.clip(self._funding, -FUNDING_CAP, FUNDING_CAP)
+        high = np.maximum(top, self._round(top * np.exp(-np.log(u[..., 13]) * wick)))
+        low = np.minimum(bottom, self._round(bottom * np.exp(np.log(u[..., 14]) * wick)))
+        surprise = np.abs(rets) / np.maximum(vols, 1e-12)
+        volume = self._base_volume * REGIME_VOLUME[regime] * np.exp(0.35 * z_vol) * (0.6 + 0.5 * surprise)
+        buy_share = np.clip(0.5 + 0.18 * np.tanh(rets / np.maximum(vols, 1e-12)) + 0.04 * z_flow, 0.03, 0.97)
+        fields = np.empty((count, 7, len(sigma)))
+        fields[:, 0], fields[:, 1], fields[:, 2], fields[:, 3] = open_, high, low, close
+        fields[:, 4] = volume = np.round(volume, 3)
+        fields[:, 5], fields[:, 6] = np.round(volume * buy_share, 3), np.round(settled, 8)
+        return fields
 
-        self._last_close = close
-        self._minute += 1
-        volume = np.round(volume, 3)
-        return MinuteArrays(open_, high, low, close, volume, np.round(volume * buy_share, 3),
-                            np.round(self._settled, 8))
+    def _regimes(self, switch_u: np.ndarray, pick_u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each minute's regime and trend direction, (minutes, symbols): now and then a symbol
+        switches, to a regime and a direction drawn that minute, and keeps them until it switches
+        again."""
+        switch = switch_u < REGIME_SWITCH_P
+        if not switch.any():  # most minutes (a live one above all): everyone keeps theirs (read-only views)
+            return np.broadcast_to(self._regime, switch.shape), np.broadcast_to(self._trend_dir, switch.shape)
+        pick = pick_u * 6.0  # which regime, and which way a trend goes
+        drawn_regime = pick.astype(np.int64) % 3
+        drawn_dir = np.where(pick % 1.0 < 0.5, -1.0, 1.0)
+        # per minute and symbol, the minute of its latest switch so far (-1: none yet)
+        latest = np.maximum.accumulate(np.where(switch, np.arange(len(switch))[:, None], -1), axis=0)
+        switched = latest >= 0
+        at = np.maximum(latest, 0), np.arange(switch.shape[1])
+        regime = np.where(switched, drawn_regime[at], self._regime)
+        trend_dir = np.where(switched, drawn_dir[at], self._trend_dir)
+        return regime, trend_dir
