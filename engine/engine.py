@@ -730,10 +730,12 @@ class Engine:
         """
         paused, mismatched, halted = self._paused, self._mismatched, self._halted
         uncertain = self._orders.uncertain.symbols
+        flagged = mismatched or uncertain or paused  # most minutes none is: one test instead of three
         ready, progress = self._runner.ready, self._runner.progress
         prices, prev_closes, signals = self._prices, self._prev_close, self._signals
         quantity = book.portfolio.quantity
         instruments, band, skipping = self._instruments, self._limits.band_usd, self._skipping
+        make = tuple.__new__  # SignalUpdate's generated __new__ is a Python call per symbol each minute
         for symbol in symbols:
             result = results.get(symbol)
             price = prices[symbol]
@@ -742,11 +744,11 @@ class Engine:
             prev_closes[symbol] = close
             current = quantity(symbol) * price
             target = targets.get(symbol, current)
-            if symbol in mismatched:
+            if flagged and symbol in mismatched:
                 status = "mismatch"
-            elif symbol in uncertain:
+            elif flagged and symbol in uncertain:
                 status = "uncertain"
-            elif symbol in paused:
+            elif flagged and symbol in paused:
                 status = "paused"
             elif result is None or not ready(symbol):
                 status = "warming"
@@ -758,9 +760,8 @@ class Engine:
                 result, final, target_factor = {}, 0.0, 0.0
             else:
                 final, target_factor = float(result["final_factor"]), float(result["target_factor"])
-            update = SignalUpdate(symbol, ts, close, close / prev - 1.0 if prev else 0.0, status, progress(symbol),
-                                  result, final, target_factor, target, current)
-            signals[symbol] = update
+            signals[symbol] = make(SignalUpdate, (symbol, ts, close, close / prev - 1.0 if prev else 0.0, status,
+                                                  progress(symbol), result, final, target_factor, target, current))
 
     def _catch_up_funding(self, book: ModeBook, bar_open: datetime) -> None:
         """Warm-up history can span time the engine was down: the paper book still pays what it held

@@ -52,11 +52,7 @@ class WarmHistory:
         """(minutes, 8, symbols) in strategy.INPUT_COLUMNS order, of minutes `begin` to `end`. A
         warm-up asks a slice at a time: at 500 symbols, the whole history at once is some 50 MB of
         fresh memory, and the kernel's zeroing of it costs more than the arithmetic."""
-        f = self.fields[begin:end]
-        o, c, v, tb = f[:, OPEN], f[:, CLOSE], f[:, VOLUME], f[:, TAKER_BUY]
-        sell = v - tb
-        delta = (tb - sell) * (o + c) / 2.0
-        return np.concatenate([f[:, [OPEN, HIGH, LOW, CLOSE, VOLUME, FUNDING, TAKER_BUY]], delta[:, None]], axis=1)
+        return strategy_inputs(self.fields[begin:end])
 
     def last_index(self) -> np.ndarray:
         """Per symbol: the index of its last present minute (-1 for none)."""
@@ -78,3 +74,13 @@ class WarmHistory:
         """Per symbol: the index of its latest present minute at or before `t` (-1 for none)."""
         idx = np.where(self.present[:t + 1], np.arange(t + 1)[:, None], -1)
         return idx.max(axis=0) if t >= 0 else np.full(self.present.shape[1], -1)
+
+
+def strategy_inputs(fields: np.ndarray) -> np.ndarray:
+    """Fields in a Bar's order, (..., 7, symbols), as the strategy's inputs, (..., 8, symbols) in
+    strategy.INPUT_COLUMNS order: a warm-up history, or one live minute."""
+    o, c, v, tb = fields[..., OPEN, :], fields[..., CLOSE, :], fields[..., VOLUME, :], fields[..., TAKER_BUY, :]
+    sell = v - tb
+    delta = (tb - sell) * (o + c) / 2.0
+    return np.concatenate([fields[..., [OPEN, HIGH, LOW, CLOSE, VOLUME, FUNDING, TAKER_BUY], :], delta[..., None, :]],
+                          axis=-2)

@@ -30,7 +30,7 @@ import numpy as np
 from engine.events import SignalUpdate
 from storage.codec import canonical
 from storage.migrations.v0001_initial import DETAIL_COLUMNS, FACTOR_COLUMNS
-from strategy.panel_row import PanelRow
+from strategy.panel_row import PanelRow, one_cycle
 
 FORMAT = 1
 COMPONENT_FLOATS = FACTOR_COLUMNS + DETAIL_COLUMNS  # the strategy's floats, as the signals table names them
@@ -80,11 +80,15 @@ def pack_minute(updates: Sequence[SignalUpdate]) -> bytes:
 
 
 def float_matrix(updates: Sequence[SignalUpdate]) -> np.ndarray:
-    """(symbols x COLUMNS) float64: the updates' own floats, then their components, NaN where missing."""
+    """(symbols x COLUMNS) float64: the updates' own floats, then their components, NaN where missing.
+    Laid out column by column in memory (a transposed view), the order `shuffled` reads it in."""
     n = len(updates)
-    comps = component_matrix(updates)
-    own = np.fromiter((x for u in updates for x in (u.price, u.ret, u.progress)), np.float64, 3 * n).reshape(n, 3)
-    matrix = np.hstack((own, comps))
+    by_column = np.empty((len(COLUMNS), n))
+    by_column[0] = [u.price for u in updates]
+    by_column[1] = [u.ret for u in updates]
+    by_column[2] = [u.progress for u in updates]
+    by_column[_OWN:] = component_matrix(updates).T
+    matrix = by_column.T
     # While a stream warms up its mapping is empty: the update's own factors stand in, as before.
     warming = np.fromiter((not u.components for u in updates), bool, n)
     if warming.any():
@@ -98,6 +102,10 @@ def component_matrix(updates: Sequence[SignalUpdate]) -> np.ndarray:
     """(symbols x COMPONENT_COLUMNS) float64, NaN where a symbol has no components yet. A panel's
     rows are read from its cycle's arrays in one go: value by value they were most of the
     store writer's time at 500 symbols."""
+    whole = one_cycle([u.components for u in updates])
+    if whole is not None:  # the usual minute: every symbol from the one panel cycle
+        cycle, indices = whole
+        return cycle.columns(COMPONENT_COLUMNS, indices)
     out = np.full((len(updates), len(COMPONENT_COLUMNS)), math.nan)
     cycles: dict[int, tuple[Any, list[int], list[int]]] = {}
     for k, u in enumerate(updates):

@@ -128,7 +128,35 @@ class FactorPanel:
         names = list(bars)
         if not names:
             return {}
-        rows, values, stamps = self._read(names, bars)
+        return self._cycle(names, *self._read(names, bars))
+
+    def update_columns(
+        self, names: Sequence[str], values: np.ndarray, stamps: Sequence
+    ) -> dict[str, PanelRow | None]:
+        """``update`` for a cycle whose inputs are already in columns: ``values`` of shape
+        (len(INPUT_COLUMNS), len(names)) in INPUT_COLUMNS order, ``stamps`` one per name (names
+        distinct). The same checks, state and results as ``update`` with those bars; a caller that
+        holds its bars as arrays or tuples skips building a mapping per bar."""
+        names = list(names)
+        if not names:
+            return {}
+        values = np.asarray(values, dtype=np.float64)
+        if values.shape != (len(INPUT_COLUMNS), len(names)) or len(stamps) != len(names):
+            raise ValueError(
+                f"update_columns: values of shape {values.shape} and {len(stamps)} stamps for {len(names)} names"
+            )
+        rows = self._rows(names)
+        stamps = list(stamps)
+        try:
+            fine = self._fine(rows, values, stamps)
+        except TypeError:  # timestamps that do not compare: the bar by bar check says which
+            fine = False
+        if not fine:
+            self._name_culprit(names, rows, [dict(zip(INPUT_COLUMNS, column), timestamp=ts)
+                                             for column, ts in zip(values.T.tolist(), stamps)])
+        return self._cycle(names, rows, values, stamps)
+
+    def _cycle(self, names: list[str], rows: np.ndarray, values: np.ndarray, stamps: list):
         if len(rows) == len(self._all) and (rows == self._all).all():
             sel = slice(None)
         else:
@@ -185,30 +213,42 @@ class FactorPanel:
         for row in np.flatnonzero(seen).tolist():
             self._last_ts[row] = stamps[last_cycle[row]]
 
-    def _read(self, names: Sequence[str], bars: Mapping[str, Mapping]):
-        """Rows, input columns and timestamps of a cycle, all checked before any state moves."""
+    def _rows(self, names: Sequence[str]) -> np.ndarray:
         row_of = self._row
         try:
-            rows = np.array(list(map(row_of.__getitem__, names)), dtype=np.int64)
+            return np.array(list(map(row_of.__getitem__, names)), dtype=np.int64)
         except KeyError as unknown:
             raise ValueError(f"unknown symbol {unknown.args[0]!r}") from None
+
+    def _fine(self, rows: np.ndarray, values: np.ndarray, stamps: list) -> bool:
+        """Whether every bar of a cycle is usable: finite inputs, a positive close, each after its
+        symbol's last bar. The usual cycle in a few array operations."""
+        fine = bool(np.isfinite(values).all() and (values[3] > 0).all())
+        return fine and self._in_order(stamps, [self._last_ts[i] for i in rows.tolist()])
+
+    def _name_culprit(self, names: Sequence[str], rows: np.ndarray, bars: Sequence[Mapping]) -> list[tuple]:
+        """Bar by bar: InvalidBarError naming the first bad one, else every bar's checked values."""
+        checked = []
+        for s, i, bar in zip(names, rows.tolist(), bars):
+            try:
+                checked.append(bar_values(bar, self._last_ts[i]))
+            except InvalidBarError as err:
+                raise InvalidBarError(f"{s}: {err}") from None
+        return checked
+
+    def _read(self, names: Sequence[str], bars: Mapping[str, Mapping]):
+        """Rows, input columns and timestamps of a cycle, all checked before any state moves."""
+        rows = self._rows(names)
         try:
             cycle = [bars[s] for s in names]
             values = np.array(list(map(_INPUT_GETTER, cycle)), dtype=np.float64).T
             stamps = [b["timestamp"] for b in cycle]
-            fine = bool(np.isfinite(values).all() and (values[3] > 0).all())
-            if fine:
-                fine = self._in_order(stamps, [self._last_ts[i] for i in rows.tolist()])
+            fine = self._fine(rows, values, stamps)
         except (KeyError, TypeError, ValueError, OverflowError):
             fine = False
         if not fine:
             # bar by bar, to name the culprit (or to read bars the quick path could not)
-            checked = []
-            for s, i in zip(names, rows.tolist()):
-                try:
-                    checked.append(bar_values(bars[s], self._last_ts[i]))
-                except InvalidBarError as err:
-                    raise InvalidBarError(f"{s}: {err}") from None
+            checked = self._name_culprit(names, rows, [bars[s] for s in names])
             stamps = [c[0] for c in checked]
             values = np.array([c[1:] for c in checked], dtype=np.float64).T
         return rows, values, stamps

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from operator import attrgetter
 
 import numpy as np
 
@@ -22,6 +23,11 @@ class PanelRow(Mapping):
         self._i = i
 
     def __getitem__(self, key: str):
+        # The engine reads a few keys of every symbol each minute: after the first read of a key,
+        # one look-up and an index, without a further call.
+        listed = self._cycle.listed.get(key)
+        if listed is not None:
+            return listed[self._i]
         return self._cycle.value(key, self._i)
 
     def __iter__(self) -> Iterator[str]:
@@ -45,7 +51,7 @@ class PanelRow(Mapping):
 class CycleTable:
     """The results of one panel cycle, one row of ``table`` per float key."""
 
-    __slots__ = ("table", "stamps", "changed", "bars", "_listed")
+    __slots__ = ("table", "stamps", "changed", "bars", "listed")
 
     _ROW = {key: i for i, key in enumerate(FLOAT_KEYS)}
 
@@ -56,7 +62,7 @@ class CycleTable:
         self.bars = bars
         # A key read once is read for most symbols (the engine reads the targets of all): its row
         # becomes a list of Python floats in one call, and each read an index into it.
-        self._listed: list[list[float] | None] = [None] * len(FLOAT_KEYS)
+        self.listed: dict[str, list[float]] = {}
 
     def columns(self, keys: tuple[str, ...], indices: list[int]) -> np.ndarray:
         """(len(indices) x len(keys)) float64 of what ``value`` gives, bools as 1/0: many symbols'
@@ -70,11 +76,12 @@ class CycleTable:
         return out
 
     def value(self, key: str, i: int):
+        listed = self.listed.get(key)
+        if listed is not None:
+            return listed[i]
         row = self._ROW.get(key)
         if row is not None:
-            listed = self._listed[row]
-            if listed is None:
-                listed = self._listed[row] = self.table[row].tolist()
+            listed = self.listed[key] = self.table[row].tolist()
             return listed[i]
         if key == "timestamp":
             return self.stamps[i]
@@ -100,3 +107,18 @@ def _plan(keys: tuple[str, ...]):
                                np.array([r for _, r in floats], dtype=np.intp),
                                tuple((j, k) for j, k in enumerate(keys) if k not in CycleTable._ROW))
     return plan
+
+
+_CYCLE_OF, _INDEX_OF = attrgetter("_cycle"), attrgetter("_i")
+
+
+def one_cycle(rows: Sequence) -> tuple[CycleTable, list[int]] | None:
+    """The cycle every one of ``rows`` comes from and their indices in it, or None unless they
+    are all PanelRows of one cycle: a consumer of a whole cycle's rows (the store packing a
+    minute) reads them with ``CycleTable.columns`` without touching each row in Python."""
+    if not rows or set(map(type, rows)) != {PanelRow}:
+        return None
+    cycles = list(map(_CYCLE_OF, rows))
+    if cycles.count(cycles[0]) != len(cycles):
+        return None
+    return cycles[0], list(map(_INDEX_OF, rows))

@@ -1,9 +1,12 @@
+import math
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine.model import Instrument, Side
-from engine.sizing import PlannedOrder, SizingLimits, plan_orders, target_notionals
+from engine.sizing import PlannedOrder, SizingLimits, _cents_toward_zero, plan_orders, target_notionals
 
 D = Decimal
 LIMITS = SizingLimits(leverage=D(5), per_symbol=D("0.01"), gross=D("0.10"), band_usd=D(20))
@@ -89,3 +92,14 @@ def test_a_flip_closes_reduce_only_then_opens():
 ])
 def test_halted_entries_only_shrink_positions(qty, target, expected):
     assert plan_orders(SOL, qty, D(10), target, D(20), entries_allowed=False).orders == expected
+
+
+@given(st.one_of(st.floats(-1e13, 1e13, allow_nan=False),
+                 st.integers(-10**9, 10**9).map(lambda c: c / 100),
+                 st.tuples(st.integers(-10**7, 10**7), st.floats(-1e-7, 1e-7)).map(lambda p: p[0] / 100 + p[1])))
+def test_whole_cents_skip_the_rounding_only_where_it_changes_nothing(value):
+    # What _cents_toward_zero computed before its quick path: round to 6 places, then drop the fraction.
+    cents = math.floor(round(abs(value) * 100, 6))
+    expected = D(cents if value >= 0 else -cents) * D("0.01")
+    got = _cents_toward_zero(value)
+    assert got == expected and str(got) == str(expected)

@@ -20,6 +20,11 @@ class Exploding:
             raise ZeroDivisionError("boom")
         return self.inner.update(bars)
 
+    def update_columns(self, names, values, stamps):
+        if self.symbol in names:
+            raise ZeroDivisionError("boom")
+        return self.inner.update_columns(names, values, stamps)
+
 
 @pytest.mark.parametrize("kernel", ["streams", "panel"])
 async def test_a_strategy_exception_for_one_symbol_is_reported_and_the_rest_trade_on(kernel, monkeypatch):

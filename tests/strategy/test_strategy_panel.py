@@ -12,7 +12,7 @@ from _strategy_helpers import bar_records
 from _strategy_hypothesis import bar_frames, examples, small_params
 from _strategy_market import synthetic_bars
 
-from strategy import STREAM_KEYS, FactorPanel, FactorStream, InvalidBarError
+from strategy import INPUT_COLUMNS, STREAM_KEYS, FactorPanel, FactorStream, InvalidBarError
 
 
 def _same(expected, actual, where: str) -> None:
@@ -118,3 +118,36 @@ def test_unknown_and_duplicate_symbols():
     with pytest.raises(TypeError):
         FactorPanel("BTCUSDT")
 
+
+
+def _as_columns(bars: dict):
+    names = list(bars)
+    values = np.array([[bars[s][c] for s in names] for c in INPUT_COLUMNS], dtype=np.float64)
+    return names, values, [bars[s]["timestamp"] for s in names]
+
+
+def test_update_columns_equals_update_and_checks_the_same():
+    frames = {s: bar_records(synthetic_bars(400, seed=20 + i)) for i, s in enumerate("ABC")}
+    by_mapping, by_columns = FactorPanel(list("ABC")), FactorPanel(list("ABC"))
+    presence = np.random.default_rng(5).random((400, 3)) < 0.8
+    cursor = dict.fromkeys("ABC", 0)
+    for cycle, mask in enumerate(presence):
+        bars = {}
+        for s, present in zip("ABC", mask):
+            if present:
+                bars[s] = frames[s][cursor[s]]
+                cursor[s] += 1
+        want, got = by_mapping.update(bars), by_columns.update_columns(*_as_columns(bars))
+        assert list(got) == list(want)
+        for s in bars:
+            _same(want[s], got[s], f"cycle {cycle} {s}")
+    bad = {s: frames[s][cursor[s]] for s in "ABC"}
+    bad["B"] = dict(bad["B"], volume=float("nan"))
+    with pytest.raises(InvalidBarError, match="B.*volume"):
+        by_columns.update_columns(*_as_columns(bad))
+    stale = {s: frames[s][cursor[s] - 1] for s in "ABC"}
+    with pytest.raises(InvalidBarError, match="not after"):
+        by_columns.update_columns(*_as_columns(stale))
+    with pytest.raises(ValueError, match="shape"):
+        by_columns.update_columns(["A", "B"], np.zeros((len(INPUT_COLUMNS), 3)), [None] * 2)
+    assert by_columns.bars_seen == by_mapping.bars_seen
