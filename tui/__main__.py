@@ -1,6 +1,4 @@
 """`python -m tui`: the same as the `trifactor` command."""
-import sys
+from tui.cli import run_command
 
-from tui.cli import main
-
-sys.exit(main())
+run_command()

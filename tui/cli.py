@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -367,5 +368,16 @@ def _record_unexpected(error: Exception) -> None:
         pass
 
 
+def run_command() -> None:
+    """The process's entry point: the `trifactor` script, `python -m tui` and `python -m tui.cli`."""
+    code = main()
+    # The process ends here. Interpreter shutdown walks everything still alive with the garbage
+    # collector, again and again while it tears the modules down: tens of ms after a run. Frozen,
+    # those objects are still freed and every exit handler (the log's flush) still runs; only the
+    # walks go.
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_command()

@@ -117,9 +117,9 @@ class SimFeed:
             raise FeedError("the simulated market already started; it cannot move its clock")
 
     async def start(self) -> dict[str, Instrument]:
-        # The accelerated clock runs from here: the first live minute closes one interval after the
-        # market starts, so the time spent generating and warming up on the history counts toward
-        # that interval instead of being waited out again after it.
+        # The accelerated clock ticks from here: its first tick, as the market starts, closes the
+        # first live minute (whose history is all there), and each later one the next minute. The
+        # first live bar so comes as soon as the engine has warmed up, not an interval after that.
         self._clock_started = asyncio.get_running_loop().time()
         specs = [spec_for(s) for s in self.symbols]
         self._index = {s: i for i, s in enumerate(self.symbols)}
@@ -187,7 +187,7 @@ class SimFeed:
             raise FeedError("the simulated market was not started")
         loop = asyncio.get_running_loop()
         interval = 1.0 / self.speed
-        deadline = loop.time() if self._clock_started is None else self._clock_started
+        deadline = loop.time() if self._clock_started is None else self._clock_started - interval
         while not self._closed.is_set():
             if self.paced:
                 deadline += interval

@@ -26,7 +26,6 @@ from engine.feeds.sim_specs import SimSpec
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _GOLDEN = 0x9E3779B97F4A7C15
-_MASK = (1 << 64) - 1
 _DRAWS = 15  # independent uniforms per symbol and minute
 
 REGIME_VOL = np.array([0.7, 1.0, 2.2])  # calm, trending, turbulent
