@@ -56,6 +56,41 @@ class _VZScore:
         return _safe_div(x - mean, _floor(std, _MIN_STD))
 
 
+class _Lanes:
+    """``k`` copies of one window function side by side: lane ``c * n + row`` is copy ``c`` of
+    symbol ``row``. The copies advance in one call on ``k * n`` lanes instead of ``k`` calls on
+    ``n`` (numpy's cost is mostly per call at these sizes), and each lane computes exactly what
+    its own object would."""
+
+    __slots__ = ("k", "_offsets", "_all")
+
+    def __init__(self, n: int, k: int) -> None:
+        self.k = k
+        self._offsets = (np.arange(k) * n)[:, None]
+        self._all = np.arange(n * k)
+
+    def args(self, sel, rows, seen):
+        """(sel, rows, seen) of the lanes of the symbols ``rows``, for the window function's update."""
+        if isinstance(sel, slice):  # every symbol, in order
+            return sel, self._all, np.tile(seen, self.k)
+        lanes = (rows + self._offsets).ravel()
+        return lanes, lanes, np.tile(seen, self.k)
+
+
+class _VZScores:
+    """``k`` z-scores over one window (the taker flow's three inputs) on stacked lanes."""
+
+    __slots__ = ("_lanes", "_z")
+
+    def __init__(self, n: int, window: int, k: int) -> None:
+        self._lanes = _Lanes(n, k)
+        self._z = _VZScore(n * k, window)
+
+    def update(self, sel, rows, seen, xs):
+        z = self._z.update(*self._lanes.args(sel, rows, seen), np.concatenate(xs))
+        return np.split(z, self._lanes.k)
+
+
 class FactorPanel:
     """``update({symbol: bar, ...}) -> {symbol: PanelRow | None}`` for the
     symbols in the cycle: None while a symbol has fewer than lookback_long
@@ -94,13 +129,13 @@ class FactorPanel:
         self._funding_ewm = VEwm(n, k.FUNDING_SPAN)
         self._returns_std = VStd(n, p.mr_roll)
         self._volume_mean = VMean(n, k.VOLUME_WINDOW)
-        self._buy_z = _VZScore(n, p.flow_roll)
-        self._delta_z = _VZScore(n, p.flow_roll)
-        self._volume_z = _VZScore(n, p.flow_roll)
+        self._flow_z = _VZScores(n, p.flow_roll, 3)  # buy ratio, dollar delta, volume
         self._flow_ewm = VEwm(n, k.FLOW_SPAN)
         self._flow_q = VQuantile(n, p.lookback_long, k.FLOW_QUANTILE)
-        self._perf_means = [VMean(n, p.perf_roll) for _ in range(3)]
-        self._perf_ewms = [VEwm(n, p.perf_smooth_span) for _ in range(3)]
+        # funding, mean reversion, flow: each signal's performance on its own lanes
+        self._perf_lanes = _Lanes(n, 3)
+        self._perf_mean = VMean(3 * n, p.perf_roll)
+        self._perf_ewm = VEwm(3 * n, p.perf_smooth_span)
         self._price_max = VMax(n, p.lookback_long)
         self._signal_q = VQuantile(n, p.lookback_long, k.SIGNAL_QUANTILE)
         self._smooth_ewm = VEwm(n, k.SMOOTH_SPAN)
@@ -309,22 +344,19 @@ class FactorPanel:
 
         # taker flow
         buy_ratio = _safe_div(taker_buy, _floor(volume, _MIN_STD))
-        buy_ratio_z = self._buy_z.update(*args, buy_ratio)
-        delta_z = self._delta_z.update(*args, delta)
+        buy_ratio_z, delta_z, volume_z = self._flow_z.update(*args, (buy_ratio, delta, volume))
         flow_combined = self._flow_ewm.update(*args, buy_ratio_z * 0.7 + delta_z * 0.3)
         flow_threshold = self._flow_q.update(*args, np.abs(flow_combined))
-        volume_scale = _clip(1.0 + 0.2 * self._volume_z.update(*args, volume), 0.8, 1.3)
+        volume_scale = _clip(1.0 + 0.2 * volume_z, 0.8, 1.3)
         flow_signal = flow_combined * (np.abs(flow_combined) > flow_threshold) * volume_scale
 
         # performance-tilted weights; each signal is scored on the bar after it
         lagged = self._prev_signals[:, sel].copy()  # sel may be a view-making slice
         signals = (funding_signal, mr_signal, flow_signal)
         self._prev_signals[:, sel] = signals
-        perf = []
-        for lag, mean, ewm in zip(lagged, self._perf_means, self._perf_ewms):
-            m = mean.update(*args, lag * returns)
-            perf.append(ewm.update(*args, np.where(m == m, m, 0.0)))
-        perf_f, perf_m, perf_l = perf
+        lanes = self._perf_lanes.args(*args)
+        m = self._perf_mean.update(*lanes, (lagged * returns).ravel())
+        perf_f, perf_m, perf_l = np.split(self._perf_ewm.update(*lanes, np.where(m == m, m, 0.0)), 3)
         perf_sum = _floor(np.abs(perf_f) + np.abs(perf_m) + np.abs(perf_l), _MIN_STD)
         adj = k.PERF_ADJ_BASE
         w_f = _clip(p.funding_weight_base + _safe_div(adj * perf_f, perf_sum), 0.4, 0.6)
